@@ -1,0 +1,182 @@
+"""The ``bootsh`` command: argv, a script file, ``-c`` lines, or commands on stdin.
+
+Exit status: 0 on success, ``N`` for ``exit N``, 1 when a command fails, 2 when bootsh's own
+command line or configuration is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bootsh import __version__
+from bootsh.config import Choices, merge
+from bootsh.context import Context
+from bootsh.errors import BootshError, UsageError
+from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
+from bootsh.shell import Shell, script_lines
+
+USAGE_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bootsh",
+        description="An iPXE-compatible boot shell for Linux user space.",
+        epilog="Without a script or -c, commands are read from standard input, or an"
+        " interactive prompt is started when it is a terminal.",
+    )
+    parser.add_argument("script", nargs="?", help="an iPXE script to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    parser.add_argument("-c", dest="commands", action="append", metavar="LINE",
+                        help="run LINE (repeatable; each is one script line)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="say why drivers found nothing, and more")
+    parser.add_argument("--sysfs-root", type=Path, metavar="DIR",
+                        help="read PCI and xen-bus devices under DIR (default /sys;"
+                        " env BOOTSH_SYSFS_ROOT)")
+    parser.add_argument("--xen-domid", type=int, metavar="N",
+                        help="the guest's domain id when reading XenStore from dom0 or a dump"
+                        " (env BOOTSH_XEN_DOMID)")
+    parser.add_argument("--xenstore-dump", type=Path, metavar="FILE",
+                        help="read XenStore from a `xenstore-ls -f` dump instead of xenstored")
+    parser.add_argument("--xenstore-timeout", type=float, metavar="SECONDS",
+                        help="bound on each XenStore request (default 5)")
+    parser.add_argument("--machine", type=Path, metavar="DIR",
+                        help="a machine directory: DIR/sysfs and DIR/xenstore.txt")
+    parser.add_argument("--twins", metavar="POLICY",
+                        help="twin policy: hide-emulated (default), label, both, hide-netfront,"
+                        " unplug, or one a plugin adds (env BOOTSH_TWINS)")
+    parser.add_argument("--allow-unplug", action="store_true",
+                        help="confirm that the unplug policy may unplug emulated NICs"
+                        " (irreversible)")
+    parser.add_argument("--port-device", type=Path, metavar="PATH", help=argparse.SUPPRESS)
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="TOML config file (default: $BOOTSH_CONFIG,"
+                        " ~/.config/bootsh/config.toml, /etc/bootsh/config.toml)")
+    parser.add_argument("--no-plugin", action="append", default=[], metavar="NAME",
+                        help="do not load plugin NAME (repeatable; env BOOTSH_DISABLE_PLUGINS)")
+    parser.add_argument("--plugins", action="store_true",
+                        help="list plugins, where they come from and their hooks, then exit")
+    parser.add_argument("--version", action="version", version=f"bootsh {__version__}")
+    return parser
+
+
+def _choices(ns: argparse.Namespace) -> Choices:
+    return Choices(
+        config_file=ns.config,
+        sysfs_root=ns.sysfs_root,
+        xen_domid=ns.xen_domid,
+        xenstore_dump=ns.xenstore_dump,
+        xenstore_timeout=ns.xenstore_timeout,
+        twins=ns.twins,
+        allow_unplug=ns.allow_unplug,
+        port_device=ns.port_device,
+        verbose=ns.verbose,
+        machine=ns.machine,
+        no_plugin=list(ns.no_plugin),
+    )
+
+
+def _warn_unknown_plugins(host: PluginHost, names: frozenset[str], err: TextIO) -> None:
+    known = {plugin_key(n) for n in host.plugins}
+    for name in sorted(names):
+        if plugin_key(name) not in known:
+            print(f"bootsh: no plugin named {name!r} to disable", file=err)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    env = os.environ if env is None else env
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    ns = build_parser().parse_args(argv)
+    try:
+        config = merge(_choices(ns), env)
+    except UsageError as exc:
+        print(f"bootsh: {exc}", file=stderr)
+        return USAGE_ERROR
+
+    host = make_plugin_manager(
+        disabled=config.disabled_plugins, report=lambda line: print(f"bootsh: {line}", file=stderr)
+    )
+    _warn_unknown_plugins(host, config.disabled_plugins, stderr)
+    if ns.plugins:
+        for line in host.describe():
+            print(line, file=stdout)
+        return 0
+
+    context = Context(config, stderr=stderr)
+    shell = Shell(host, context, out=stdout, err=stderr)
+    try:
+        shell.check_policy(config.twins)
+    except BootshError as exc:
+        print(f"bootsh: {exc}", file=stderr)
+        return USAGE_ERROR
+    with shell:
+        try:
+            return _run(shell, ns, stdin)
+        except BootshError as exc:
+            print(f"bootsh: {exc}", file=stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("bootsh: interrupted", file=stderr)
+            return 130
+
+
+def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
+    if ns.commands:
+        if ns.script is not None:
+            raise UsageError("give either a script or -c, not both")
+        lines, _ = script_lines("\n".join(ns.commands), "-c")
+        return _status(shell, shell.run_script(lines))
+    if ns.script is not None:
+        path = Path(ns.script)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            shell.diagnose(f"cannot read {path}: {exc.strerror}")
+            return USAGE_ERROR
+        text = data.decode("utf-8", errors="surrogateescape")
+        lines, magic = script_lines(text, str(path))
+        if not magic:
+            shell.diagnose(f"{path}: no #!ipxe line; running it as a script anyway")
+        return _status(shell, shell.run_script(lines))
+    if stdin.isatty():
+        return _interactive(shell, stdin)
+    lines, _ = script_lines(stdin.read(), "<stdin>")
+    return _status(shell, shell.run_script(lines))
+
+
+def _status(shell: Shell, status: int) -> int:
+    if shell.exit_requested is not None:
+        return shell.exit_requested & 0xFF
+    return 0 if status == 0 else 1
+
+
+def _interactive(shell: Shell, stdin: TextIO) -> int:
+    # A plain line loop until the prompt_toolkit console lands: Ctrl-C drops the line,
+    # Ctrl-D leaves.
+    while shell.exit_requested is None:
+        try:
+            shell.out.write("bootsh> ")
+            shell.out.flush()
+            line = stdin.readline()
+        except KeyboardInterrupt:
+            shell.print()
+            continue
+        if not line:
+            shell.print()
+            break
+        shell.run_line(line)
+    return _status(shell, 0)

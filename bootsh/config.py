@@ -1,0 +1,146 @@
+"""Merging the user's choices: command line over environment over config file over defaults.
+
+The config file is TOML. The first of these that exists is read (they are not merged):
+
+1. ``--config FILE``
+2. ``$BOOTSH_CONFIG``
+3. ``$XDG_CONFIG_HOME/bootsh/config.toml`` (``~/.config/bootsh/config.toml``)
+4. ``/etc/bootsh/config.toml``
+
+``--allow-unplug`` has no config key on purpose. Keys: ``twins``, ``sysfs-root``, ``xen-domid``, ``xenstore-dump``, ``xenstore-timeout``,
+``verbose``, and ``[plugins] disable = ["name", ...]``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bootsh.context import Config
+from bootsh.errors import UsageError
+
+ENV_SYSFS_ROOT = "BOOTSH_SYSFS_ROOT"
+ENV_XEN_DOMID = "BOOTSH_XEN_DOMID"
+ENV_TWINS = "BOOTSH_TWINS"
+ENV_DISABLE = "BOOTSH_DISABLE_PLUGINS"
+ENV_CONFIG = "BOOTSH_CONFIG"
+ENV_XENSTORE_DUMP = "BOOTSH_XENSTORE_DUMP"
+
+
+@dataclass
+class Choices:
+    """What the command line said; None means "not given"."""
+
+    config_file: Path | None = None
+    sysfs_root: Path | None = None
+    xen_domid: int | None = None
+    xenstore_dump: Path | None = None
+    xenstore_timeout: float | None = None
+    twins: str | None = None
+    allow_unplug: bool = False
+    port_device: Path | None = None
+    verbose: bool = False
+    machine: Path | None = None
+    no_plugin: list[str] = field(default_factory=list)
+
+
+def config_candidates(env: Mapping[str, str]) -> list[Path]:
+    xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    found = [Path(env[ENV_CONFIG])] if env.get(ENV_CONFIG) else []
+    return [*found, Path(xdg) / "bootsh" / "config.toml", Path("/etc/bootsh/config.toml")]
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+
+
+KNOWN_KEYS = {
+    "twins": str,
+    "sysfs-root": str,
+    "xen-domid": int,
+    "xenstore-dump": str,
+    "xenstore-timeout": (int, float),
+    "verbose": bool,
+    "plugins": dict,
+}
+
+
+def _check_types(path: Path, data: Mapping[str, Any]) -> None:
+    for key, value in data.items():
+        expected = KNOWN_KEYS.get(key)
+        if expected is None:
+            raise UsageError(f"{path}: unknown key {key!r} (known: {', '.join(KNOWN_KEYS)})")
+        # bool is an int in Python; a TOML `xen-domid = true` is still a mistake.
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise UsageError(f"{path}: {key!r} has the wrong type ({type(value).__name__})")
+    disable = data.get("plugins", {}).get("disable", [])
+    if not isinstance(disable, list) or not all(isinstance(x, str) for x in disable):
+        raise UsageError(f"{path}: [plugins] disable must be a list of plugin names")
+
+
+def _env_int(env: Mapping[str, str], name: str) -> int | None:
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise UsageError(f"{name}={text!r} is not a domain id (a decimal number)") from None
+
+
+def merge(choices: Choices, env: Mapping[str, str]) -> Config:
+    """Build the Config from the command line, the environment and the first config file."""
+    path = choices.config_file
+    if path is None:
+        path = next((p for p in config_candidates(env) if p.is_file()), None)
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = read_config_file(path)
+        _check_types(path, data)
+
+    sysfs_root = choices.sysfs_root or _path(env.get(ENV_SYSFS_ROOT)) or _path(data.get("sysfs-root"))
+    dump = choices.xenstore_dump or _path(env.get(ENV_XENSTORE_DUMP)) or _path(data.get("xenstore-dump"))
+    if choices.machine is not None:
+        # A machine directory is a sysfs tree plus a XenStore dump, as in examples/machines.
+        if not choices.machine.is_dir():
+            raise UsageError(f"--machine {choices.machine}: not a directory")
+        sysfs_root = sysfs_root or choices.machine / "sysfs"
+        dump = dump or choices.machine / "xenstore.txt"
+    domid = choices.xen_domid
+    if domid is None:
+        domid = _env_int(env, ENV_XEN_DOMID)
+    if domid is None:
+        domid = data.get("xen-domid")
+    disabled = [*choices.no_plugin, *env.get(ENV_DISABLE, "").replace(",", " ").split()]
+    disabled += data.get("plugins", {}).get("disable", [])
+    timeout = choices.xenstore_timeout or data.get("xenstore-timeout") or 5.0
+    if timeout <= 0:
+        raise UsageError("the XenStore timeout must be positive")
+    return Config(
+        sysfs_root=sysfs_root or Path("/sys"),
+        xen_domid=domid,
+        xenstore_dump=dump,
+        xenstore_socket=env.get("XENSTORED_PATH") or None,
+        xenstore_timeout=float(timeout),
+        twins=choices.twins or env.get(ENV_TWINS) or data.get("twins") or "hide-emulated",
+        # Deliberately command-line only: an irreversible unplug needs a fresh yes each time.
+        allow_unplug=choices.allow_unplug,
+        port_device=choices.port_device or Path("/dev/port"),
+        verbose=choices.verbose or bool(data.get("verbose", False)),
+        disabled_plugins=frozenset(disabled),
+        config_file=path,
+    )
+
+
+def _path(value: object) -> Path | None:
+    return Path(value) if isinstance(value, str) and value else None

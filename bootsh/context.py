@@ -1,0 +1,72 @@
+"""What hooks are given about the machine and the user's choices, instead of global state."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+
+@dataclass(frozen=True)
+class XenPlatform:
+    """The Xen platform PCI device (5853:0001 or 5853:0002): proof of an HVM guest."""
+
+    location: str
+    vendor: str
+    device: str
+
+
+@dataclass
+class MachineFacts:
+    """Facts about the whole machine that one driver reads and others' evidence uses.
+
+    ``pci_nics`` fills ``xen_platform``; ``netfront`` fills ``passthrough`` from the PCI
+    backend directory (guest address such as ``0000:00:05.0`` -> host address).
+    """
+
+    xen_platform: XenPlatform | None = None
+    passthrough: dict[str, str] = field(default_factory=dict)
+    hvm_guest: bool | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The user's choices, already merged from command line, environment and config file."""
+
+    sysfs_root: Path = Path("/sys")
+    xen_domid: int | None = None
+    xenstore_dump: Path | None = None
+    xenstore_socket: str | None = None
+    xenstore_timeout: float = 5.0
+    twins: str = "hide-emulated"
+    allow_unplug: bool = False
+    port_device: Path = Path("/dev/port")
+    verbose: bool = False
+    disabled_plugins: frozenset[str] = frozenset()
+    config_file: Path | None = None
+
+
+@dataclass
+class Context:
+    """Handed to probe, evidence and resolution hooks."""
+
+    config: Config
+    machine: MachineFacts = field(default_factory=MachineFacts)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    #: Called with each diagnostic line; tests replace it to collect them.
+    warn_sink: Callable[[str], None] | None = None
+
+    def warn(self, message: str) -> None:
+        """A problem the user should see: one line, on stderr."""
+        if self.warn_sink is not None:
+            self.warn_sink(message)
+        else:
+            print(f"bootsh: {message}", file=self.stderr)
+
+    def debug(self, message: str) -> None:
+        """Detail shown only with ``-v`` (for example: why netfront found nothing)."""
+        if self.config.verbose:
+            self.warn(message)

@@ -1,0 +1,91 @@
+"""The bootsh plugin API: every hook a plugin may implement, with its contract.
+
+A plugin is any module or object registered under the ``bootsh`` entry-point group (the
+built-in ``netfront``, ``pci_nics``, ``ipxe_cmds`` and ``policies`` plugins are registered
+exactly that way). Implement a hook by decorating a function of the same name with
+``bootsh.hookimpl``. Arguments may be left out of an implementation's signature.
+
+The host calls implementations one at a time: one that raises is reported in a single line
+naming its plugin, and the plugin is dropped for the rest of the session; the others go on.
+Old-style and new-style hook wrappers are therefore not supported for these hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from bootsh.commands import Command
+    from bootsh.context import Context
+    from bootsh.nic import Nic
+    from bootsh.shell import Shell
+    from bootsh.twins import Decision, Evidence, TwinGroup, TwinPolicy
+
+PROJECT = "bootsh"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def bootsh_register_commands(register: Callable[[Command], None]) -> None:
+    """Add shell commands by calling ``register(Command(...))`` once per command.
+
+    The record carries the handler, options, usage, aliases and an optional completer; the
+    host fills in ``source``. A name or alias already taken by another plugin is refused and
+    reported (the first registration wins, in plugin load order).
+    """
+
+
+@hookspec
+def bootsh_register_twin_policies(register: Callable[[TwinPolicy], None]) -> None:
+    """Declare twin policy names this plugin understands (``--twins NAME``).
+
+    Only declared names are accepted from the command line, the environment, the config file
+    and the ``twins`` setting, so that a typo is an error instead of a silent default.
+    """
+
+
+@hookspec
+def bootsh_probe_nics(context: Context) -> Sequence[Nic] | None:
+    """Return the NICs this driver found (possibly none).
+
+    Read only what the context points at (``context.config.sysfs_root``, the XenStore
+    connection or dump, ...). Record machine-wide facts other plugins' evidence needs in
+    ``context.machine``. A card that is present but unusable is returned with ``problem`` set
+    rather than dropped. Expected absences (no XenStore on this machine) are not errors: say
+    why through ``context.debug``; real failures may raise ``BootshError`` with a clear text.
+    """
+
+
+@hookspec
+def bootsh_twin_evidence(paravirtual: Nic, other: Nic, context: Context) -> Sequence[Evidence] | None:
+    """Return evidence for or against ``other`` being the emulated twin of ``paravirtual``.
+
+    Called for every pair of a paravirtual NIC and a NIC with the same MAC. Use
+    ``decisive=True`` only for proof (a passed-through device is never a twin).
+    """
+
+
+@hookspec(firstresult=True)
+def bootsh_resolve_twins(group: TwinGroup, policy: str, context: Context) -> Decision | None:
+    """Decide what to show for one twin group under ``policy``; None leaves it to others.
+
+    The first non-None answer wins. The built-in policies are ``trylast`` so any plugin can
+    decide first, for every policy or only for the ones it declared. A group's ``pairs`` carry
+    the evidence and the verdict (twin, possible twin, not a twin); hiding a NIC whose verdict
+    is not a twin is allowed but is the plugin's own responsibility.
+    """
+
+
+@hookspec
+def bootsh_shell_startup(shell: Shell) -> None:
+    """Called once when a shell is ready, before the first command runs."""
+
+
+@hookspec
+def bootsh_shell_shutdown(shell: Shell) -> None:
+    """Called once when a shell ends, also after an error (release what startup took)."""

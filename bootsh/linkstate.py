@@ -1,0 +1,46 @@
+"""Link state of a kernel interface, read live from sysfs for ``ifstat``.
+
+iPXE prints ``Link:up`` or ``Link:down`` and, when down, the reason as an iPXE error text.
+A netdev starts with "Unknown" until its driver reports; "Down" is the link-down error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bootsh.ipxe_errors import ipxe_strerror
+
+# iPXE's errors for link state (include/ipxe/netdevice.h): EUNKNOWN_LINK_STATUS is
+# EINPROGRESS uniquified 0x01, ENOTCONN_LINK_DOWN is ENOTCONN uniquified 0x01.
+LINK_UNKNOWN = ("Unknown", 0x1A086194)
+LINK_DOWN = ("Down", 0x38086193)
+
+
+@dataclass(frozen=True)
+class LinkState:
+    up: bool
+    reason: str = ""
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        # carrier reads EINVAL while the interface is administratively down.
+        return None
+
+
+def read_link(sysfs_root: Path, ifname: str | None) -> LinkState:
+    """Link state of ``ifname`` under ``sysfs_root``; unknown when there is no interface."""
+    unknown = LinkState(False, ipxe_strerror(*LINK_UNKNOWN))
+    if not ifname:
+        return unknown
+    base = sysfs_root / "class" / "net" / ifname
+    carrier = _read(base / "carrier")
+    operstate = _read(base / "operstate")
+    if carrier == "1" or operstate == "up":
+        return LinkState(True)
+    if carrier == "0" or operstate in {"down", "lowerlayerdown", "notpresent", "dormant"}:
+        return LinkState(False, ipxe_strerror(*LINK_DOWN))
+    return unknown

@@ -1,0 +1,72 @@
+"""The record a driver plugin returns for each network card it finds."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def normalise_mac(text: str) -> str | None:
+    """Return ``text`` as a lower-case colon-separated MAC, or None if it is not one.
+
+    Xen writes MACs as ``00:16:3e:xx:xx:xx``; sysfs as lower case; dumps pasted by users may be
+    upper case or use dashes. Anything else (wrong length, non-hex) is rejected, never guessed.
+    """
+    candidate = text.strip().lower().replace("-", ":")
+    return candidate if _MAC_RE.match(candidate) else None
+
+
+@dataclass(frozen=True)
+class Nic:
+    """One network card as a driver plugin saw it.
+
+    ``driver`` and ``location`` are what iPXE's ``ifstat`` prints after "using" and "on"
+    (``netfront`` on ``vif/0``, ``rtl8139`` on ``0000:00:04.0``). ``facts`` holds what the
+    driver read (XenStore keys, PCI ids) so that evidence hooks and ``twins`` can show it.
+    A NIC with a ``problem`` was found but cannot be used; it is listed, never named.
+    """
+
+    driver: str
+    location: str
+    mac: str | None
+    bus: str
+    ifname: str | None = None
+    paravirtual: bool = False
+    ll_protocol: str = "Ethernet"
+    #: Probe order between drivers: iPXE finds netfront vifs through the Xen platform device,
+    #: which enumerates before the PCI NICs, so netfront uses a smaller number.
+    order: int = 50
+    facts: Mapping[str, str] = field(default_factory=dict)
+    problem: str | None = None
+    #: The plugin that reported this NIC; filled in by the plugin host, not by the driver.
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        """A stable identity across probes: bus plus location."""
+        return f"{self.bus}:{self.location}"
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None and self.mac is not None
+
+    def describe(self) -> str:
+        return f"{self.driver} {self.location}"
+
+    def with_source(self, source: str) -> Nic:
+        return replace(self, source=source)
+
+
+def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    # "vif/10" after "vif/9"; PCI addresses are fixed-width hex so plain text order is fine.
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
+    )
+
+
+def probe_order(nic: Nic) -> tuple[object, ...]:
+    """Sort key giving the order in which NICs receive ``netN`` names."""
+    return (nic.order, nic.bus, _natural(nic.location))

@@ -1,0 +1,261 @@
+"""The plugin host: loads plugins from the ``bootsh`` entry-point group and calls hooks.
+
+The core never calls ``pm.hook`` directly; it calls the typed methods of ``PluginHost``,
+which call each implementation on its own so that one failing plugin is reported in one line
+and dropped while the others go on (a pluggy multicall would abort the whole hook call).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from bootsh import hookspecs
+from bootsh.commands import Command, CommandTable
+from bootsh.errors import BootshError
+from bootsh.twins import Decision, Evidence, TwinPolicy
+
+if TYPE_CHECKING:
+    from bootsh.context import Context
+    from bootsh.nic import Nic
+    from bootsh.shell import Shell
+
+ENTRY_POINT_GROUP = "bootsh"
+
+
+def plugin_key(name: str) -> str:
+    """Plugin names compare without regard to case or ``-``/``_`` (``pci-nics`` = ``pci_nics``)."""
+    return name.strip().lower().replace("-", "_")
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    state: str = "loaded"  # loaded | blocked | failed
+    reason: str = ""
+
+
+@dataclass
+class PluginHost:
+    """A plugin manager plus the record of what was loaded, blocked or failed, and why."""
+
+    pm: pluggy.PluginManager
+    report: Callable[[str], None]
+    plugins: dict[str, PluginInfo] = field(default_factory=dict)
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def register(self, plugin: object, name: str, info: PluginInfo | None = None) -> bool:
+        """Register one plugin object; report and skip it if it does not fit the API."""
+        info = info or PluginInfo(name, getattr(plugin, "__name__", type(plugin).__name__))
+        if self.pm.is_blocked(name):
+            info.state, info.reason = "blocked", "disabled by the user"
+            self.plugins[name] = info
+            return False
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+            wrappers = [
+                impl.plugin_name
+                for caller in self.pm.get_hookcallers(plugin) or []
+                for impl in caller.get_hookimpls()
+                if impl.plugin is plugin and (impl.hookwrapper or impl.wrapper)
+            ]
+            if wrappers:
+                raise BootshError("hook wrappers are not supported by bootsh hooks")
+        except (pluggy.PluginValidationError, BootshError, ValueError) as exc:
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            self._fail(info, f"does not fit the bootsh plugin API: {_one_line(exc)}")
+            return False
+        self.plugins[name] = info
+        return True
+
+    def load_entry_points(self, entry_points: Iterable[importlib.metadata.EntryPoint]) -> None:
+        for ep in entry_points:
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                ep.name,
+                ep.value,
+                distribution=dist.name if dist is not None else None,
+                version=dist.version if dist is not None else None,
+            )
+            if self.pm.is_blocked(ep.name) or ep.name in self.plugins:
+                if ep.name not in self.plugins:
+                    info.state, info.reason = "blocked", "disabled by the user"
+                    self.plugins[ep.name] = info
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # any import-time error of someone else's code
+                self._fail(info, f"failed to load: {_one_line(exc)}")
+                continue
+            self.register(plugin, ep.name, info)
+
+    def _fail(self, info: PluginInfo, reason: str) -> None:
+        info.state, info.reason = "failed", reason
+        self.plugins[info.name] = info
+        where = f" ({info.distribution} {info.version})" if info.distribution else ""
+        self.report(f"plugin {info.name}{where} {reason}; skipped")
+
+    # -- calling ---------------------------------------------------------------------------
+
+    def _call(self, hook_name: str, first: bool = False, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call each implementation in pluggy's order, isolating failures.
+
+        Returns ``(plugin name, result)`` for each non-None result (only the first one when
+        ``first``). A ``BootshError`` is a clear, expected failure (XenStore gone, say): it is
+        reported and the plugin stays. Anything else is a bug in the plugin: reported once and
+        the plugin is unregistered for the rest of the session.
+        """
+        caller = getattr(self.pm.hook, hook_name)
+        results: list[tuple[str, Any]] = []
+        for impl in reversed(caller.get_hookimpls()):
+            try:
+                result = impl.function(*(kwargs[arg] for arg in impl.argnames))
+            except BootshError as exc:
+                self.report(f"{impl.plugin_name}: {exc}")
+                continue
+            except Exception as exc:
+                info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?")
+                if self.pm.is_registered(impl.plugin):
+                    self.pm.unregister(impl.plugin)
+                self._fail(info, f"raised in {hook_name}: {_one_line(exc)}")
+                continue
+            if result is not None:
+                results.append((impl.plugin_name, result))
+                if first:
+                    break
+        return results
+
+    def commands(self) -> CommandTable:
+        table = CommandTable()
+        collected: list[Command] = []
+        current = [""]
+
+        def register(cmd: Command) -> None:
+            collected.append(replace(cmd, source=current[0]))
+
+        for impl in reversed(self.pm.hook.bootsh_register_commands.get_hookimpls()):
+            current[0] = impl.plugin_name
+            self._call_one(impl, "bootsh_register_commands", register=register)
+        for cmd in collected:
+            table.add(cmd)
+        for conflict in table.conflicts:
+            self.report(conflict)
+        return table
+
+    def twin_policies(self) -> dict[str, TwinPolicy]:
+        policies: dict[str, TwinPolicy] = {}
+        current = [""]
+
+        def register(policy: TwinPolicy) -> None:
+            policies.setdefault(policy.name, replace(policy, source=current[0]))
+
+        for impl in reversed(self.pm.hook.bootsh_register_twin_policies.get_hookimpls()):
+            current[0] = impl.plugin_name
+            self._call_one(impl, "bootsh_register_twin_policies", register=register)
+        return policies
+
+    def _call_one(self, impl: pluggy.HookImpl, hook_name: str, **kwargs: Any) -> None:
+        # Registration hooks: same isolation as _call, but the register callback needs to
+        # know which plugin is calling, so the loop lives in the caller.
+        try:
+            impl.function(*(kwargs[arg] for arg in impl.argnames))
+        except Exception as exc:
+            info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?")
+            if self.pm.is_registered(impl.plugin):
+                self.pm.unregister(impl.plugin)
+            self._fail(info, f"raised in {hook_name}: {_one_line(exc)}")
+
+    def probe_nics(self, context: Context) -> list[Nic]:
+        found: list[Nic] = []
+        for name, nics in self._call("bootsh_probe_nics", context=context):
+            found.extend(nic.with_source(name) for nic in nics)
+        return found
+
+    def twin_evidence(self, paravirtual: Nic, other: Nic, context: Context) -> list[Evidence]:
+        evidence: list[Evidence] = []
+        for name, items in self._call(
+            "bootsh_twin_evidence", paravirtual=paravirtual, other=other, context=context
+        ):
+            evidence.extend(replace(e, source=e.source or name) for e in items)
+        return evidence
+
+    def resolve_twins(self, group: Any, policy: str, context: Context) -> Decision | None:
+        answers = self._call(
+            "bootsh_resolve_twins", first=True, group=group, policy=policy, context=context
+        )
+        if not answers:
+            return None
+        name, decision = answers[0]
+        return replace(decision, by=name) if isinstance(decision, Decision) else None
+
+    def shell_startup(self, shell: Shell) -> None:
+        self._call("bootsh_shell_startup", shell=shell)
+
+    def shell_shutdown(self, shell: Shell) -> None:
+        self._call("bootsh_shell_shutdown", shell=shell)
+
+    # -- introspection ---------------------------------------------------------------------
+
+    def hooks_of(self, name: str) -> list[str]:
+        plugin = self.pm.get_plugin(name)
+        if plugin is None:
+            return []
+        return sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
+
+    def describe(self) -> list[str]:
+        """Lines for ``plugins`` / ``bootsh --plugins``."""
+        lines: list[str] = []
+        for info in sorted(self.plugins.values(), key=lambda i: (i.state != "loaded", i.name)):
+            origin = (
+                f"{info.distribution} {info.version}" if info.distribution else "registered directly"
+            )
+            lines.append(f"{info.name}: {info.state} from {origin} (module {info.module})")
+            if info.state == "loaded":
+                lines.append(f"  hooks: {', '.join(self.hooks_of(info.name)) or '(none)'}")
+            else:
+                lines.append(f"  {info.reason}")
+        return lines
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def make_plugin_manager(
+    disabled: Iterable[str] = (),
+    report: Callable[[str], None] | None = None,
+    entry_points: bool = True,
+    extra: Sequence[tuple[str, object]] = (),
+) -> PluginHost:
+    """Build a fresh host: specs, blocked names, entry-point plugins, then ``extra`` ones.
+
+    Tests pass ``extra`` plugin objects (and often ``entry_points=False``); nothing is cached
+    between calls, so every shell and every test gets its own manager.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    host = PluginHost(pm, report or (lambda line: None))
+    installed = (
+        list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)) if entry_points else []
+    )
+    # Block by the name the plugin is registered under, matching loosely so that
+    # "--no-plugin pci-nics" works for the "pci_nics" entry point.
+    wanted = {plugin_key(n) for n in disabled if n.strip()}
+    for name in [ep.name for ep in installed] + [n for n, _ in extra]:
+        if plugin_key(name) in wanted:
+            pm.set_blocked(name)
+    host.load_entry_points(installed)
+    for name, plugin in extra:
+        host.register(plugin, name)
+    return host

@@ -1,0 +1,22 @@
+"""The iPXE commands, a plugin like any other (entry point ``ipxe_cmds``).
+
+Each module holds one group of commands and a ``COMMANDS`` tuple of records; this module
+only registers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bootsh.commands import Command
+from bootsh.hookspecs import hookimpl
+from bootsh_ipxe_cmds import extensions, flow, netdev_cmds, setting_cmds
+
+GROUPS = (flow, setting_cmds, netdev_cmds, extensions)
+
+
+@hookimpl
+def bootsh_register_commands(register: Callable[[Command], None]) -> None:
+    for group in GROUPS:
+        for command in group.COMMANDS:
+            register(command)
