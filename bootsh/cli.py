@@ -126,6 +126,9 @@ def main(
     with shell:
         try:
             return _run(shell, ns, stdin)
+        except UsageError as exc:
+            print(f"bootsh: {exc}", file=stderr)
+            return USAGE_ERROR
         except BootshError as exc:
             print(f"bootsh: {exc}", file=stderr)
             return 1
