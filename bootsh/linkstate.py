@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bootsh.ipxe_errors import ipxe_strerror
+from bootsh.ipxe_errors import ipxe_errno, ipxe_strerror
 
-# iPXE's errors for link state (include/ipxe/netdevice.h): EUNKNOWN_LINK_STATUS is
-# EINPROGRESS uniquified 0x01, ENOTCONN_LINK_DOWN is ENOTCONN uniquified 0x01.
-LINK_UNKNOWN = ("Unknown", 0x1A086194)
-LINK_DOWN = ("Down", 0x38086193)
+# iPXE's link errors (net/netdevice.c): EUNKNOWN_LINK_STATUS is EINPROGRESS and
+# ENOTCONN_LINK_DOWN is ENOTCONN, both uniquified 0x01 in that file. The numbers are those
+# of iPXE's Linux build, whose low byte is the Linux errno (EINPROGRESS 115, ENOTCONN 107);
+# BIOS and EFI builds differ only in that byte. See docs/ipxe-reference.md.
+LINK_UNKNOWN = ("Unknown", ipxe_errno(0x1A, 0x00086000, 0x01, 115))
+LINK_DOWN = ("Down", ipxe_errno(0x38, 0x00086000, 0x01, 107))
 
 
 @dataclass(frozen=True)
