@@ -21,7 +21,8 @@ class Option:
 
     def usage(self) -> str:
         flags = f"-{self.short}|--{self.long}" if self.short else f"--{self.long}"
-        return f"[{flags} <{self.metavar}>]" if self.metavar else f"[{flags}]"
+        # iPXE names an option's argument after the long option, whatever it holds.
+        return f"[{flags} <{self.long}>]" if self.metavar else f"[{flags}]"
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,9 @@ def parse_argv(cmd: Command, name: str, argv: Sequence[str]) -> tuple[dict[str, 
             long, eq, inline = word[2:].partition("=")
             opt = by_long.get(long)
             if opt is None:
-                raise ParseError(f"{name}: unrecognized option '{word}'")
+                raise ParseError(f'Unrecognised option "--{word[2:]}"')
+            if eq and not opt.metavar:
+                raise ParseError(f'Option "{long}" takes no argument')
             if opt.metavar:
                 if eq:
                     options[opt.long] = inline
@@ -107,7 +110,7 @@ def parse_argv(cmd: Command, name: str, argv: Sequence[str]) -> tuple[dict[str, 
                     options[opt.long] = items[i]
                     i += 1
                 else:
-                    raise ParseError(f"{name}: option '{word}' requires an argument")
+                    raise ParseError(f'Option "{long}" requires an argument')
             else:
                 options[opt.long] = True
             continue
@@ -117,7 +120,7 @@ def parse_argv(cmd: Command, name: str, argv: Sequence[str]) -> tuple[dict[str, 
                 letter = word[j]
                 opt = by_short.get(letter)
                 if opt is None:
-                    raise ParseError(f"{name}: invalid option -- '{letter}'")
+                    raise ParseError(f'Unrecognised option "-{letter}"')
                 if opt.metavar:
                     rest = word[j + 1 :]
                     if rest:
@@ -126,7 +129,7 @@ def parse_argv(cmd: Command, name: str, argv: Sequence[str]) -> tuple[dict[str, 
                         options[opt.long] = items[i]
                         i += 1
                     else:
-                        raise ParseError(f"{name}: option requires an argument -- '{letter}'")
+                        raise ParseError(f'Option "{letter}" requires an argument')
                     break
                 options[opt.long] = True
                 j += 1

@@ -112,7 +112,7 @@ def test_failing_line_is_named_with_file_and_line(tmp_path: Path) -> None:
     script.write_text("#!ipxe\necho a\nifstat net7\necho b\n")
     status, out, err = run(["--sysfs-root", str(tmp_path), str(script)])
     assert status == 1
-    assert out == "a\nNo such interface: net7\n"
+    assert out == 'a\n"net7": no such network device\n'
     assert err == f"bootsh: {script}:3: failed: ifstat net7\n"
 
 
@@ -124,7 +124,7 @@ def test_commands_on_stdin() -> None:
 def test_command_usage_and_help() -> None:
     status, out, _ = run(["-c", "ifstat --bogus"])
     assert status == 1
-    assert out.startswith("ifstat: unrecognized option '--bogus'\nUsage:\n\n  ifstat [-a|--all] [<interface>...]\n")
+    assert out.startswith('Unrecognised option "--bogus"\nUsage:\n\n  ifstat [-a|--all] [<interface>...]\n')
     status, out, _ = run(["-c", "show"])
     assert (status, out) == (1, "Usage:\n\n  show <setting>\n\nSee https://ipxe.org/cmd/show for further information\n")
 

@@ -16,7 +16,7 @@ def exit_(inv: Invocation) -> int:
         try:
             code = int(inv.args[0], 0)
         except ValueError:
-            inv.shell.print(f"Invalid integer value \"{inv.args[0]}\"")
+            inv.shell.print(f'"{inv.args[0]}": invalid integer value')
             return 1
     inv.shell.exit_requested = code
     return code

@@ -44,7 +44,7 @@ def ifstat(inv: Invocation) -> int:
         for name in inv.args:
             netdev = res.by_name(name)
             if netdev is None:
-                shell.print(f"No such interface: {name}")
+                shell.print(f'"{name}": no such network device')
                 return 1
             chosen.append(netdev)
     else:
