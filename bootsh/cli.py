@@ -32,36 +32,78 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("script", nargs="?", help="an iPXE script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
-    parser.add_argument("-c", dest="commands", action="append", metavar="LINE",
-                        help="run LINE (repeatable; each is one script line)")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="say why drivers found nothing, and more")
-    parser.add_argument("--sysfs-root", type=Path, metavar="DIR",
-                        help="read PCI and xen-bus devices under DIR (default /sys;"
-                        " env BOOTSH_SYSFS_ROOT)")
-    parser.add_argument("--xen-domid", type=int, metavar="N",
-                        help="the guest's domain id when reading XenStore from dom0 or a dump"
-                        " (env BOOTSH_XEN_DOMID)")
-    parser.add_argument("--xenstore-dump", type=Path, metavar="FILE",
-                        help="read XenStore from a `xenstore-ls -f` dump instead of xenstored")
-    parser.add_argument("--xenstore-timeout", type=float, metavar="SECONDS",
-                        help="bound on each XenStore request (default 5)")
-    parser.add_argument("--machine", type=Path, metavar="DIR",
-                        help="a machine directory: DIR/sysfs and DIR/xenstore.txt")
-    parser.add_argument("--twins", metavar="POLICY",
-                        help="twin policy: hide-emulated (default), label, both, hide-netfront,"
-                        " unplug, or one a plugin adds (env BOOTSH_TWINS)")
-    parser.add_argument("--allow-unplug", action="store_true",
-                        help="confirm that the unplug policy may unplug emulated NICs"
-                        " (irreversible)")
+    parser.add_argument(
+        "-c",
+        dest="commands",
+        action="append",
+        metavar="LINE",
+        help="run LINE (repeatable; each is one script line)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="say why drivers found nothing, and more"
+    )
+    parser.add_argument(
+        "--sysfs-root",
+        type=Path,
+        metavar="DIR",
+        help="read PCI and xen-bus devices under DIR (default /sys; env BOOTSH_SYSFS_ROOT)",
+    )
+    parser.add_argument(
+        "--xen-domid",
+        type=int,
+        metavar="N",
+        help="the guest's domain id when reading XenStore from dom0 or a dump"
+        " (env BOOTSH_XEN_DOMID)",
+    )
+    parser.add_argument(
+        "--xenstore-dump",
+        type=Path,
+        metavar="FILE",
+        help="read XenStore from a `xenstore-ls -f` dump instead of xenstored",
+    )
+    parser.add_argument(
+        "--xenstore-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="bound on each XenStore request (default 5)",
+    )
+    parser.add_argument(
+        "--machine",
+        type=Path,
+        metavar="DIR",
+        help="a machine directory: DIR/sysfs and DIR/xenstore.txt",
+    )
+    parser.add_argument(
+        "--twins",
+        metavar="POLICY",
+        help="twin policy: hide-emulated (default), label, both, hide-netfront,"
+        " unplug, or one a plugin adds (env BOOTSH_TWINS)",
+    )
+    parser.add_argument(
+        "--allow-unplug",
+        action="store_true",
+        help="confirm that the unplug policy may unplug emulated NICs (irreversible)",
+    )
     parser.add_argument("--port-device", type=Path, metavar="PATH", help=argparse.SUPPRESS)
-    parser.add_argument("--config", type=Path, metavar="FILE",
-                        help="TOML config file (default: $BOOTSH_CONFIG,"
-                        " ~/.config/bootsh/config.toml, /etc/bootsh/config.toml)")
-    parser.add_argument("--no-plugin", action="append", default=[], metavar="NAME",
-                        help="do not load plugin NAME (repeatable; env BOOTSH_DISABLE_PLUGINS)")
-    parser.add_argument("--plugins", action="store_true",
-                        help="list plugins, where they come from and their hooks, then exit")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="TOML config file (default: $BOOTSH_CONFIG,"
+        " ~/.config/bootsh/config.toml, /etc/bootsh/config.toml)",
+    )
+    parser.add_argument(
+        "--no-plugin",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="do not load plugin NAME (repeatable; env BOOTSH_DISABLE_PLUGINS)",
+    )
+    parser.add_argument(
+        "--plugins",
+        action="store_true",
+        help="list plugins, where they come from and their hooks, then exit",
+    )
     parser.add_argument("--version", action="version", version=f"bootsh {__version__}")
     return parser
 

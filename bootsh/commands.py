@@ -78,7 +78,9 @@ class ParseError(Exception):
     """A command line that does not match the command's record; the text is iPXE's."""
 
 
-def parse_argv(cmd: Command, name: str, argv: Sequence[str]) -> tuple[dict[str, str | bool], list[str]]:
+def parse_argv(
+    cmd: Command, name: str, argv: Sequence[str]
+) -> tuple[dict[str, str | bool], list[str]]:
     """Parse options the way iPXE's getopt does: options may come anywhere before ``--``.
 
     Raises ParseError with the message to print (the caller prints usage after it).

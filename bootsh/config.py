@@ -7,13 +7,13 @@ The config file is TOML. The first of these that exists is read (they are not me
 3. ``$XDG_CONFIG_HOME/bootsh/config.toml`` (``~/.config/bootsh/config.toml``)
 4. ``/etc/bootsh/config.toml``
 
-``--allow-unplug`` has no config key on purpose. Keys: ``twins``, ``sysfs-root``, ``xen-domid``, ``xenstore-dump``, ``xenstore-timeout``,
-``verbose``, and ``[plugins] disable = ["name", ...]``.
+Keys: ``twins``, ``sysfs-root``, ``xen-domid``, ``xenstore-dump``, ``xenstore-timeout``,
+``verbose``, and ``[plugins] disable = ["name", ...]``. ``--allow-unplug`` has no config
+key on purpose: an irreversible unplug needs a fresh yes on each command line.
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -64,7 +64,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
 
 
-KNOWN_KEYS = {
+KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "twins": str,
     "sysfs-root": str,
     "xen-domid": int,
@@ -108,8 +108,14 @@ def merge(choices: Choices, env: Mapping[str, str]) -> Config:
         data = read_config_file(path)
         _check_types(path, data)
 
-    sysfs_root = choices.sysfs_root or _path(env.get(ENV_SYSFS_ROOT)) or _path(data.get("sysfs-root"))
-    dump = choices.xenstore_dump or _path(env.get(ENV_XENSTORE_DUMP)) or _path(data.get("xenstore-dump"))
+    sysfs_root = (
+        choices.sysfs_root or _path(env.get(ENV_SYSFS_ROOT)) or _path(data.get("sysfs-root"))
+    )
+    dump = (
+        choices.xenstore_dump
+        or _path(env.get(ENV_XENSTORE_DUMP))
+        or _path(data.get("xenstore-dump"))
+    )
     if choices.machine is not None:
         # A machine directory is a sysfs tree plus a XenStore dump, as in examples/machines.
         if not choices.machine.is_dir():

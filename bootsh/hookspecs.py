@@ -62,7 +62,9 @@ def bootsh_probe_nics(context: Context) -> Sequence[Nic] | None:
 
 
 @hookspec
-def bootsh_twin_evidence(paravirtual: Nic, other: Nic, context: Context) -> Sequence[Evidence] | None:
+def bootsh_twin_evidence(
+    paravirtual: Nic, other: Nic, context: Context
+) -> Sequence[Evidence] | None:
     """Return evidence for or against ``other`` being the emulated twin of ``paravirtual``.
 
     Called for every pair of a paravirtual NIC and a NIC with the same MAC. Use

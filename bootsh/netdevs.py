@@ -79,9 +79,7 @@ def build_groups(host: PluginHost, nics: Sequence[Nic], context: Context) -> lis
     return groups
 
 
-def resolve(
-    host: PluginHost, nics: Sequence[Nic], policy: str, context: Context
-) -> Resolution:
+def resolve(host: PluginHost, nics: Sequence[Nic], policy: str, context: Context) -> Resolution:
     """Decide every twin group under ``policy`` and give ``netN`` names to what is shown."""
     result = Resolution(policy)
     hide: dict[str, tuple[Mark, str]] = {}

@@ -217,7 +217,9 @@ class PluginHost:
         lines: list[str] = []
         for info in sorted(self.plugins.values(), key=lambda i: (i.state != "loaded", i.name)):
             origin = (
-                f"{info.distribution} {info.version}" if info.distribution else "registered directly"
+                f"{info.distribution} {info.version}"
+                if info.distribution
+                else "registered directly"
             )
             lines.append(f"{info.name}: {info.state} from {origin} (module {info.module})")
             if info.state == "loaded":

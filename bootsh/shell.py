@@ -137,7 +137,8 @@ class Shell:
         status = self.status
         run_next = True
         command: list[str] = []
-        for word in [*words, None]:
+        sequence: list[str | None] = [*words, None]
+        for word in sequence:
             if word is not None and word not in TERMINATORS:
                 command.append(word)
                 continue
@@ -170,7 +171,8 @@ def script_lines(text: str, source: str) -> tuple[list[ScriptLine], bool]:
     raw = text.split("\n")
     lines = [ScriptLine(source, i + 1, line.removesuffix("\r")) for i, line in enumerate(raw)]
     has_magic = bool(lines) and any(
-        lines[0].text.startswith(m) and (len(lines[0].text) == len(m) or lines[0].text[len(m)].isspace())
+        lines[0].text.startswith(m)
+        and (len(lines[0].text) == len(m) or lines[0].text[len(m)].isspace())
         for m in SCRIPT_MAGICS
     )
     if has_magic:

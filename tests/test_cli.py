@@ -16,9 +16,13 @@ from bootsh.config import Choices, merge
 from bootsh.errors import UsageError
 
 
-def run(argv: list[str], env: dict[str, str] | None = None, stdin: str = "") -> tuple[int, str, str]:
+def run(
+    argv: list[str], env: dict[str, str] | None = None, stdin: str = ""
+) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    status = main(argv, env=env or {"HOME": "/nonexistent"}, stdin=io.StringIO(stdin), stdout=out, stderr=err)
+    status = main(
+        argv, env=env or {"HOME": "/nonexistent"}, stdin=io.StringIO(stdin), stdout=out, stderr=err
+    )
     return status, out.getvalue(), err.getvalue()
 
 
@@ -28,7 +32,10 @@ def test_policy_precedence_cli_env_config(tmp_path: Path) -> None:
     env = {"BOOTSH_CONFIG": str(cfg)}
     assert merge(Choices(), env).twins == "both"
     assert merge(Choices(), {**env, "BOOTSH_TWINS": "label"}).twins == "label"
-    assert merge(Choices(twins="hide-netfront"), {**env, "BOOTSH_TWINS": "label"}).twins == "hide-netfront"
+    assert (
+        merge(Choices(twins="hide-netfront"), {**env, "BOOTSH_TWINS": "label"}).twins
+        == "hide-netfront"
+    )
     assert merge(Choices(), env).xen_domid == 4
     assert merge(Choices(), {**env, "BOOTSH_XEN_DOMID": "9"}).xen_domid == 9
     assert merge(Choices(xen_domid=1), {**env, "BOOTSH_XEN_DOMID": "9"}).xen_domid == 1
@@ -53,7 +60,9 @@ def test_config_file_is_found_in_xdg_config_home(tmp_path: Path) -> None:
         ("twins = \n", "invalid TOML"),
     ],
 )
-def test_bad_config_file_is_a_usage_error_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
+def test_bad_config_file_is_a_usage_error_naming_the_file(
+    tmp_path: Path, text: str, message: str
+) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text(text)
     with pytest.raises(UsageError, match=re.escape(message)) as info:
@@ -71,16 +80,20 @@ def test_bad_domid_in_environment() -> None:
 
 
 def test_unknown_policy_is_a_usage_error_listing_known_ones(tmp_path: Path) -> None:
-    status, out, err = run(["--sysfs-root", str(tmp_path), "--twins", "hide-everything", "-c", "ifstat"])
+    status, out, err = run(
+        ["--sysfs-root", str(tmp_path), "--twins", "hide-everything", "-c", "ifstat"]
+    )
     assert status == 2 and out == ""
     assert "unknown twin policy 'hide-everything'" in err
     assert "hide-emulated" in err and "unplug" in err
 
 
 def test_set_twins_validates_and_shows(tmp_path: Path) -> None:
-    status, out, _ = run(["--sysfs-root", str(tmp_path), "-c", "set twins label", "-c", "show twins"])
+    status, out, _ = run(
+        ["--sysfs-root", str(tmp_path), "-c", "set twins label", "-c", "show twins"]
+    )
     assert (status, out) == (0, "twins:string = label\n")
-    status, out, err = run(["--sysfs-root", str(tmp_path), "-c", "set twins nonsense"])
+    status, out, _ = run(["--sysfs-root", str(tmp_path), "-c", "set twins nonsense"])
     assert status == 1
     assert out.startswith("unknown twin policy 'nonsense'")
 
@@ -124,9 +137,14 @@ def test_commands_on_stdin() -> None:
 def test_command_usage_and_help() -> None:
     status, out, _ = run(["-c", "ifstat --bogus"])
     assert status == 1
-    assert out.startswith('Unrecognised option "--bogus"\nUsage:\n\n  ifstat [-a|--all] [<interface>...]\n')
+    assert out.startswith(
+        'Unrecognised option "--bogus"\nUsage:\n\n  ifstat [-a|--all] [<interface>...]\n'
+    )
     status, out, _ = run(["-c", "show"])
-    assert (status, out) == (1, "Usage:\n\n  show <setting>\n\nSee https://ipxe.org/cmd/show for further information\n")
+    assert (status, out) == (
+        1,
+        "Usage:\n\n  show <setting>\n\nSee https://ipxe.org/cmd/show for further information\n",
+    )
 
 
 def test_script_and_c_together_is_a_usage_error(tmp_path: Path) -> None:
@@ -136,7 +154,9 @@ def test_script_and_c_together_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_unknown_plugin_name_to_disable_is_warned(tmp_path: Path) -> None:
-    status, out, err = run(["--no-plugin", "netfrnt", "--sysfs-root", str(tmp_path), "-c", "echo ok"])
+    status, out, err = run(
+        ["--no-plugin", "netfrnt", "--sysfs-root", str(tmp_path), "-c", "echo ok"]
+    )
     assert (status, out) == (0, "ok\n")
     assert err == "bootsh: no plugin named 'netfrnt' to disable\n"
 
@@ -144,5 +164,7 @@ def test_unknown_plugin_name_to_disable_is_warned(tmp_path: Path) -> None:
 def test_python_dash_m_and_console_script_agree(tmp_path: Path) -> None:
     env = {**os.environ, "BOOTSH_SYSFS_ROOT": str(tmp_path)}
     for argv in ([sys.executable, "-m", "bootsh"], ["bootsh"]):
-        proc = subprocess.run([*argv, "-c", "echo -n hi"], capture_output=True, text=True, env=env, timeout=60)
+        proc = subprocess.run(
+            [*argv, "-c", "echo -n hi"], capture_output=True, text=True, env=env, timeout=60
+        )
         assert (proc.returncode, proc.stdout) == (0, "hi"), proc.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable, Sequence
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -78,7 +77,9 @@ class Misspelt:
 
 def test_unknown_hook_is_caught_by_check_pending() -> None:
     reports: list[str] = []
-    host = make_plugin_manager(entry_points=False, report=reports.append, extra=[("typo", Misspelt())])
+    host = make_plugin_manager(
+        entry_points=False, report=reports.append, extra=[("typo", Misspelt())]
+    )
     assert host.plugins["typo"].state == "failed"
     assert "bootsh_probe_nic" in reports[0] and "typo" in reports[0]
     assert not host.pm.is_registered(Misspelt)
@@ -92,7 +93,9 @@ class Wrapper:
 
 def test_hook_wrappers_are_refused_clearly() -> None:
     reports: list[str] = []
-    host = make_plugin_manager(entry_points=False, report=reports.append, extra=[("wrap", Wrapper())])
+    host = make_plugin_manager(
+        entry_points=False, report=reports.append, extra=[("wrap", Wrapper())]
+    )
     assert host.plugins["wrap"].state == "failed"
     assert "wrappers are not supported" in reports[0]
 
@@ -108,9 +111,7 @@ def test_blocking_is_by_name_and_loose_about_dashes() -> None:
 def test_entry_point_that_fails_to_import_is_reported_and_skipped() -> None:
     reports: list[str] = []
     host = make_plugin_manager(entry_points=False, report=reports.append)
-    host.load_entry_points(
-        [EntryPoint("ghost", "bootsh_no_such_module_anywhere", "bootsh")]
-    )
+    host.load_entry_points([EntryPoint("ghost", "bootsh_no_such_module_anywhere", "bootsh")])
     assert host.plugins["ghost"].state == "failed"
     assert reports == [
         "plugin ghost failed to load: ModuleNotFoundError: No module named"
@@ -146,7 +147,9 @@ class Commands:
 def test_command_name_clash_is_reported_and_first_wins() -> None:
     reports: list[str] = []
     host = make_plugin_manager(
-        entry_points=False, report=reports.append, extra=[("one", Commands("one")), ("two", Commands("two"))]
+        entry_points=False,
+        report=reports.append,
+        extra=[("one", Commands("one")), ("two", Commands("two"))],
     )
     table = host.commands()
     ifstat = table.get("ifstat")
@@ -154,9 +157,7 @@ def test_command_name_clash_is_reported_and_first_wins() -> None:
     # pluggy calls the last registered first; that plugin's registration wins.
     assert ifstat.source == "two"
     assert {"only-one", "only-two"} <= set(table.names())
-    assert reports == [
-        "command 'ifstat' from plugin one ignored: already provided by plugin two"
-    ]
+    assert reports == ["command 'ifstat' from plugin one ignored: already provided by plugin two"]
 
 
 def test_describe_lists_origin_and_hooks() -> None:
@@ -179,12 +180,14 @@ def test_broken_third_party_distribution_end_to_end(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(site)}
     proc = subprocess.run(
         [sys.executable, "-m", "bootsh", "--sysfs-root", str(tmp_path), "-c", "echo still here"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "still here\n"
-    assert proc.stderr == textwrap.dedent(
-        """\
-        bootsh: plugin broken (bootsh-broken 0.3) failed to load: ValueError: half-written plugin; skipped
-        """
+    assert proc.stderr == (
+        "bootsh: plugin broken (bootsh-broken 0.3) failed to load:"
+        " ValueError: half-written plugin; skipped\n"
     )

@@ -55,7 +55,9 @@ STRONG = (
 )
 
 
-def run(nics: Sequence[Nic], policy: str, *evidence: Evidence, extra: Sequence[tuple[str, object]] = ()):  # type: ignore[no-untyped-def]
+def run(
+    nics: Sequence[Nic], policy: str, *evidence: Evidence, extra: Sequence[tuple[str, object]] = ()
+):  # type: ignore[no-untyped-def]
     host = make_plugin_manager(
         entry_points=False,
         extra=[
@@ -79,7 +81,9 @@ def test_weigh_rule() -> None:
     assert weigh([mac, STRONG[0]]) is Verdict.POSSIBLE
     assert weigh([mac, *STRONG]) is Verdict.TWIN
     assert weigh([mac, *STRONG, Evidence("qemu-subsystem", False, "real")]) is Verdict.POSSIBLE
-    assert weigh([mac, *STRONG, Evidence("passthrough", False, "", decisive=True)]) is Verdict.NOT_TWIN
+    assert (
+        weigh([mac, *STRONG, Evidence("passthrough", False, "", decisive=True)]) is Verdict.NOT_TWIN
+    )
     # The same supporting key twice is still one fact.
     assert weigh([mac, STRONG[0], STRONG[0]]) is Verdict.POSSIBLE
 
@@ -106,7 +110,9 @@ def test_hide_emulated_names_netfront_first() -> None:
         ("hide-netfront", [(None, "vif/0"), ("net0", "0000:00:04.0")], {}),
     ],
 )
-def test_other_policies(policy: str, expected: list[tuple[str | None, str]], labelled: dict[str, str]) -> None:
+def test_other_policies(
+    policy: str, expected: list[tuple[str | None, str]], labelled: dict[str, str]
+) -> None:
     res = run([vif(0, MAC0), pci(4, MAC0)], policy, *STRONG)
     assert names(res) == expected
     assert {n.name: res.render(n.label) for n in res.shown if n.label} == labelled
@@ -132,7 +138,9 @@ def test_passthrough_is_never_a_twin() -> None:
 
 
 def test_unusable_nics_are_listed_not_named() -> None:
-    broken = Nic("netfront", "vif/2", None, "xen", paravirtual=True, order=10, problem="bad MAC 'zz'")
+    broken = Nic(
+        "netfront", "vif/2", None, "xen", paravirtual=True, order=10, problem="bad MAC 'zz'"
+    )
     res = run([vif(0, MAC0), broken, pci(4, MAC1)], "hide-emulated")
     assert names(res) == [("net0", "vif/0"), ("net1", "0000:00:04.0")]
     assert [n.location for n in res.unusable] == ["vif/2"]
@@ -141,7 +149,10 @@ def test_unusable_nics_are_listed_not_named() -> None:
 def test_natural_order_of_many_vifs() -> None:
     res = run([vif(n, f"00:16:3e:00:01:{n:02x}") for n in (10, 2, 1, 0)], "both")
     assert [(n.name, n.nic.location) for n in res.shown][:4] == [
-        ("net0", "vif/0"), ("net1", "vif/1"), ("net2", "vif/2"), ("net3", "vif/10"),
+        ("net0", "vif/0"),
+        ("net1", "vif/1"),
+        ("net2", "vif/2"),
+        ("net3", "vif/10"),
     ]
 
 
@@ -167,7 +178,10 @@ def test_a_plugin_decides_before_the_builtin_policy() -> None:
 
 def test_a_decision_cannot_touch_nics_outside_its_group() -> None:
     res = run(
-        [vif(0, MAC0), pci(4, MAC0), pci(9, MAC1)], "hide-emulated", *STRONG, extra=[("greedy", Greedy())]
+        [vif(0, MAC0), pci(4, MAC0), pci(9, MAC1)],
+        "hide-emulated",
+        *STRONG,
+        extra=[("greedy", Greedy())],
     )
     assert (res.by_key("pci:0000:00:09.0") or pytest.fail()).name == "net2"
 
