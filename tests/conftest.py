@@ -1,0 +1,25 @@
+"""Shared test configuration.
+
+A test may skip on a developer's machine that lacks a part (xenstored, tmux, a PCI bus),
+but in CI a skipped test proves nothing: with BOOTSH_NO_SKIP=1 (set by .ci/run) every skip
+is turned into a failure that names what was missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+
+import pytest
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.skipped and os.environ.get("BOOTSH_NO_SKIP") == "1" and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped in CI, which counts as a failure: {reason}"
+    return report
