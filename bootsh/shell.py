@@ -128,10 +128,10 @@ class Shell:
     def run_line(self, text: str) -> int:
         """Run one command line (``;``, ``||`` and ``&&`` included) and return its status."""
         words: list[str] = []
-        for word in text.split():
-            if word.startswith("#"):
+        for token in text.split():
+            if token.startswith("#"):
                 break  # a comment token ends the line
-            words.append(word)
+            words.append(token)
         if words and words[0].startswith(":"):
             words = words[1:]  # a label line still runs the rest of its line
         status = self.status

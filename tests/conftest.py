@@ -18,7 +18,11 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if report.skipped and os.environ.get("BOOTSH_NO_SKIP") == "1" and not hasattr(report, "wasxfail"):
+    if (
+        report.skipped
+        and os.environ.get("BOOTSH_NO_SKIP") == "1"
+        and not hasattr(report, "wasxfail")
+    ):
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.longrepr = f"skipped in CI, which counts as a failure: {reason}"

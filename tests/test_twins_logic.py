@@ -12,7 +12,7 @@ import pytest
 
 from bootsh import hookimpl, policies
 from bootsh.context import Config, Context
-from bootsh.netdevs import resolve
+from bootsh.netdevs import Resolution, resolve
 from bootsh.nic import Nic
 from bootsh.plugins import make_plugin_manager
 from bootsh.twins import Decision, Evidence, Mark, TwinGroup, Verdict, weigh
@@ -57,7 +57,7 @@ STRONG = (
 
 def run(
     nics: Sequence[Nic], policy: str, *evidence: Evidence, extra: Sequence[tuple[str, object]] = ()
-):  # type: ignore[no-untyped-def]
+) -> Resolution:
     host = make_plugin_manager(
         entry_points=False,
         extra=[
@@ -71,7 +71,7 @@ def run(
     return resolve(host, host.probe_nics(context), policy, context)
 
 
-def names(res) -> list[tuple[str | None, str]]:  # type: ignore[no-untyped-def]
+def names(res: Resolution) -> list[tuple[str | None, str]]:
     return [(n.name, n.nic.location) for n in res.netdevs]
 
 

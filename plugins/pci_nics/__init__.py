@@ -1,0 +1,30 @@
+"""bootsh plugin ``pci_nics``: network cards on the PCI bus, read from sysfs.
+
+It reports every PCI network function (class 0x02xxxx) under ``{sysfs_root}/bus/pci``, named
+as iPXE names it (``rtl8139``, ``e1000``, ``virtio-net``, ...; else the kernel driver, else
+``pci``), records the Xen platform device in ``context.machine``, and gives twin evidence
+from the PCI side (platform device present, QEMU's subsystem ids). Link state is read live by
+the core, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bootsh.context import Context
+from bootsh.hookspecs import hookimpl
+from bootsh.nic import Nic
+from bootsh.twins import Evidence
+
+from .evidence import twin_evidence
+from .probe import probe
+
+
+@hookimpl
+def bootsh_probe_nics(context: Context) -> Sequence[Nic]:
+    return probe(context)
+
+
+@hookimpl
+def bootsh_twin_evidence(paravirtual: Nic, other: Nic, context: Context) -> Sequence[Evidence]:
+    return twin_evidence(paravirtual, other, context)
