@@ -25,7 +25,9 @@ def twins_report(shell: Shell) -> list[str]:
         + (f"{platform.location} ({platform.vendor}:{platform.device})" if platform else "none"),
     ]
     if machine.passthrough:
-        listed = ", ".join(f"{guest} (host {host})" for guest, host in sorted(machine.passthrough.items()))
+        listed = ", ".join(
+            f"{guest} (host {host})" for guest, host in sorted(machine.passthrough.items())
+        )
         lines.append(f"Passed-through PCI devices: {listed}")
     if not res.groups:
         lines.append("No twin groups: no NIC shares its MAC with a netfront vif.")
