@@ -1,0 +1,54 @@
+"""Xen netfront vifs from XenStore, a plugin like any other (entry point ``netfront``).
+
+Modules: ``store`` (the read-only XenStore interface), ``live`` (xenstored or XenBus through
+pyxs, with timeouts), ``dump`` (``xenstore-ls -f`` dumps), ``connect`` (which one to use),
+``probe`` (vifs and passed-through PCI devices), ``evidence`` (twin evidence) and ``unplug``
+(the ``unplug`` twin policy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from bootsh.context import Context
+from bootsh.hookspecs import hookimpl
+from bootsh.nic import Nic
+from bootsh.twins import Decision, Evidence, TwinGroup, TwinPolicy
+
+from . import evidence, unplug
+from .connect import open_guest
+from .probe import probe
+
+
+@hookimpl
+def bootsh_probe_nics(context: Context) -> Sequence[Nic] | None:
+    opened = open_guest(context.config)
+    if opened.guest is None:
+        context.debug(f"netfront: {opened.reason}")
+        return []
+    guest = opened.guest
+    try:
+        result = probe(guest, context.config.sysfs_root)
+    finally:
+        guest.store.close()
+    for note in result.notes:
+        context.debug(f"netfront: {note}")
+    context.machine.passthrough.update(result.passthrough)
+    return result.nics
+
+
+@hookimpl
+def bootsh_twin_evidence(paravirtual: Nic, other: Nic, context: Context) -> Sequence[Evidence]:
+    return evidence.twin_evidence(paravirtual, other, context)
+
+
+@hookimpl
+def bootsh_register_twin_policies(register: Callable[[TwinPolicy], None]) -> None:
+    register(unplug.POLICY_RECORD)
+
+
+@hookimpl
+def bootsh_resolve_twins(group: TwinGroup, policy: str, context: Context) -> Decision | None:
+    if policy != unplug.POLICY:
+        return None
+    return unplug.resolve(group, context)

@@ -1,0 +1,121 @@
+"""The read-only XenStore interface netfront probes through, and the guest it looks at.
+
+Two sources implement ``XenStore``: a live daemon reached through pyxs (``live.py``) and a
+``xenstore-ls -f`` dump (``dump.py``). Both take paths as text (XenStore paths are ASCII:
+``[A-Za-z0-9/_@-]``) and return values as the raw bytes stored, and both count the requests
+they answer so that the probe's cost can be checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from bootsh.errors import XenStoreError
+
+#: A XenStore path as xenstored accepts it: absolute (``/local/...``) or relative to the
+#: connection's own domain (``device/vif``); no empty component, no trailing slash.
+_PATH = re.compile(r"^/?[A-Za-z0-9_@-]+(/[A-Za-z0-9_@-]+)*$")
+
+
+def valid_path(path: str) -> bool:
+    """Whether ``path`` is a XenStore path (absolute or relative), without asking anyone."""
+    return path == "/" or bool(_PATH.match(path))
+
+
+class XenStoreDenied(XenStoreError):
+    """XenStore refused access to one node (EACCES): the node exists but is not ours to read.
+
+    A guest may be refused its backend's parent directories or the PCI backend; the probe
+    treats this as "not available" for optional keys.
+    """
+
+
+class XenStore(Protocol):
+    """A read-only XenStore: what the netfront probe needs and nothing more."""
+
+    @property
+    def where(self) -> str:
+        """Where the data comes from, for messages: ``xenstored socket /run/...``, a dump file."""
+        ...
+
+    @property
+    def requests(self) -> int:
+        """How many requests were answered (or attempted) so far."""
+        ...
+
+    def read(self, path: str) -> bytes | None:
+        """The value of ``path``; None if there is no such node (ENOENT).
+
+        Raises ``XenStoreDenied`` when access is refused and ``XenStoreError`` when the store
+        cannot answer (timeout, connection lost, malformed reply).
+        """
+        ...
+
+    def directory(self, path: str) -> list[str] | None:
+        """The names of the children of ``path``; None if there is no such node."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection (idempotent)."""
+        ...
+
+
+@dataclass
+class Guest:
+    """The guest whose vifs are probed: a store plus where the guest's own nodes live.
+
+    ``home`` is ``/local/domain/D`` when the guest is named by domain id (dom0 tools, a full
+    dump), or ``""`` when paths are relative to the connection's own domain (a guest's
+    ``/dev/xen/xenbus``, a dump taken inside a guest). ``domid`` is None until known.
+    """
+
+    store: XenStore
+    home: str
+    domid: int | None = None
+
+    def path(self, relative: str) -> str:
+        """The guest's ``relative`` node (``device/vif``) as a path for the store."""
+        return f"{self.home}/{relative}" if self.home else relative
+
+    def describe(self) -> str:
+        who = f"domain {self.domid}" if self.domid is not None else "this guest"
+        return f"{who} via {self.store.where}"
+
+
+def guest_domids(store: XenStore) -> list[int]:
+    """Domain ids that have vifs: ``/local/domain/*/device/vif`` with at least one child.
+
+    Costs one request plus one per domain; dom0 is skipped (a backend, not a guest).
+    """
+    names = store.directory("/local/domain") or []
+    found: list[int] = []
+    for name in names:
+        if not name.isdigit() or int(name) == 0:
+            continue
+        try:
+            vifs = store.directory(f"/local/domain/{name}/device/vif")
+        except XenStoreDenied:
+            continue
+        if vifs:
+            found.append(int(name))
+    return sorted(found)
+
+
+def pick_domid(store: XenStore, given: int | None) -> int | None:
+    """The guest's domain id: the one given, else the only guest with vifs, else None.
+
+    Raises ``XenStoreError`` naming the candidates when several guests have vifs: guessing
+    would show another guest's NICs.
+    """
+    if given is not None:
+        return given
+    found = guest_domids(store)
+    if len(found) <= 1:
+        return found[0] if found else None
+    listed = ", ".join(str(d) for d in found)
+    raise XenStoreError(
+        f"{store.where} holds vifs of several guests (domains {listed});"
+        " choose one with --xen-domid"
+    )
