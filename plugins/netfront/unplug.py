@@ -33,7 +33,8 @@ from typing import Protocol
 
 from bootsh.context import Context
 from bootsh.errors import UnplugRefused
-from bootsh.twins import Decision, Mark, TwinGroup, TwinPolicy, Verdict
+from bootsh.policies import possible_labels
+from bootsh.twins import Decision, Mark, TwinGroup, TwinPolicy
 
 POLICY = "unplug"
 SUMMARY = (
@@ -211,14 +212,6 @@ def perform(context: Context, machine: Machine = DEFAULT_MACHINE) -> None:
         port.close()
 
 
-def _possible(group: TwinGroup) -> dict[str, Mark]:
-    return {
-        p.other.key: Mark("possible twin of", p.paravirtual.key)
-        for p in group.pairs
-        if p.verdict is Verdict.POSSIBLE
-    }
-
-
 def resolve(group: TwinGroup, context: Context, machine: Machine = DEFAULT_MACHINE) -> Decision:
     """The ``unplug`` decision for one group: unplug once per session, or refuse and hide.
 
@@ -226,7 +219,7 @@ def resolve(group: TwinGroup, context: Context, machine: Machine = DEFAULT_MACHI
     A group without a confirmed twin never triggers the unplug.
     """
     twins = group.twins()
-    labels = _possible(group)
+    labels = possible_labels(group)
     state = context.machine.extra.get(STATE_KEY)
     if state is None and twins:
         try:
@@ -256,8 +249,7 @@ def resolve(group: TwinGroup, context: Context, machine: Machine = DEFAULT_MACHI
     return Decision(
         POLICY,
         hide={
-            p.other.key: Mark(f"unplug refused: {reason}; emulated twin of", p.paravirtual.key)
-            for p in twins
+            p.other.key: Mark("emulated twin (unplug refused) of", p.paravirtual.key) for p in twins
         },
         label=labels,
         summary=f"unplug refused: {reason}; hid {len(twins)} emulated twin(s), untouched",
