@@ -2,7 +2,7 @@
 """Regenerate ``examples/machines/xen-hvm/sysfs/``: the built-in example machine's sysfs.
 
 A Linux HVM guest on qemu-xen (i440FX) with PV drivers loaded and the emulated NICs kept
-(``xen_emul_unplug=never``), so each vif is seen twice:
+(``xen_emul_unplug=unnecessary``: PV drivers on, emulated devices kept), so each vif is seen twice:
 
 =============  ==================  ============================  =========
 vif            MAC                 emulated twin                 netfront
