@@ -168,3 +168,17 @@ def test_python_dash_m_and_console_script_agree(tmp_path: Path) -> None:
             [*argv, "-c", "echo -n hi"], capture_output=True, text=True, env=env, timeout=60
         )
         assert (proc.returncode, proc.stdout) == (0, "hi"), proc.stderr
+
+
+def test_ifstat_imports_neither_scapy_nor_prompt_toolkit() -> None:
+    """Start-up stays light: the heavy libraries load only for commands that need them."""
+    machine = Path(__file__).resolve().parent.parent / "examples" / "machines" / "xen-hvm"
+    code = (
+        "import io, sys\n"
+        "from bootsh.cli import main\n"
+        f"status = main(['--machine', {str(machine)!r}, '-c', 'ifstat'], stdout=io.StringIO())\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('scapy', 'prompt_toolkit'))\n"
+        "print(status, heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "0 []\n", proc.stderr
