@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bootsh.context import Config
+from bootsh.context import DEFAULT_TWIN_POLICY, Config
 from bootsh.errors import UsageError
 
 ENV_SYSFS_ROOT = "BOOTSH_SYSFS_ROOT"
@@ -138,7 +138,7 @@ def merge(choices: Choices, env: Mapping[str, str]) -> Config:
         xenstore_dump=dump,
         xenstore_socket=env.get("XENSTORED_PATH") or None,
         xenstore_timeout=float(timeout),
-        twins=choices.twins or env.get(ENV_TWINS) or data.get("twins") or "hide-emulated",
+        twins=choices.twins or env.get(ENV_TWINS) or data.get("twins") or DEFAULT_TWIN_POLICY,
         # Deliberately command-line only: an irreversible unplug needs a fresh yes each time.
         allow_unplug=choices.allow_unplug,
         port_device=choices.port_device or Path("/dev/port"),

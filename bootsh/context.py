@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+#: The twin policy when the user names none. It needs no plugin to be valid: with the
+#: ``policies`` plugin disabled nobody decides, every NIC is shown and ``twins`` says so.
+DEFAULT_TWIN_POLICY = "hide-emulated"
+
 
 @dataclass(frozen=True)
 class XenPlatform:
@@ -41,7 +45,7 @@ class Config:
     xenstore_dump: Path | None = None
     xenstore_socket: str | None = None
     xenstore_timeout: float = 5.0
-    twins: str = "hide-emulated"
+    twins: str = DEFAULT_TWIN_POLICY
     allow_unplug: bool = False
     port_device: Path = Path("/dev/port")
     verbose: bool = False

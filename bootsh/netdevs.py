@@ -19,6 +19,7 @@ from bootsh.twins import (
     TwinGroup,
     candidate_groups,
     mac_evidence,
+    ordered,
     weigh,
 )
 
@@ -73,7 +74,7 @@ def build_groups(host: PluginHost, nics: Sequence[Nic], context: Context) -> lis
     for pv, others in candidate_groups(nics):
         pairs = []
         for other in others:
-            evidence = (mac_evidence(pv, other), *host.twin_evidence(pv, other, context))
+            evidence = ordered((mac_evidence(pv, other), *host.twin_evidence(pv, other, context)))
             pairs.append(Pair(pv, other, evidence, weigh(evidence)))
         groups.append(TwinGroup(pv.mac or "", pv, tuple(pairs)))
     return groups

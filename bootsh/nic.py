@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+#: A PCI address as sysfs names it: fixed-width lower-case hex (``0000:00:1f.6``).
+_PCI_ADDRESS_RE = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
 
 
 def normalise_mac(text: str) -> str | None:
@@ -61,7 +63,10 @@ class Nic:
 
 
 def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
-    # "vif/10" after "vif/9"; PCI addresses are fixed-width hex so plain text order is fine.
+    # "vif/10" after "vif/9". PCI addresses are fixed-width hex, so their text order is address
+    # order; splitting them on decimal digits would put 00:0a.0 and 00:1f.6 before 00:04.0.
+    if _PCI_ADDRESS_RE.match(text):
+        return ((1, text),)
     return tuple(
         (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
     )

@@ -55,7 +55,8 @@ def bootsh_resolve_twins(group: TwinGroup, policy: str, context: Context) -> Dec
     if policy == "label":
         labels = possible_labels(group)
         labels.update({p.other.key: Mark("emulated twin of", p.paravirtual.key) for p in twins})
-        return Decision(policy, label=labels, summary="both shown, emulated twin labelled")
+        summary = "both shown, emulated twin labelled" if twins else "no confirmed twin"
+        return Decision(policy, label=labels, summary=summary)
     if policy == "both":
         return Decision(policy, summary="both shown")
     if policy == "hide-netfront":

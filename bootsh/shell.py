@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from bootsh.commands import CommandTable, Invocation, ParseError, parse_argv
-from bootsh.context import Context
+from bootsh.context import DEFAULT_TWIN_POLICY, Context
 from bootsh.errors import BootshError
 from bootsh.netdevs import Resolution, resolve
 from bootsh.nic import Nic
@@ -75,7 +75,9 @@ class Shell:
     # -- netdevs ---------------------------------------------------------------------------
 
     def check_policy(self, name: str) -> None:
-        if name not in self.policies:
+        # The default is valid even when no plugin registers it (``--no-plugin policies``):
+        # then no plugin decides and every NIC is shown, which loses nothing.
+        if name not in self.policies and name != DEFAULT_TWIN_POLICY:
             known = ", ".join(sorted(self.policies)) or "none: no policy plugin is loaded"
             raise BootshError(f"unknown twin policy {name!r} (known: {known})")
 
@@ -88,7 +90,7 @@ class Shell:
             self._nics = self.host.probe_nics(self.context)
             for nic in self._nics:
                 if nic.problem:
-                    self.diagnose(f"{nic.source}: {nic.describe()} is unusable: {nic.problem}")
+                    self.diagnose(f"{nic.describe()} is unusable: {nic.problem}")
         return self._nics
 
     def netdevs(self) -> Resolution:

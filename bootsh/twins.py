@@ -40,6 +40,15 @@ class Verdict(enum.Enum):
 
 MAC_MATCH = "mac-match"
 
+#: Display order of the built-in evidence, strongest first (DESIGN.md section 3); evidence
+#: with other keys (a third-party plugin's) follows in the order it was given.
+EVIDENCE_ORDER = ("backend-type", "backend-model", "xen-platform", "qemu-subsystem", MAC_MATCH)
+
+
+def ordered(evidence: Iterable[Evidence]) -> tuple[Evidence, ...]:
+    rank = {key: i for i, key in enumerate(EVIDENCE_ORDER)}
+    return tuple(sorted(evidence, key=lambda e: rank.get(e.key, len(rank))))
+
 
 def weigh(evidence: Iterable[Evidence]) -> Verdict:
     """Apply the verdict rule of this module's docstring."""
