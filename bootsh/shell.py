@@ -78,7 +78,7 @@ class Shell:
         # The default is valid even when no plugin registers it (``--no-plugin policies``):
         # then no plugin decides and every NIC is shown, which loses nothing.
         if name not in self.policies and name != DEFAULT_TWIN_POLICY:
-            known = ", ".join(sorted(self.policies)) or "none: no policy plugin is loaded"
+            known = ", ".join(sorted({*self.policies, DEFAULT_TWIN_POLICY}))
             raise BootshError(f"unknown twin policy {name!r} (known: {known})")
 
     def policy(self) -> str:

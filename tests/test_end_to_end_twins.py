@@ -1024,7 +1024,7 @@ def test_without_policies_all_shown_and_nobody_decided(
     # A policy only the disabled plugin knows is an error that names what is known.
     run = bootsh(guest.argv("--no-plugin", "policies", "--twins", "label", "-c", "ifstat"), env)
     assert (run.status, run.out) == (2, "")
-    assert run.err == "bootsh: unknown twin policy 'label' (known: unplug)\n"
+    assert run.err == "bootsh: unknown twin policy 'label' (known: hide-emulated, unplug)\n"
 
 
 # -- XenStore dies ---------------------------------------------------------------------------------
