@@ -8,9 +8,12 @@ is turned into a failure that names what was missing.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.xenstored import Xenstored, XenstoredUnavailable, build_stub, find_xenstored
 
 
 @pytest.hookimpl(wrapper=True)
@@ -27,3 +30,20 @@ def pytest_runtest_makereport(
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.longrepr = f"skipped in CI, which counts as a failure: {reason}"
     return report
+
+
+@pytest.fixture(scope="session")
+def stub(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The LD_PRELOAD object that lets xenstored run without a hypervisor, built once."""
+    try:
+        find_xenstored()
+        return build_stub(tmp_path_factory.mktemp("xenstub"))
+    except XenstoredUnavailable as exc:
+        pytest.skip(f"xenstored harness unavailable: {exc}")
+
+
+@pytest.fixture(scope="module")
+def xsd(stub: Path) -> Iterator[Xenstored]:
+    """A fresh real xenstored for each test module (a module may narrow the scope)."""
+    with Xenstored(stub=stub) as daemon:
+        yield daemon

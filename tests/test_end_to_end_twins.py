@@ -33,9 +33,6 @@ from tests.xenstored import (
     PassSpec,
     VifSpec,
     Xenstored,
-    XenstoredUnavailable,
-    build_stub,
-    find_xenstored,
     populate_guest,
 )
 
@@ -356,22 +353,6 @@ class Guest:
             TIMEOUT,
             *more,
         ]
-
-
-@pytest.fixture(scope="module")
-def stub(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        find_xenstored()
-        return build_stub(tmp_path_factory.mktemp("xenstub"))
-    except XenstoredUnavailable as exc:
-        pytest.skip(f"xenstored harness unavailable: {exc}")
-
-
-@pytest.fixture(scope="module")
-def xsd(stub: Path) -> Iterator[Xenstored]:
-    """The module's own fresh daemon; each scenario is a guest of its own domain id."""
-    with Xenstored(stub=stub) as daemon:
-        yield daemon
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from bootsh_netfront.connect import Opened, open_guest
 from bootsh_netfront.dump import DumpError, DumpXenStore, parse_line, sanitise, unsanitise
 from bootsh_netfront.probe import probe
 from bootsh_netfront.store import Guest, XenStoreDenied
-from tests.xenstored import Xenstored, XenstoredUnavailable, build_stub, find_xenstored
+from tests.xenstored import Xenstored
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "tests" / "data" / "xenstore-ls-f-sample.txt"
@@ -94,12 +94,7 @@ def test_unsanitise_undoes_sanitise(value: bytes) -> None:
 
 
 @pytest.fixture(scope="module")
-def xsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Xenstored]:
-    try:
-        find_xenstored()
-        stub = build_stub(tmp_path_factory.mktemp("xenstub"))
-    except XenstoredUnavailable as exc:
-        pytest.skip(f"xenstored harness unavailable: {exc}")
+def xsd(stub: Path) -> Iterator[Xenstored]:
     if shutil.which("xenstore-ls") is None:
         pytest.skip("xenstore-ls (xenstore-utils) is not installed")
     with Xenstored(stub=stub) as daemon:

@@ -40,8 +40,6 @@ from tests.xenstored import (
     VifSpec,
     Xenstored,
     XenstoredUnavailable,
-    build_stub,
-    find_xenstored,
     populate_guest,
 )
 
@@ -55,21 +53,6 @@ FIXED_REQUESTS = 3
 
 def mac(n: int) -> str:
     return f"00:16:3e:00:{n >> 8:02x}:{n & 0xFF:02x}"
-
-
-@pytest.fixture(scope="module")
-def stub(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        find_xenstored()
-        return build_stub(tmp_path_factory.mktemp("xenstub"))
-    except XenstoredUnavailable as exc:
-        pytest.skip(f"xenstored harness unavailable: {exc}")
-
-
-@pytest.fixture(scope="module")
-def xsd(stub: Path) -> Iterator[Xenstored]:
-    with Xenstored(stub=stub) as daemon:
-        yield daemon
 
 
 @pytest.fixture

@@ -33,15 +33,6 @@ SAMPLE = Path(__file__).resolve().parent / "data" / "xenstore-ls-f-sample.txt"
 MAC0, MAC1 = "00:16:3e:5f:48:e4", "00:16:3e:1a:2b:3c"
 
 
-@pytest.fixture(scope="session")
-def stub(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        find_xenstored()
-        return build_stub(tmp_path_factory.mktemp("xenstub"))
-    except XenstoredUnavailable as e:
-        pytest.skip(f"xenstored harness unavailable: {e}")
-
-
 @pytest.fixture
 def xsd(stub: Path) -> Iterator[Xenstored]:
     with Xenstored(stub=stub) as daemon:
