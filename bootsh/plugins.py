@@ -124,10 +124,7 @@ class PluginHost:
                 self.report(f"{impl.plugin_name}: {exc}")
                 continue
             except Exception as exc:
-                info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?")
-                if self.pm.is_registered(impl.plugin):
-                    self.pm.unregister(impl.plugin)
-                self._fail(info, f"raised in {hook_name}: {_one_line(exc)}")
+                self._drop(impl, hook_name, exc)
                 continue
             if result is not None:
                 results.append((impl.plugin_name, result))
@@ -170,10 +167,14 @@ class PluginHost:
         try:
             impl.function(*(kwargs[arg] for arg in impl.argnames))
         except Exception as exc:
-            info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?")
-            if self.pm.is_registered(impl.plugin):
-                self.pm.unregister(impl.plugin)
-            self._fail(info, f"raised in {hook_name}: {_one_line(exc)}")
+            self._drop(impl, hook_name, exc)
+
+    def _drop(self, impl: pluggy.HookImpl, hook_name: str, exc: Exception) -> None:
+        """A plugin bug: report it once and unregister the plugin for the rest of the session."""
+        info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?")
+        if self.pm.is_registered(impl.plugin):
+            self.pm.unregister(impl.plugin)
+        self._fail(info, f"raised in {hook_name}: {_one_line(exc)}")
 
     def probe_nics(self, context: Context) -> list[Nic]:
         found: list[Nic] = []
