@@ -191,3 +191,23 @@ def test_broken_third_party_distribution_end_to_end(tmp_path: Path) -> None:
         "bootsh: plugin broken (bootsh-broken 0.3) failed to load:"
         " ValueError: half-written plugin; skipped\n"
     )
+
+
+class BrokenRegistrar:
+    @hookimpl
+    def bootsh_register_commands(self, register: Callable[[Command], None]) -> None:
+        raise KeyError("oops")
+
+
+def test_plugin_raising_while_registering_commands_is_dropped() -> None:
+    reports: list[str] = []
+    host = make_plugin_manager(
+        entry_points=False,
+        report=reports.append,
+        extra=[("one", Commands("one")), ("broken", BrokenRegistrar())],
+    )
+    assert "only-one" in host.commands().names()
+    assert reports == [
+        "plugin broken raised in bootsh_register_commands: KeyError: 'oops'; skipped"
+    ]
+    assert host.plugins["broken"].state == "failed"
