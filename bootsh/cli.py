@@ -1,7 +1,11 @@
 """The ``bootsh`` command: argv, a script file, ``-c`` lines, or commands on stdin.
 
-Exit status: 0 on success, ``N`` for ``exit N``, 1 when a command fails, 2 when bootsh's own
-command line or configuration is wrong.
+Exit status: 0 on success, ``N`` for ``exit N`` (its low 8 bits, as a process status holds),
+1 when a command fails (iPXE's own error number is in ``${errno}``; the process cannot return
+32 bits), 2 when bootsh's own command line or configuration is wrong, 130 on Ctrl-C.
+
+A script file, the ``-c`` lines (one script line each) and commands on stdin all run as one
+script: labels and ``goto`` work, and the first failing line ends it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from bootsh.config import Choices, merge
 from bootsh.context import Context
 from bootsh.errors import BootshError, UsageError
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
-from bootsh.shell import Shell, script_lines
+from bootsh.script import has_magic, parse_script
+from bootsh.shell import STOP_SEQUENCE, Shell
 
 USAGE_ERROR = 2
 
@@ -38,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="LINE",
         help="run LINE (repeatable; each is one script line)",
+    )
+    parser.add_argument(
+        "-x",
+        dest="trace",
+        action="store_true",
+        help="print each command after expansion on stderr, like sh -x",
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="say why drivers found nothing, and more"
@@ -160,6 +171,7 @@ def main(
 
     context = Context(config, stderr=stderr)
     shell = Shell(host, context, out=stdout, err=stderr)
+    shell.trace = ns.trace
     try:
         shell.check_policy(config.twins)
     except BootshError as exc:
@@ -183,8 +195,8 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
     if ns.commands:
         if ns.script is not None:
             raise UsageError("give either a script or -c, not both")
-        lines, _ = script_lines("\n".join(ns.commands), "-c")
-        return _status(shell, shell.run_script(lines))
+        script = parse_script("\n".join(ns.commands), "-c")
+        return _status(shell, shell.run_script(script))
     if ns.script is not None:
         path = Path(ns.script)
         try:
@@ -193,14 +205,13 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
             shell.diagnose(f"cannot read {path}: {exc.strerror}")
             return USAGE_ERROR
         text = data.decode("utf-8", errors="surrogateescape")
-        lines, magic = script_lines(text, str(path))
-        if not magic:
+        if not has_magic(text):
+            # A user's own file may lack it; a fetched image without it is no script.
             shell.diagnose(f"{path}: no #!ipxe line; running it as a script anyway")
-        return _status(shell, shell.run_script(lines))
+        return _status(shell, shell.run_script(parse_script(text, str(path)), list(ns.args)))
     if stdin.isatty():
         return _interactive(shell, stdin)
-    lines, _ = script_lines(stdin.read(), "<stdin>")
-    return _status(shell, shell.run_script(lines))
+    return _status(shell, shell.run_script(parse_script(stdin.read(), "<stdin>")))
 
 
 def _status(shell: Shell, status: int) -> int:
@@ -210,18 +221,21 @@ def _status(shell: Shell, status: int) -> int:
 
 
 def _interactive(shell: Shell, stdin: TextIO) -> int:
-    # A plain line loop until the prompt_toolkit console lands: Ctrl-C drops the line,
-    # Ctrl-D leaves.
-    while shell.exit_requested is None:
+    # A plain line loop until the prompt_toolkit console lands: Ctrl-C drops the line (or
+    # cancels the running command), Ctrl-D leaves, and so does ``exit``.
+    while True:
         try:
             shell.out.write("bootsh> ")
             shell.out.flush()
             line = stdin.readline()
+            if not line:
+                shell.print()
+                break
+            shell.run_line(line)
         except KeyboardInterrupt:
             shell.print()
             continue
-        if not line:
-            shell.print()
+        if shell.stopped(STOP_SEQUENCE):
+            shell.exit_requested = shell.status
             break
-        shell.run_line(line)
     return _status(shell, 0)

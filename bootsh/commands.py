@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from bootsh.ipxe_errors import EINVAL_MISSING_ARGUMENT, EINVAL_UNKNOWN_OPTION
+
 if TYPE_CHECKING:
     from bootsh.shell import Shell
 
@@ -33,6 +35,8 @@ class Invocation:
     name: str
     options: dict[str, str | bool]
     args: list[str]
+    #: The whole expanded command line, ``argv[0]`` included, before option parsing.
+    argv: tuple[str, ...] = ()
 
     def flag(self, long: str) -> bool:
         return bool(self.options.get(long, False))
@@ -61,6 +65,9 @@ class Command:
     max_args: int | None = 0
     aliases: tuple[str, ...] = ()
     completer: Completer | None = None
+    #: The handler gets every word as an argument, unparsed (iPXE's ``help`` ignores its
+    #: arguments, ``--help`` included).
+    raw_args: bool = False
     #: The plugin that registered it; filled in by the plugin host.
     source: str = ""
 
@@ -75,69 +82,93 @@ HELP_OPTION = Option("help", "h", help="show this usage")
 
 
 class ParseError(Exception):
-    """A command line that does not match the command's record; the text is iPXE's."""
+    """A command line that does not match the command's record; the text is iPXE's.
+
+    ``errno`` is the iPXE error the command fails with.
+    """
+
+    def __init__(self, message: str, errno: int = EINVAL_UNKNOWN_OPTION) -> None:
+        super().__init__(message)
+        self.errno = errno
 
 
 def parse_argv(
     cmd: Command, name: str, argv: Sequence[str]
 ) -> tuple[dict[str, str | bool], list[str]]:
-    """Parse options the way iPXE's getopt does: options may come anywhere before ``--``.
+    """Parse options the way iPXE's ``getopt_long`` does.
+
+    Options end at the first word that does not start with ``-`` (so ``echo hi -n`` prints
+    ``hi -n``) or after ``--``. A long option matches its whole name or ``name=value``;
+    short options bundle (``-nh``) and take the rest of the word or the next word as their
+    argument, but never a next word starting with ``-``. A lone ``-`` is an unknown option
+    whose letter is a NUL, as iPXE prints it.
 
     Raises ParseError with the message to print (the caller prints usage after it).
     """
     options: dict[str, str | bool] = {}
-    args: list[str] = []
     known = (*cmd.options, HELP_OPTION)
-    by_long = {o.long: o for o in known}
     by_short = {o.short: o for o in known if o.short}
     items = list(argv)
     i = 0
+
+    def next_argument() -> str | None:
+        nonlocal i
+        if i < len(items) and not items[i].startswith("-"):
+            i += 1
+            return items[i - 1]
+        return None
+
     while i < len(items):
         word = items[i]
-        i += 1
-        if word == "--":
-            args.extend(items[i:])
+        if not word.startswith("-"):
             break
-        if word.startswith("--") and len(word) > 2:
-            long, eq, inline = word[2:].partition("=")
-            opt = by_long.get(long)
-            if opt is None:
-                raise ParseError(f'Unrecognised option "--{word[2:]}"')
-            if eq and not opt.metavar:
-                raise ParseError(f'Option "{long}" takes no argument')
+        if word.startswith("--"):
+            i += 1
+            if word == "--":
+                break
+            text = word[2:]
+            for opt in known:
+                if text == opt.long or text.startswith(opt.long + "="):
+                    break
+            else:
+                raise ParseError(f'Unrecognised option "--{text}"', EINVAL_UNKNOWN_OPTION)
+            inline = text[len(opt.long) + 1 :] if text != opt.long else None
             if opt.metavar:
-                if eq:
-                    options[opt.long] = inline
-                elif i < len(items):
-                    options[opt.long] = items[i]
-                    i += 1
-                else:
-                    raise ParseError(f'Option "{long}" requires an argument')
+                value = inline if inline is not None else next_argument()
+                if value is None:
+                    raise ParseError(
+                        f'Option "{opt.long}" requires an argument', EINVAL_MISSING_ARGUMENT
+                    )
+                options[opt.long] = value
+            elif inline is not None:
+                raise ParseError(f'Option "{opt.long}" takes no argument', EINVAL_MISSING_ARGUMENT)
             else:
                 options[opt.long] = True
+                if opt is HELP_OPTION:
+                    return options, []  # iPXE prints usage at once
             continue
-        if word.startswith("-") and len(word) > 1:
-            j = 1
-            while j < len(word):
-                letter = word[j]
-                opt = by_short.get(letter)
-                if opt is None:
-                    raise ParseError(f'Unrecognised option "-{letter}"')
-                if opt.metavar:
-                    rest = word[j + 1 :]
-                    if rest:
-                        options[opt.long] = rest
-                    elif i < len(items):
-                        options[opt.long] = items[i]
-                        i += 1
-                    else:
-                        raise ParseError(f'Option "{letter}" requires an argument')
-                    break
-                options[opt.long] = True
-                j += 1
-            continue
-        args.append(word)
-    return options, args
+        i += 1
+        j = 1
+        if len(word) == 1:
+            raise ParseError('Unrecognised option "-\0"', EINVAL_UNKNOWN_OPTION)
+        while j < len(word):
+            letter = word[j]
+            short = by_short.get(letter)
+            if short is None:
+                raise ParseError(f'Unrecognised option "-{letter}"', EINVAL_UNKNOWN_OPTION)
+            j += 1
+            if short.metavar:
+                value = word[j:] or next_argument()
+                if value is None:
+                    raise ParseError(
+                        f'Option "{letter}" requires an argument', EINVAL_MISSING_ARGUMENT
+                    )
+                options[short.long] = value
+                break
+            options[short.long] = True
+            if short is HELP_OPTION:
+                return options, []
+    return options, items[i:]
 
 
 @dataclass

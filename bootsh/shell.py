@@ -1,36 +1,71 @@
 """The shell: runs command lines and scripts against the commands plugins registered.
 
-``Shell.run_line(text) -> status`` is the whole interface the CLI and the REPL use; it never
-raises for a user's mistake and never touches the terminal beyond ``out``/``err``.
+``Shell.run_line(text) -> status`` is what the REPL uses (iPXE's ``system()``: one line,
+``;``/``||``/``&&`` included, no labels); ``Shell.run_script(script)`` runs a parsed script
+in its own call frame (labels, ``goto``, position, arguments), so a nested script (``chain``,
+later) has its own and ``exit N`` returns N to its parent. Neither raises for a user's
+mistake, and neither touches the terminal beyond ``out``/``err``.
+
+Statuses are iPXE's error numbers of the Linux build (``bootsh.ipxe_errors``), so that
+``${errno}`` shows what iPXE shows; ``exit N`` returns N itself. The CLI turns them into a
+process status (0, N for ``exit N``, 1 for a failure).
+
+Stopping follows iPXE's ``shell_stop()``: ``goto`` stops the rest of the current line
+(STOP_COMMAND), ``exit`` stops the line and the script that runs it (STOP_SEQUENCE); the
+interactive loop leaves on STOP_SEQUENCE too.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from bootsh.commands import CommandTable, Invocation, ParseError, parse_argv
 from bootsh.context import DEFAULT_TWIN_POLICY, Context
 from bootsh.errors import BootshError
+from bootsh.ipxe_errors import (
+    ECANCELED_NO_OP,
+    EINVAL_CONTINUATION,
+    ENOEXEC_COMMAND,
+    ENOMEM_EXPAND,
+    ERANGE_ARGS,
+)
 from bootsh.netdevs import Resolution, resolve
 from bootsh.nic import Nic
 from bootsh.plugins import PluginHost
+from bootsh.script import ExpansionError, Script, expand, split_commands
 from bootsh.settings import Settings
 
-#: Status of a failed command. iPXE uses its own 32-bit error numbers; a process can only
-#: return 8 bits, so the CLI maps any failure to 1 and keeps 2 for its own usage errors.
+#: The status of a handler's ``BootshError`` that carries no iPXE error number of its own.
 FAILED = 1
 
-TERMINATORS = (";", "||", "&&")
-SCRIPT_MAGICS = ("#!ipxe", "#!gpxe")
+STOP_COMMAND = 1  # iPXE's SHELL_STOP_COMMAND: the rest of the line is dropped (goto)
+STOP_SEQUENCE = 2  # SHELL_STOP_COMMAND_SEQUENCE: the script or the shell ends (exit)
+
+#: Built-in settings the shell owns (iPXE's ``builtin`` scope); the settings store may
+#: provide the rest.
+BUILTIN_SCOPE = "builtin"
+#: The bootsh-only scope holding the running script's arguments (see ``bootsh.script``).
+ARGS_SCOPE = "args"
 
 
-@dataclass(frozen=True)
-class ScriptLine:
-    source: str
-    number: int
-    text: str
+@dataclass
+class Frame:
+    """A running script: its lines and labels, where it is, and its arguments."""
+
+    script: Script
+    args: list[str] = field(default_factory=list)
+    pc: int = 0  # index of the next line to run
+
+
+def split_setting_name(name: str) -> tuple[str, str, str | None]:
+    """``scope/name:type`` split as iPXE's ``parse_setting_name``: first ``/``, then ``:``."""
+    scope, slash, rest = name.partition("/")
+    if not slash:
+        scope, rest = "", name
+    base, colon, type_ = rest.partition(":")
+    return scope, base, (type_ if colon else None)
 
 
 class Shell:
@@ -52,7 +87,13 @@ class Shell:
         self._nics: list[Nic] | None = None
         self._resolution: Resolution | None = None
         self.status = 0
+        #: The last error (iPXE's ``errno``): set by a failing command, kept by a good one.
+        self.errno = 0
         self.exit_requested: int | None = None
+        self.frames: list[Frame] = []
+        #: Print each command after expansion on ``err`` (``-x``).
+        self.trace = False
+        self._stop = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -101,82 +142,161 @@ class Shell:
             self._resolution = resolve(self.host, self.nics(), policy, self.context)
         return self._resolution
 
+    # -- settings as the language sees them ----------------------------------------------
+
+    def lookup(self, name: str) -> str | None:
+        """The formatted value of ``${name}`` (``[scope/]name[:type]``), or None.
+
+        The shell owns the builtin ``errno`` and the script arguments; anything else comes
+        from the settings store. A global setting named like a builtin hides it (iPXE looks
+        the global scope up first); ``builtin/errno`` always reaches the builtin.
+        """
+        scope, base, type_ = split_setting_name(name)
+        if scope == ARGS_SCOPE:
+            return self._script_argument(base) if type_ in (None, "string") else None
+        if scope in ("", BUILTIN_SCOPE) and base == "errno":
+            if scope == "" and self.settings.get(base) is not None:
+                return self._setting(base, type_)
+            # iPXE's errno is a uint32, printed "%#lx" by its own vsprintf ("0x0" for none).
+            return f"0x{self.errno:x}" if type_ in (None, "uint32") else None
+        return self._setting(name if scope else base, type_)
+
+    def _setting(self, name: str, type_: str | None) -> str | None:
+        # The store is untyped for now: a value reads as itself untyped or as a string.
+        # (Typed, scoped lookup comes with the settings types; this is the one place to
+        # connect it.)
+        if type_ not in (None, "string"):
+            return None
+        return self.settings.get(name)
+
+    def _script_argument(self, key: str) -> str | None:
+        frame = self.frame
+        if frame is None:
+            return None
+        if key == "count":
+            return str(len(frame.args))
+        if key.isdigit() and key.isascii():
+            index = int(key)
+            words = [frame.script.name, *frame.args]
+            return words[index] if index < len(words) else None
+        return None
+
+    # -- stopping (iPXE's shell_stop / shell_stopped) ----------------------------------------
+
+    def stop(self, level: int) -> None:
+        self._stop = level
+
+    def stopped(self, level: int) -> bool:
+        """Whether a stop at ``level`` or above is pending; a stop up to ``level`` is used up."""
+        stopped = self._stop >= level
+        if self._stop <= level:
+            self._stop = 0
+        return stopped
+
+    @property
+    def frame(self) -> Frame | None:
+        """The innermost running script, if any."""
+        return self.frames[-1] if self.frames else None
+
     # -- running ---------------------------------------------------------------------------
 
     def run_argv(self, argv: list[str]) -> int:
+        """Run one expanded command (iPXE's ``execv``); a failure becomes ``${errno}``."""
+        if not argv:
+            return 0  # an empty command does nothing, successfully
+        status = self._execute(argv)
+        if status:
+            self.errno = status & 0xFFFFFFFF
+        return status
+
+    def _execute(self, argv: list[str]) -> int:
         name = argv[0]
         cmd = self.commands.get(name)
         if cmd is None:
             self.print(f"{name}: command not found")
-            return FAILED
+            return ENOEXEC_COMMAND
+        if cmd.raw_args:
+            options: dict[str, str | bool] = {}
+            args = argv[1:]
+        else:
+            try:
+                options, args = parse_argv(cmd, name, argv[1:])
+            except ParseError as exc:
+                self.print(str(exc))
+                self.print(cmd.usage(name))
+                return exc.errno
+            if options.get("help"):
+                self.print(cmd.usage(name))
+                return ECANCELED_NO_OP
+            if len(args) < cmd.min_args or (cmd.max_args is not None and len(args) > cmd.max_args):
+                self.print(cmd.usage(name))
+                return ERANGE_ARGS
         try:
-            options, args = parse_argv(cmd, name, argv[1:])
-        except ParseError as exc:
-            self.print(str(exc))
-            self.print(cmd.usage(name))
-            return FAILED
-        if options.get("help"):
-            self.print(cmd.usage(name))
-            return FAILED
-        if len(args) < cmd.min_args or (cmd.max_args is not None and len(args) > cmd.max_args):
-            self.print(cmd.usage(name))
-            return FAILED
-        try:
-            return cmd.handler(Invocation(self, name, options, args))
+            return cmd.handler(Invocation(self, name, options, args, tuple(argv)))
         except BootshError as exc:
             self.print(str(exc))
-            return FAILED
+            errno = getattr(exc, "errno", None)
+            return errno if isinstance(errno, int) and errno else FAILED
 
     def run_line(self, text: str) -> int:
-        """Run one command line (``;``, ``||`` and ``&&`` included) and return its status."""
-        words: list[str] = []
-        for token in text.split():
-            if token.startswith("#"):
-                break  # a comment token ends the line
-            words.append(token)
-        if words and words[0].startswith(":"):
-            words = words[1:]  # a label line still runs the rest of its line
-        status = self.status
-        run_next = True
-        command: list[str] = []
-        sequence: list[str | None] = [*words, None]
-        for word in sequence:
-            if word is not None and word not in TERMINATORS:
-                command.append(word)
-                continue
-            if run_next:
-                # An empty command does nothing, successfully: that is why a trailing
-                # "||" ignores the failure before it.
-                status = self.run_argv(command) if command else 0
-            command = []
-            if word is None or self.exit_requested is not None:
+        """Run one command line (``;``, ``||`` and ``&&`` included) and return its status.
+
+        iPXE's ``system()``: each command's words are expanded just before it runs (so
+        ``set x 1 ; echo ${x}`` prints 1); a skipped command leaves the status as it was.
+        """
+        status = 0
+        run = True
+        for command in split_commands(text):
+            if run:
+                try:
+                    argv = [expand(word, self.lookup) for word in command.words]
+                except ExpansionError as exc:
+                    # iPXE fails the line with ENOMEM when expansion cannot allocate.
+                    self.diagnose(str(exc))
+                    status = ENOMEM_EXPAND
+                    break
+                if self.trace and argv:
+                    self.err.write("+ " + " ".join(argv) + "\n")
+                status = self.run_argv(argv)
+            if self.stopped(STOP_COMMAND) or command.terminator is None:
                 break
-            run_next = word == ";" or (word == "||") == (status != 0)
+            run = command.run_next(status)
         self.status = status
         return status
 
-    def run_script(self, lines: list[ScriptLine]) -> int:
-        """Run a script's lines in order, stopping at the first failing line."""
+    def run_script(self, script: Script, args: list[str] | None = None) -> int:
+        """Run a script in a new frame; stop at the first failing line or at ``exit``.
+
+        Returns the script's status (for ``exit N``: N). When the outermost script ends by
+        ``exit``, ``exit_requested`` holds N for the CLI. ``KeyboardInterrupt`` (Ctrl-C)
+        passes through, leaving the frame stack as it was.
+        """
+        frame = Frame(script, list(args or []))
+        self.frames.append(frame)
         status = 0
-        for line in lines:
-            status = self.run_line(line.text)
-            if self.exit_requested is not None:
-                return self.exit_requested
-            if status != 0:
-                self.diagnose(f"{line.source}:{line.number}: failed: {line.text.strip()}")
-                return status
+        exited = False
+        try:
+            while frame.pc < len(script.lines):
+                line = script.lines[frame.pc]
+                frame.pc += 1
+                status = self.run_line(line.command)
+                if self.stopped(STOP_SEQUENCE):
+                    exited = True
+                    break
+                if status != 0:
+                    self.diagnose(f"{script.name}:{line.number}: failed: {line.text.strip()}")
+                    break
+            else:
+                if script.dangling is not None:
+                    line = script.dangling
+                    status = EINVAL_CONTINUATION
+                    self.diagnose(
+                        f"{script.name}:{line.number}: failed: the file ends in a"
+                        f" continued line, which never runs: {line.text.strip()}"
+                    )
+        finally:
+            self.frames.pop()
+        if exited and not self.frames:
+            self.exit_requested = status
+        self.status = status
         return status
-
-
-def script_lines(text: str, source: str) -> tuple[list[ScriptLine], bool]:
-    """Split a script into lines; return them and whether it carried the ``#!ipxe`` magic."""
-    raw = text.split("\n")
-    lines = [ScriptLine(source, i + 1, line.removesuffix("\r")) for i, line in enumerate(raw)]
-    has_magic = bool(lines) and any(
-        lines[0].text.startswith(m)
-        and (len(lines[0].text) == len(m) or lines[0].text[len(m)].isspace())
-        for m in SCRIPT_MAGICS
-    )
-    if has_magic:
-        lines = lines[1:]
-    return lines, has_magic

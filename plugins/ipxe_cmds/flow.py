@@ -1,12 +1,66 @@
-"""Flow commands: ``echo`` and ``exit`` (the rest of the language comes with the interpreter)."""
+"""Flow commands: ``echo``, ``exit``, ``goto``, ``isset``, ``iseq``, ``sleep``, ``time``, ``help``.
+
+Texts, argument counts and error numbers are iPXE's (``core/exec.c``, ``image/script.c``,
+``hci/commands/time_cmd.c``, ``hci/shell.c``).
+"""
 
 from __future__ import annotations
 
+import time as _time
+
 from bootsh.commands import Command, Invocation, Option
+from bootsh.ipxe_errors import (
+    ECANCELED_SLEEP,
+    EINVAL_CONTINUATION,
+    EINVAL_INTEGER,
+    ENOENT_ISSET,
+    ENOENT_LABEL,
+    ENOTTY_GOTO,
+    ERANGE_ISEQ,
+    strerror,
+)
+from bootsh.shell import STOP_COMMAND, STOP_SEQUENCE
+
+
+class BadInteger(Exception):
+    pass
+
+
+def parse_integer(inv: Invocation, text: str) -> int:
+    """iPXE's ``parse_integer``: C ``strtoul(text, &end, 0)`` that must use up the text.
+
+    Decimal, ``0x`` hex or ``0`` octal, an optional sign, leading whitespace; an empty text
+    is 0. The result is an ``unsigned int`` (a 64-bit ``unsigned long`` cut to 32 bits).
+    Prints iPXE's message and raises BadInteger otherwise.
+    """
+    body = text.lstrip(" \t\n\v\f\r")
+    negative = body.startswith("-")
+    if body[:1] in "+-" and body:
+        body = body[1:]
+    base = 10
+    if body[:2].lower() == "0x" and len(body) > 2 and _all_digits(body[2:3], 16):
+        base, body = 16, body[2:]
+    elif body.startswith("0"):
+        base = 8
+    if body and _all_digits(body, base):
+        value = min(int(body, base), (1 << 64) - 1)
+    elif not body and text.strip(" \t\n\v\f\r") == "":
+        value = 0
+    else:
+        inv.shell.print(f'"{text}": invalid integer value')
+        raise BadInteger(text)
+    if negative:
+        value = (-value) % (1 << 64)
+    return value & 0xFFFFFFFF
+
+
+def _all_digits(text: str, base: int) -> bool:
+    digits = "0123456789abcdef"[:base]
+    return all(c in digits for c in text.lower())
 
 
 def echo(inv: Invocation) -> int:
-    inv.shell.print(" ".join(inv.args), end="" if inv.flag("nonewline") else "\n")
+    inv.shell.print(" ".join(inv.args), end="" if inv.flag("n") else "\n")
     return 0
 
 
@@ -14,12 +68,75 @@ def exit_(inv: Invocation) -> int:
     code = 0
     if inv.args:
         try:
-            code = int(inv.args[0], 0)
-        except ValueError:
-            inv.shell.print(f'"{inv.args[0]}": invalid integer value')
-            return 1
-    inv.shell.exit_requested = code
+            code = parse_integer(inv, inv.args[0])
+        except BadInteger:
+            return EINVAL_INTEGER
+    inv.shell.stop(STOP_SEQUENCE)
     return code
+
+
+def goto(inv: Invocation) -> int:
+    shell = inv.shell
+    frame = shell.frame
+    if frame is None:
+        shell.print(f"Not in a script: {strerror(ENOTTY_GOTO)}")
+        return ENOTTY_GOTO
+    index = frame.script.find_label(inv.args[0])
+    if index is None:
+        # iPXE says nothing; its search ends on the script's last line, which fails with
+        # EINVAL when it is a continued line at the end of the file.
+        return EINVAL_CONTINUATION if frame.script.dangling is not None else ENOENT_LABEL
+    frame.pc = index
+    shell.stop(STOP_COMMAND)
+    return 0
+
+
+def isset(inv: Invocation) -> int:
+    return 0 if inv.args[0] else ENOENT_ISSET
+
+
+def iseq(inv: Invocation) -> int:
+    return 0 if inv.args[0] == inv.args[1] else ERANGE_ISEQ
+
+
+def sleep(inv: Invocation) -> int:
+    try:
+        seconds = parse_integer(inv, inv.args[0])
+    except BadInteger:
+        return EINVAL_INTEGER
+    try:
+        _time.sleep(seconds)
+    except KeyboardInterrupt:
+        return ECANCELED_SLEEP  # Ctrl-C cancels the command, not the shell
+    return 0
+
+
+def time(inv: Invocation) -> int:
+    start = _time.monotonic()
+    # iPXE runs argv[1] onwards as they were, whatever the option parser skipped.
+    status = inv.shell.run_argv(list(inv.argv[1:]))
+    decisecs = int((_time.monotonic() - start) * 10)
+    inv.shell.print(f"{inv.name}: {decisecs // 10}.{decisecs % 10}s")
+    return status
+
+
+def help_(inv: Invocation) -> int:
+    out = ["\nAvailable commands:\n\n"]
+    hpos = 0
+    for name in inv.shell.commands.names():
+        entry = f"  {name}"
+        out.append(entry)
+        hpos += len(entry)
+        if hpos > 16 * 4:
+            out.append("\n")
+            hpos = 0
+        else:
+            pad = -hpos % 16
+            out.append(" " * pad)
+            hpos += pad
+    out.append('\n\nType "<command> --help" for further information\n\n')
+    inv.shell.print("".join(out), end="")
+    return 0
 
 
 COMMANDS = (
@@ -28,8 +145,23 @@ COMMANDS = (
         echo,
         "print its arguments",
         args="[...]",
-        options=(Option("nonewline", "n", help="no newline at the end"),),
+        options=(Option("n", "n", help="no newline at the end"),),
         max_args=None,
     ),
     Command("exit", exit_, "leave the script or the shell", args="[<status>]", max_args=1),
+    Command("goto", goto, "go to a label of the script", args="<label>", min_args=1, max_args=1),
+    Command(
+        "isset", isset, "succeed if the value is not empty", args="<value>", min_args=1, max_args=1
+    ),
+    Command(
+        "iseq",
+        iseq,
+        "succeed if the values are equal",
+        args="<value1> <value2>",
+        min_args=2,
+        max_args=2,
+    ),
+    Command("sleep", sleep, "wait (Ctrl-C cancels)", args="<seconds>", min_args=1, max_args=1),
+    Command("time", time, "time a command", args="<command>", min_args=1, max_args=None),
+    Command("help", help_, "list the commands", max_args=None, raw_args=True),
 )
