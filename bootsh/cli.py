@@ -21,6 +21,7 @@ from bootsh import __version__
 from bootsh.config import Choices, merge
 from bootsh.context import Context
 from bootsh.errors import BootshError, UsageError
+from bootsh.lint import check_files
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
 from bootsh.script import has_magic, parse_script
 from bootsh.shell import STOP_SEQUENCE, Shell
@@ -111,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not load plugin NAME (repeatable; env BOOTSH_DISABLE_PLUGINS)",
     )
     parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the scripts named after it for mistakes without running them"
+        " (file:line: messages; exit status 1 when there is an error)",
+    )
+    parser.add_argument(
         "--plugins",
         action="store_true",
         help="list plugins, where they come from and their hooks, then exit",
@@ -168,6 +175,8 @@ def main(
         for line in host.describe():
             print(line, file=stdout)
         return 0
+    if ns.check:
+        return _check(host, [ns.script, *ns.args] if ns.script else [], stdout, stderr)
 
     context = Context(config, stderr=stderr)
     shell = Shell(host, context, out=stdout, err=stderr)
@@ -189,6 +198,17 @@ def main(
         except KeyboardInterrupt:
             print("bootsh: interrupted", file=stderr)
             return 130
+
+
+def _check(host: PluginHost, paths: list[str], out: TextIO, err: TextIO) -> int:
+    if not paths:
+        print("bootsh: --check needs at least one script", file=err)
+        return USAGE_ERROR
+    table = host.commands()
+    findings = check_files(paths, table.get)
+    for finding in findings:
+        print(finding, file=out)
+    return 1 if any(f.severity == "error" for f in findings) else 0
 
 
 def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
