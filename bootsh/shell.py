@@ -36,6 +36,7 @@ from bootsh.nic import Nic
 from bootsh.plugins import PluginHost
 from bootsh.script import ExpansionError, Script, expand, split_commands
 from bootsh.settings import Settings
+from bootsh.settypes import TYPES
 
 #: The status of a handler's ``BootshError`` that carries no iPXE error number of its own.
 FAILED = 1
@@ -152,22 +153,27 @@ class Shell:
         the global scope up first); ``builtin/errno`` always reaches the builtin.
         """
         scope, base, type_ = split_setting_name(name)
+        if type_ is not None and type_ not in TYPES:
+            return None  # a bad type expands to nothing
         if scope == ARGS_SCOPE:
             return self._script_argument(base) if type_ in (None, "string") else None
         if scope in ("", BUILTIN_SCOPE) and base == "errno":
             if scope == "" and self.settings.get(base) is not None:
                 return self._setting(base, type_)
-            # iPXE's errno is a uint32, printed "%#lx" by its own vsprintf ("0x0" for none).
-            return f"0x{self.errno:x}" if type_ in (None, "uint32") else None
-        return self._setting(name if scope else base, type_)
+            # iPXE's errno is a uint32 (4 bytes, big-endian): "0x0" when there was none.
+            return TYPES[type_ or "uint32"].expand(self.errno.to_bytes(4, "big"))
+        return self._setting(f"{scope}/{base}" if scope else base, type_)
 
     def _setting(self, name: str, type_: str | None) -> str | None:
-        # The store is untyped for now: a value reads as itself untyped or as a string.
-        # (Typed, scoped lookup comes with the settings types; this is the one place to
-        # connect it.)
-        if type_ not in (None, "string"):
+        # The store holds text for now: its bytes are the string's, read through the
+        # requested type without converting (``5`` read as ``:int32`` is 53). Typed,
+        # scoped lookup from the settings store plugs in here.
+        value = self.settings.get(name)
+        if value is None:
             return None
-        return self.settings.get(name)
+        if type_ is None or type_ == "string":
+            return value
+        return TYPES[type_].expand(TYPES["string"].parse(value))
 
     def _script_argument(self, key: str) -> str | None:
         frame = self.frame
