@@ -48,6 +48,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 SCRIPT_MAGICS = ("#!ipxe", "#!gpxe")
 TERMINATORS = (";", "||", "&&")
@@ -186,6 +187,20 @@ class Command:
 
 def split_commands(text: str) -> list[Command]:
     """The commands of a line. A word starting with ``#`` ends the line (a comment)."""
+    if len(text) <= _CACHED_LINE:
+        return list(_split_cached(text))  # a loop runs the same lines again and again
+    return _split_commands(text)
+
+
+_CACHED_LINE = 2048
+
+
+@lru_cache(maxsize=4096)
+def _split_cached(text: str) -> tuple[Command, ...]:
+    return tuple(_split_commands(text))
+
+
+def _split_commands(text: str) -> list[Command]:
     commands: list[Command] = []
     words: list[str] = []
     for word in split_words(text):
