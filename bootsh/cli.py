@@ -21,7 +21,7 @@ from bootsh import __version__
 from bootsh.config import Choices, merge
 from bootsh.context import Context
 from bootsh.errors import BootshError, UsageError
-from bootsh.lint import check_files
+from bootsh.lint import check_files, resolver
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
 from bootsh.script import has_magic, parse_script
 from bootsh.shell import STOP_SEQUENCE, Shell
@@ -205,7 +205,7 @@ def _check(host: PluginHost, paths: list[str], out: TextIO, err: TextIO) -> int:
         print("bootsh: --check needs at least one script", file=err)
         return USAGE_ERROR
     table = host.commands()
-    findings = check_files(paths, table.get)
+    findings = check_files(paths, resolver(table))
     for finding in findings:
         print(finding, file=out)
     return 1 if any(f.severity == "error" for f in findings) else 0

@@ -427,7 +427,9 @@ COMMANDS: tuple[CommandSyntax, ...] = (
     # -- request parameters (param_cmd.c) ----------------------------------------------------
     CommandSyntax(
         "params",
-        (_o("n", "name", _REQ), _o("d", "delete", _NONE)),
+        # --method is not in the stored param_cmd.c but upstream's own cloud scripts use
+        # `params --method PUT` (2026); its short letter is a guess.
+        (_o("n", "name", _REQ), _o("d", "delete", _NONE), _o("m", "method", _REQ)),
         None,
         0,
         0,

@@ -5,10 +5,11 @@ iPXE has no linter; this one knows the same language rules as the interpreter (i
 command records first and from iPXE's own command table for commands bootsh does not run.
 
 Reported as errors: unreadable files, a trailing backslash at the end of the file, unknown
-commands, unknown options or missing option arguments, wrong argument counts, ``goto`` to a
-label the script does not have, settings with an unknown ``:type``. Reported as warnings: a
-missing ``#!ipxe`` line, and ``cmd && other`` with no ``||`` after it (a failing ``cmd``
-then aborts the whole script, which is rarely what the author meant).
+commands, unknown options or missing option arguments, wrong argument counts, settings with
+an unknown ``:type``. Reported as warnings: ``goto`` to a label the script does not have (it
+fails at run time and ends the script, which chained scripts rely on), a missing ``#!ipxe``
+line, and ``cmd && other`` with no ``||`` after it (a failing ``cmd`` then aborts the whole
+script, which is rarely what the author meant).
 
 Only what is static is judged. An expanded word is one argument whatever its value (iPXE
 never re-splits) and is assumed not to be an option; a command name that is itself an
@@ -22,7 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bootsh.commands import Command, ParseError, parse_argv
+from bootsh.commands import Command, CommandTable, Option, ParseError, parse_argv
+from bootsh.ipxe_syntax import SYNTAX, ArgReq
 from bootsh.script import Command as ScriptCommand
 from bootsh.script import has_magic, parse_script, split_commands
 from bootsh.settypes import TYPES
@@ -117,7 +119,14 @@ def _check_command(
         return
     label = words[-1]
     if record.name == "goto" and args and "${" not in label and label not in labels:
-        report(number, "error", f"goto: no label {label!r} in this script")
+        # A warning, not an error: real scripts (netboot.xyz's among them) use `goto error`
+        # in a chained script whose parent has the label; iPXE then fails the goto, which
+        # ends the chained script and returns to the parent, and that is what they rely on.
+        report(
+            number,
+            "warning",
+            f"goto: no label {label!r} in this script: the goto fails and ends the script",
+        )
 
 
 def _expected(record: Command) -> str:
@@ -142,6 +151,35 @@ def _check_and_chain(
             "warning",
             f"'{' '.join(first.words)} && ...' has no '||': when the test fails the script aborts",
         )
+
+
+def _not_run(inv: object) -> int:
+    raise AssertionError("a syntax record is never run")
+
+
+def syntax_command(name: str) -> Command | None:
+    """A command record built from iPXE's own table, for commands bootsh does not run."""
+    syntax = SYNTAX.get(name)
+    if syntax is None:
+        return None
+    options = tuple(
+        Option(o.long, o.short, metavar=o.long if o.arg is ArgReq.REQUIRED else None)
+        for o in syntax.options
+    )
+    return Command(
+        syntax.name,
+        _not_run,
+        "iPXE command",
+        args=syntax.usage or "",
+        options=options,
+        min_args=syntax.min_args,
+        max_args=syntax.max_args,
+    )
+
+
+def resolver(table: CommandTable) -> Resolver:
+    """Registered commands first (they may be a plugin's), then iPXE's table."""
+    return lambda name: table.get(name) or syntax_command(name)
 
 
 def check_files(paths: Iterable[str], resolve: Resolver) -> list[Finding]:

@@ -51,7 +51,7 @@ def test_each_error_is_named_with_its_line(tmp_path: Path) -> None:
         "2: error: unknown command 'frobnicate'",
         '3: error: echo: Unrecognised option "--bogus"',
         "4: error: iseq: 1 argument(s), expected 2",
-        "5: error: goto: no label 'nowhere' in this script",
+        "5: warning: goto: no label 'nowhere' in this script: the goto fails and ends the script",
         "6: error: unknown setting type 'int33' in ${x:int33}",
         "8: error: sleep: 0 argument(s), expected 1",
     ]
@@ -109,3 +109,36 @@ def test_several_files_in_one_run(tmp_path: Path) -> None:
     out = io.StringIO()
     status = main(["--check", str(good), str(bad)], env={}, stdout=out, stderr=io.StringIO())
     assert (status, out.getvalue()) == (1, f"{bad}:2: error: unknown command 'nope'\n")
+
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def corpus_scripts() -> list[Path]:
+    """The real-world scripts of ../shared/corpus when that folder is beside the clone.
+
+    A fresh clone elsewhere has no corpus: the tests below then check the scripts this
+    repository ships (examples/), so they still pass and still assert something.
+    """
+    if CORPUS.is_dir():
+        return sorted(CORPUS.rglob("*.ipxe"))
+    return sorted((Path(__file__).resolve().parents[1] / "examples").rglob("*.ipxe"))
+
+
+def test_every_corpus_script_is_accepted_without_an_error() -> None:
+    scripts = corpus_scripts()
+    out = io.StringIO()
+    status = main(["--check", *map(str, scripts)], env={}, stdout=out, stderr=io.StringIO())
+    errors = [line for line in out.getvalue().splitlines() if ": error: " in line]
+    assert (status, errors) == (0, [])
+    if CORPUS.is_dir():
+        assert len(scripts) >= 140
+
+
+def test_every_corpus_script_parses() -> None:
+    from bootsh.script import parse_script
+
+    for path in corpus_scripts():
+        script = parse_script(path.read_text(encoding="utf-8", errors="surrogateescape"), str(path))
+        assert script.dangling is None, path
+        assert script.lines, path
