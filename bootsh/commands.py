@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from bootsh.ipxe_errors import EINVAL_MISSING_ARGUMENT, EINVAL_UNKNOWN_OPTION
+from bootsh.ipxe_errors import EINVAL_INTEGER, EINVAL_MISSING_ARGUMENT, EINVAL_UNKNOWN_OPTION
+from bootsh.settypes import _strtoul as ipxe_strtoul  # iPXE's strtoul, one copy for all
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell
@@ -90,6 +91,20 @@ class ParseError(Exception):
     def __init__(self, message: str, errno: int = EINVAL_UNKNOWN_OPTION) -> None:
         super().__init__(message)
         self.errno = errno
+
+
+def parse_integer(text: str) -> int:
+    """iPXE's ``parse_integer``: ``strtoul(text, &end, 0)`` must use up the text.
+
+    iPXE's own strtoul: leading whitespace, one sign, ``0x`` hex or ``0`` octal, wrapping;
+    an empty text, ``-`` or ``0x`` is 0. The result is an ``unsigned int``. Raises
+    ParseError (``"x": invalid integer value``, no usage) otherwise; the shell prints it.
+    """
+    data = text.encode("utf-8", "surrogateescape")
+    value, end = ipxe_strtoul(data, 0, 0)
+    if end < len(data):
+        raise ParseError(f'"{text}": invalid integer value', EINVAL_INTEGER)
+    return value & 0xFFFFFFFF
 
 
 def parse_argv(

@@ -239,6 +239,11 @@ class Shell:
                 return ERANGE_ARGS
         try:
             return cmd.handler(Invocation(self, name, options, args, tuple(argv)))
+        except ParseError as exc:
+            # A handler's argument that does not parse (an integer, say): iPXE prints the
+            # reason only, no usage.
+            self.print(str(exc))
+            return exc.errno
         except BootshError as exc:
             self.print(str(exc))
             errno = getattr(exc, "errno", None)

@@ -367,7 +367,18 @@ def test_exit_ends_the_script_with_its_status(run: Run) -> None:
     assert run.err.getvalue() == ""  # exit is not a failure
 
 
+@pytest.mark.parametrize(
+    ("word", "code"),
+    [("", 0), ("0x", 0), ("+", 0), ("+7", 7), ("0X1f", 31), ("4294967297", 1), ("+0x", 0)],
+)
+def test_exit_status_is_parsed_by_ipxe_strtoul(run: Run, word: str, code: int) -> None:
+    run.shell.settings.set("w", word)
+    assert run.script("exit ${w}\n") == (code, "")
+
+
 def test_exit_with_a_bad_integer(run: Run) -> None:
+    status, out = run.script("exit -1\n")  # an option, after expansion too
+    assert (status, out.split("\n")[0]) == (E.EINVAL_UNKNOWN_OPTION, 'Unrecognised option "-1"')
     assert run.script("exit 08\n") == (E.EINVAL_INTEGER, '"08": invalid integer value\n')
     assert run.script("exit 1 2\n")[0] == E.ERANGE_ARGS
 

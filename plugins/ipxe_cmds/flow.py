@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import time as _time
 
-from bootsh.commands import Command, Invocation, Option
+from bootsh.commands import Command, Invocation, Option, parse_integer
 from bootsh.ipxe_errors import (
     ECANCELED_SLEEP,
     EINVAL_CONTINUATION,
-    EINVAL_INTEGER,
     ENOENT_ISSET,
     ENOENT_LABEL,
     ENOTTY_GOTO,
@@ -22,55 +21,13 @@ from bootsh.ipxe_errors import (
 from bootsh.shell import STOP_COMMAND, STOP_SEQUENCE
 
 
-class BadInteger(Exception):
-    pass
-
-
-def parse_integer(inv: Invocation, text: str) -> int:
-    """iPXE's ``parse_integer``: C ``strtoul(text, &end, 0)`` that must use up the text.
-
-    Decimal, ``0x`` hex or ``0`` octal, an optional sign, leading whitespace; an empty text
-    is 0. The result is an ``unsigned int`` (a 64-bit ``unsigned long`` cut to 32 bits).
-    Prints iPXE's message and raises BadInteger otherwise.
-    """
-    body = text.lstrip(" \t\n\v\f\r")
-    negative = body.startswith("-")
-    if body[:1] in "+-" and body:
-        body = body[1:]
-    base = 10
-    if body[:2].lower() == "0x" and len(body) > 2 and _all_digits(body[2:3], 16):
-        base, body = 16, body[2:]
-    elif body.startswith("0"):
-        base = 8
-    if body and _all_digits(body, base):
-        value = min(int(body, base), (1 << 64) - 1)
-    elif not body and text.strip(" \t\n\v\f\r") == "":
-        value = 0
-    else:
-        inv.shell.print(f'"{text}": invalid integer value')
-        raise BadInteger(text)
-    if negative:
-        value = (-value) % (1 << 64)
-    return value & 0xFFFFFFFF
-
-
-def _all_digits(text: str, base: int) -> bool:
-    digits = "0123456789abcdef"[:base]
-    return all(c in digits for c in text.lower())
-
-
 def echo(inv: Invocation) -> int:
     inv.shell.print(" ".join(inv.args), end="" if inv.flag("n") else "\n")
     return 0
 
 
 def exit_(inv: Invocation) -> int:
-    code = 0
-    if inv.args:
-        try:
-            code = parse_integer(inv, inv.args[0])
-        except BadInteger:
-            return EINVAL_INTEGER
+    code = parse_integer(inv.args[0]) if inv.args else 0
     inv.shell.stop(STOP_SEQUENCE)
     return code
 
@@ -100,10 +57,7 @@ def iseq(inv: Invocation) -> int:
 
 
 def sleep(inv: Invocation) -> int:
-    try:
-        seconds = parse_integer(inv, inv.args[0])
-    except BadInteger:
-        return EINVAL_INTEGER
+    seconds = parse_integer(inv.args[0])
     try:
         _time.sleep(seconds)
     except KeyboardInterrupt:
