@@ -1,33 +1,133 @@
-"""Setting commands: ``set``, ``show``, ``clear`` (global scope, string type for now)."""
+"""Setting commands as iPXE's ``hci/commands/nvo_cmd.c`` has them: ``show``, ``set``,
+``clear``, ``inc``.
+
+Usage strings, argument counts and messages are iPXE's: a name that does not parse prints
+``"<name>": invalid setting`` (``parse_setting`` in ``core/parseopt.c``); a failed fetch
+``Could not find "<name>": <strerror>``; a failed store ``Could not store "<name>": <strerror>``
+(the bare setting name, without scope and type, as iPXE prints it). ``show`` takes no options
+(iPXE's has none, so ``show -q`` is an unknown option); ``read`` is not provided yet.
+
+``attach(shell)`` connects a shell's settings store to the shell's netdevs and ``${errno}``;
+the plugin calls it at shell start-up.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bootsh.commands import Command, Invocation
+from bootsh.settings import (
+    EINVAL_INTEGER,
+    NamedSetting,
+    SettingsError,
+)
+from bootsh.settypes import TYPES, SettingTypeError
+
+if TYPE_CHECKING:
+    from bootsh.shell import Shell
 
 
-def set_(inv: Invocation) -> int:
-    # iPXE joins the value words with single spaces.
-    inv.shell.settings.set(inv.args[0], " ".join(inv.args[1:]))
-    return 0
+def attach(shell: Shell) -> None:
+    """Give the store the shell's shown netdevs and last error (``netN``, ``builtin/errno``)."""
+    settings = shell.settings
+    settings.netdevs_provider = lambda: shell.netdevs().shown
+    settings.errno_source = lambda: int(getattr(shell, "errno", 0))
+
+
+def _parse(inv: Invocation, text: str, create: bool) -> NamedSetting | int:
+    try:
+        return inv.shell.settings.parse(text, create=create)
+    except SettingsError as exc:
+        inv.shell.print(f'"{text}": invalid setting')
+        return exc.errno
 
 
 def show(inv: Invocation) -> int:
-    name = inv.args[0]
-    value = inv.shell.settings.get(name)
-    if value is None:
-        inv.shell.print(f'Could not find "{name}": No such file or directory')
-        return 1
-    inv.shell.print(f"{name}:string = {value}")
+    named = _parse(inv, inv.args[0], create=False)
+    if isinstance(named, int):
+        return named
+    try:
+        found = inv.shell.settings.fetch(named)
+        value = found.format()
+    except SettingsError as exc:
+        inv.shell.print(f'Could not find "{named.setting.name}": {exc}')
+        return exc.errno
+    inv.shell.print(f"{found.label} = {value}")
     return 0
 
 
+def _store(inv: Invocation, value: str | None) -> int:
+    named = _parse(inv, inv.args[0], create=True)
+    if isinstance(named, int):
+        return named
+    try:
+        inv.shell.settings.store(named, value)
+    except SettingsError as exc:
+        inv.shell.print(f'Could not store "{named.setting.name}": {exc}')
+        return exc.errno
+    return 0
+
+
+def set_(inv: Invocation) -> int:
+    # iPXE's concat_args: the value words joined with single spaces; nothing deletes.
+    return _store(inv, " ".join(inv.args[1:]))
+
+
 def clear(inv: Invocation) -> int:
-    inv.shell.settings.clear(inv.args[0])
+    return _store(inv, None)
+
+
+def inc(inv: Invocation) -> int:
+    named = _parse(inv, inv.args[0], create=False)
+    if isinstance(named, int):
+        return named
+    increment = 1
+    if len(inv.args) > 1:
+        # parse_integer: strtoul(0) into an unsigned int, nothing may follow the number.
+        try:
+            increment = TYPES["uint32"].numerate(TYPES["uint32"].parse(inv.args[1]))
+        except SettingTypeError:
+            inv.shell.print(f'"{inv.args[1]}": invalid integer value')
+            return EINVAL_INTEGER
+    try:
+        inv.shell.settings.increment(named, increment)
+    except SettingsError as exc:
+        inv.shell.print(f'Could not store "{named.setting.name}": {exc}')
+        return exc.errno
     return 0
 
 
 COMMANDS = (
-    Command("set", set_, "set a setting", args="<setting> <value>", min_args=1, max_args=None),
-    Command("show", show, "show a setting", args="<setting>", min_args=1, max_args=1),
-    Command("clear", clear, "clear a setting", args="<setting>", min_args=1, max_args=1),
+    Command(
+        "show",
+        show,
+        "show a setting",
+        args="<setting>",
+        min_args=1,
+        max_args=1,
+    ),
+    Command(
+        "set",
+        set_,
+        "set a setting",
+        args="<setting> <value>",
+        min_args=1,
+        max_args=None,
+    ),
+    Command(
+        "clear",
+        clear,
+        "clear a setting",
+        args="<setting>",
+        min_args=1,
+        max_args=1,
+    ),
+    Command(
+        "inc",
+        inc,
+        "increment a numeric setting",
+        args="<setting> [<increment>]",
+        min_args=1,
+        max_args=2,
+    ),
 )
