@@ -307,6 +307,8 @@ class Shell:
                     )
         finally:
             self.frames.pop()
+            # Consumed on every normal path; after Ctrl-C no goto or exit may linger.
+            self._stop = 0
         if exited and not self.frames:
             self.exit_requested = status
         self.status = status
