@@ -24,7 +24,7 @@ from bootsh.errors import BootshError, UsageError
 from bootsh.lint import check_files, resolver
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
 from bootsh.script import has_magic, parse_script
-from bootsh.shell import STOP_SEQUENCE, Shell
+from bootsh.shell import Shell
 
 USAGE_ERROR = 2
 
@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="LINE",
         help="run LINE (repeatable; each is one script line)",
+    )
+    parser.add_argument(
+        "--interactive",
+        action="store_true",
+        help="start the interactive shell even when standard input is no terminal",
     )
     parser.add_argument(
         "-x",
@@ -212,6 +217,8 @@ def _check(host: PluginHost, paths: list[str], out: TextIO, err: TextIO) -> int:
 
 
 def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
+    if ns.interactive and (ns.commands or ns.script is not None):
+        raise UsageError("--interactive runs no script and no -c")
     if ns.commands:
         if ns.script is not None:
             raise UsageError("give either a script or -c, not both")
@@ -229,7 +236,7 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
             # A user's own file may lack it; a fetched image without it is no script.
             shell.diagnose(f"{path}: no #!ipxe line; running it as a script anyway")
         return _status(shell, shell.run_script(parse_script(text, str(path)), list(ns.args)))
-    if stdin.isatty():
+    if ns.interactive or stdin.isatty():
         return _interactive(shell, stdin)
     return _status(shell, shell.run_script(parse_script(stdin.read(), "<stdin>")))
 
@@ -241,21 +248,9 @@ def _status(shell: Shell, status: int) -> int:
 
 
 def _interactive(shell: Shell, stdin: TextIO) -> int:
-    # A plain line loop until the prompt_toolkit console lands: Ctrl-C drops the line (or
-    # cancels the running command), Ctrl-D leaves, and so does ``exit``.
-    while True:
-        try:
-            shell.out.write("bootsh> ")
-            shell.out.flush()
-            line = stdin.readline()
-            if not line:
-                shell.print()
-                break
-            shell.run_line(line)
-        except KeyboardInterrupt:
-            shell.print()
-            continue
-        if shell.stopped(STOP_SEQUENCE):
-            shell.exit_requested = shell.status
-            break
+    # prompt_toolkit loads only here (bootsh.repl): a batch run never pays for it. A failing
+    # command does not end the session; Ctrl-D leaves with 0, ``exit N`` with N.
+    from bootsh.repl import interact
+
+    interact(shell, stdin)
     return _status(shell, 0)

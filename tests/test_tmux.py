@@ -1,0 +1,150 @@
+"""The interactive shell on a real terminal: tmux runs ``bootsh --interactive``.
+
+The test has its own tmux server (a socket in its temporary directory), a fixed window
+size and an isolated HOME and XDG directories; it types with ``send-keys``, reads the screen
+with ``capture-pane`` and polls with timeouts instead of sleeping. Only its own server is
+killed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MACHINE = ROOT / "examples" / "machines" / "xen-hvm"
+PROMPT = "bootsh> "
+
+
+class Tmux:
+    def __init__(self, tmp: Path) -> None:
+        self.socket = tmp / "tmux.sock"
+        self.session = "bootsh-test"
+
+    def __call__(self, *args: str) -> str:
+        proc = subprocess.run(
+            ["tmux", "-S", str(self.socket), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert proc.returncode == 0, f"tmux {args}: {proc.stderr}"
+        return proc.stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", self.session)
+
+    def lines(self) -> list[str]:
+        return [line.rstrip() for line in self.screen().splitlines() if line.strip()]
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self("send-keys", "-t", self.session, *(["-l"] if literal else []), *keys)
+
+    def wait(self, predicate: Callable[[list[str]], bool], what: str, timeout: float = 20) -> float:
+        """Poll the screen until ``predicate(lines)``; returns the seconds it took."""
+        start = time.monotonic()
+        while True:
+            lines = self.lines()
+            if predicate(lines):
+                return time.monotonic() - start
+            if time.monotonic() - start > timeout:
+                shown = "\n".join(lines)
+                raise AssertionError(f"timed out waiting for {what}; the screen:\n{shown}")
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    t = Tmux(tmp_path)
+    yield t
+    subprocess.run(
+        ["tmux", "-S", str(t.socket), "kill-server"], capture_output=True, timeout=30, check=False
+    )
+
+
+def start_bootsh(tmux: Tmux, tmp_path: Path) -> Path:
+    """Start ``bootsh --interactive`` in a detached 100x30 window; returns the status file."""
+    home = tmp_path / "home"
+    home.mkdir()
+    status = tmp_path / "status"
+    env = {
+        "HOME": str(home),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "TERM": "screen",
+        "LANG": "C.UTF-8",
+    }
+    bootsh = [sys.executable, "-m", "bootsh", "--interactive", "--machine", str(MACHINE)]
+    command = (
+        "env -i "
+        + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
+        + f" {shlex.join(bootsh)}; echo $? > {shlex.quote(str(status))}; sleep 300"
+    )
+    tmux("new-session", "-d", "-s", tmux.session, "-x", "100", "-y", "30", "-c", str(ROOT), command)
+    return status
+
+
+def prompts(lines: list[str]) -> int:
+    return sum(line.startswith(PROMPT.rstrip()) for line in lines)
+
+
+def test_complete_run_cancel_and_leave_on_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
+    status = start_bootsh(tmux, tmp_path)
+    tmux.wait(lambda lines: lines == [PROMPT.rstrip()], "the first prompt")
+
+    # A partial command, Tab: the completion shows on the line.
+    tmux.keys("ifs", literal=True)
+    tmux.wait(lambda lines: lines[-1] == f"{PROMPT}ifs", "the typed text")
+    tmux.keys("Tab")
+    tmux.wait(lambda lines: lines[-1] == f"{PROMPT}ifstat", "the completion")
+
+    # Enter runs it: iPXE's ifstat output, then a new prompt.
+    tmux.keys("Enter")
+    tmux.wait(lambda lines: prompts(lines) == 2, "the prompt after ifstat")
+    screen = tmux.lines()
+    assert screen[1:6] == [
+        "net0: 00:16:3e:5f:48:e4 using netfront on vif/0 (Ethernet) [closed]",
+        "  [Link:up, TX:0 TXE:0 RX:0 RXE:0]",
+        "net1: 00:16:3e:1a:2b:3c using netfront on vif/1 (Ethernet) [closed]",
+        "  [Link:up, TX:0 TXE:0 RX:0 RXE:0]",
+        PROMPT.rstrip(),
+    ], "\n".join(screen)
+
+    # sleep 30 runs until Ctrl-C cancels it; the prompt is back quickly.
+    tmux.keys("sleep 30", literal=True)
+    tmux.keys("Enter")
+    tmux.wait(lambda lines: lines[-1] == f"{PROMPT}sleep 30", "sleep to start")
+    time.sleep(0.3)  # let the command really start (no new prompt may appear meanwhile)
+    assert prompts(tmux.lines()) == 2, "sleep 30 ended by itself"
+    tmux.keys("C-c")
+    took = tmux.wait(lambda lines: prompts(lines) == 3, "the prompt after Ctrl-C")
+    assert took < 5
+    assert tmux.lines()[-1] == PROMPT.rstrip()  # a fresh line, not after the "^C"
+
+    # The status of the cancelled sleep is iPXE's "Operation canceled".
+    tmux.keys("echo ${errno}", literal=True)
+    tmux.keys("Enter")
+    tmux.wait(lambda lines: "0xb02207d" in lines, "errno")
+
+    # Ctrl-D leaves with status 0.
+    tmux.keys("C-d")
+    deadline = time.monotonic() + 20
+    while not (status.exists() and status.read_text().strip()):
+        assert time.monotonic() < deadline, "bootsh did not leave on Ctrl-D"
+        time.sleep(0.02)
+    assert status.read_text().strip() == "0"
+
+    history = (tmp_path / "state" / "bootsh" / "history").read_text()
+    assert "+ifstat" in history and "+sleep 30" in history
