@@ -14,12 +14,12 @@ block", so ``/x`` is the global ``x``.
 Lookup (iPXE's ``fetch_setting``): a block is tried first, then each of its children in turn,
 depth first, in priority order (a block's ``priority`` setting, int8, higher first; equal
 priorities in registration order). A name without a scope therefore searches the root and
-then every block below it: the global ``x`` first, then ``builtin``, ``netX``, ``net0``,
-``net0.dhcp``, ``net1``, ... So a global setting named like a builtin (``set errno 5``) hides
-the builtin from then on, and ``show`` names the block that really holds the value
-(``net0.dhcp/ip:ipv4 = 10.0.2.15``). The type shown is the one asked for, else the
-predefined type of a known name (``mac`` is ``hex``), else the type it was stored with,
-else ``string``.
+then every block below it: the global ``x`` first, then ``builtin``, ``smbios``, ``netX``,
+``net0``, ``net0.dhcp``, ``net1``, ... So a global setting named like a builtin
+(``set errno 5``) hides the builtin from then on, and ``show`` names the block that really
+holds the value (``net0.dhcp/ip:ipv4 = 10.0.2.15``). The type shown is the one asked for,
+else the predefined type of a known name (``mac`` is ``hex``), else the type it was stored
+with, else ``string``.
 
 Blocks, as in iPXE:
 
@@ -30,6 +30,9 @@ Blocks, as in iPXE:
   ``riscv64``, ``loong64``, else the machine name), ``platform`` (``linux``: iPXE's own
   name for its Linux user-space platform), ``version`` (bootsh's version: iPXE shows its
   product version there) and ``unixtime`` (uint32 seconds since 1970);
+* ``smbios`` holds the firmware's ``uuid``, ``manufacturer``, ``product``, ``serial`` and
+  ``asset`` (iPXE reads the SMBIOS tables; bootsh reads what Linux shows of them in
+  ``/sys/class/dmi/id``, under ``sysfs_root``), absent where Linux shows none, read-only;
 * ``netN`` is a network device (``netdevs_provider``, the shown netdevs of the twin
   resolution, read only when a lookup needs them): ``mac`` and ``hwaddr`` (hex), ``bustype``
   (``PCI``, ``XEN``, ...), ``busloc`` (uint32: PCI ``segment<<16 | bus<<8 | slot<<3 | fn``,
@@ -57,6 +60,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Protocol
 
 from bootsh import __version__
@@ -128,6 +132,7 @@ def _type_error(exc: SettingTypeError, type_name: str) -> SettingsError:
 # -- settings (what a name means) ----------------------------------------------------------
 
 BUILTIN = "builtin"
+SMBIOS = "smbios"
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,52 @@ class Setting:
     type: str | None = None
     #: ``"builtin"`` for the settings only the builtin block holds; None for the others.
     scope: str | None = None
+    #: The DHCP option number (``175.2`` is ``(175 << 8) | 2``); 0 for none.
+    tag: int = 0
+
+
+#: DHCP ``encapsulated`` option inside iPXE's own option 175 (``DHCP_EB_ENCAP``).
+def _eb(encapsulated: int) -> int:
+    return (175 << 8) | encapsulated
+
+
+#: The DHCP option numbers of iPXE's predefined settings (``include/ipxe/dhcp.h``): a
+#: numeric name (``set 12 x``) is the predefined setting with that tag (``hostname``).
+SETTING_TAGS: dict[str, int] = {
+    "netmask": 1,
+    "gateway": 3,
+    "dns": 6,
+    "hostname": 12,
+    "domain": 15,
+    "root-path": 17,
+    "mtu": 26,
+    "dhcp-server": 54,
+    "filename": 67,
+    "user-class": 77,
+    "dnssl": 119,
+    "initiator-iqn": 203,
+    "priority": _eb(0x01),
+    "ip": _eb(0x02),
+    "next-server": _eb(0x03),
+    "keep-san": _eb(0x08),
+    "skip-san-boot": _eb(0x09),
+    "username": _eb(0xBE),
+    "password": _eb(0xBF),
+    "reverse-username": _eb(0xC0),
+    "reverse-password": _eb(0xC1),
+}
+
+
+def setting_tag(name: str) -> int:
+    """iPXE's ``parse_setting_tag``: ``12`` is 12, ``175.2`` is 0xaf02, ``x`` is 0."""
+    tag = 0
+    for part in name.split("."):
+        try:
+            value = TYPES["uint32"].numerate(TYPES["uint32"].parse(part))
+        except SettingTypeError:
+            return 0
+        tag = ((tag << 8) | value) & 0xFFFFFFFF
+    return tag
 
 
 #: Settings only the builtin block holds, with their types.
@@ -149,14 +200,28 @@ BUILTIN_TYPES: dict[str, str] = {
     "unixtime": "uint32",
 }
 
+#: The SMBIOS settings iPXE predefines, and the Linux DMI file (``/sys/class/dmi/id``) that
+#: holds each: system manufacturer, product, serial and UUID, the enclosure's asset tag.
+SMBIOS_FILES: dict[str, str] = {
+    "uuid": "product_uuid",
+    "manufacturer": "sys_vendor",
+    "product": "product_name",
+    "serial": "product_serial",
+    "asset": "chassis_asset_tag",
+}
+
 #: The settings bootsh adds to a netdev's block.
 EXTRA_NETDEV_TYPES: dict[str, str] = {"linux-ifname": "string"}
 
 #: iPXE's predefined settings: a known name brings its type (and scope) along.
 PREDEFINED: dict[str, Setting] = {
-    **{name: Setting(name, type_) for name, type_ in DEFAULT_TYPES.items()},
+    **{
+        name: Setting(name, type_, tag=SETTING_TAGS.get(name, 0))
+        for name, type_ in DEFAULT_TYPES.items()
+    },
     **{name: Setting(name, type_) for name, type_ in EXTRA_NETDEV_TYPES.items()},
     **{name: Setting(name, type_, BUILTIN) for name, type_ in BUILTIN_TYPES.items()},
+    **{name: Setting(name, DEFAULT_TYPES[name], SMBIOS) for name in SMBIOS_FILES},
 }
 
 _PRIORITY = PREDEFINED["priority"]
@@ -249,6 +314,7 @@ class Block:
         self.parent: Block | None = None
         self.children: list[Block] = []
         self.values: dict[str, tuple[bytes, str]] = {}
+        self.tags: dict[int, str] = {}
 
     def target(self) -> Block:
         return self
@@ -256,15 +322,26 @@ class Block:
     def applies(self, setting: Setting) -> bool:
         return True
 
+    def _key(self, setting: Setting) -> str | None:
+        """The stored name ``setting`` matches (iPXE's ``setting_cmp``: tag, else name)."""
+        if setting.tag and setting.tag in self.tags:
+            return self.tags[setting.tag]
+        return setting.name if setting.name in self.values else None
+
     def fetch_here(self, setting: Setting) -> tuple[bytes, str | None] | None:
         """The raw value and the type it was stored with, or None (not here)."""
-        return self.values.get(setting.name) if setting.name else None
+        key = self._key(setting)
+        return self.values[key] if key is not None else None
 
     def store_here(self, setting: Setting, raw: bytes | None) -> None:
-        if not raw:
-            self.values.pop(setting.name, None)
-        elif setting.name:  # iPXE stores an empty name, but never finds it again
+        old = self._key(setting)
+        if old is not None:
+            del self.values[old]
+            self.tags = {tag: name for tag, name in self.tags.items() if name != old}
+        if raw and setting.name:  # iPXE stores an empty name, but never finds it again
             self.values[setting.name] = (raw, setting.type or DEFAULT_TYPE)
+            if setting.tag:
+                self.tags[setting.tag] = setting.name
 
     def path(self) -> str:
         """iPXE's ``settings_name()``: ``net0.dhcp`` ("" for the root), at most 15 chars."""
@@ -380,6 +457,36 @@ class NetdevBlock(Block):
         super().store_here(setting, raw)
 
 
+class SmbiosBlock(Block):
+    """``smbios``: the firmware's SMBIOS strings and UUID, as Linux shows them, read-only."""
+
+    can_store = False
+
+    def __init__(self, sysfs_root: Callable[[], Path]) -> None:
+        super().__init__(SMBIOS)
+        self.sysfs_root = sysfs_root
+
+    def applies(self, setting: Setting) -> bool:
+        return setting.scope == SMBIOS
+
+    def fetch_here(self, setting: Setting) -> tuple[bytes, str | None] | None:
+        filename = SMBIOS_FILES.get(setting.name)
+        if filename is None:
+            return None
+        try:
+            text = (self.sysfs_root() / "class" / "dmi" / "id" / filename).read_bytes()
+        except OSError:  # no DMI (not x86, a container), or not root for the serial
+            return None
+        text = text.rstrip(b"\n")
+        if setting.name == "uuid":
+            try:
+                raw = bytes.fromhex(text.decode("ascii").replace("-", ""))
+            except (UnicodeDecodeError, ValueError):
+                return None
+            return (raw, None) if len(raw) == 16 else None
+        return (text, None) if text else None
+
+
 class RedirectBlock(Block):
     """``netX``: the most recently opened netdev, or an empty block without one."""
 
@@ -470,6 +577,9 @@ class Settings:
             }
         )
         self._register(self.builtin, self.root)
+        #: The sysfs tree the SMBIOS values come from (``--sysfs-root``).
+        self.sysfs_root = Path("/sys")
+        self._register(SmbiosBlock(lambda: self.sysfs_root), self.root)
         self._register(RedirectBlock("netX", self._netx), self.root)
 
     # -- builtins and netdevs ------------------------------------------------------------------
@@ -596,12 +706,21 @@ class Settings:
                 if block is None:
                     raise InvalidSetting(ENODEV_SCOPE, f"no settings block {scope!r}")
         assert block is not None
-        setting = PREDEFINED.get(name) or Setting(name)
+        setting = PREDEFINED.get(name) or self._numbered(name)
         if type_name is not None:
             if type_name not in TYPES:
                 raise InvalidSetting(ENOTSUP_SETTING, f"no setting type {type_name!r}")
             setting = replace(setting, type=type_name)
         return NamedSetting(text, block, setting)
+
+    @staticmethod
+    def _numbered(name: str) -> Setting:
+        tag = setting_tag(name)
+        if tag:
+            for predefined in PREDEFINED.values():
+                if predefined.tag == tag:
+                    return predefined
+        return Setting(name, tag=tag)
 
     # -- fetching ----------------------------------------------------------------------------------
 

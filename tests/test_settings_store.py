@@ -55,8 +55,13 @@ def store(*devs: Dev) -> Settings:
 
 
 def run(*lines: str, machine: bool = True) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
     argv = ["--machine", str(EXAMPLE)] if machine else ["--sysfs-root", "/nonexistent"]
+    return run_with(argv, *lines)
+
+
+def run_with(argv: list[str], *lines: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    argv = list(argv)
     for line in lines:
         argv += ["-c", line]
     status = main(argv, env={"HOME": "/nonexistent"}, stdin=io.StringIO(""), stdout=out, stderr=err)
@@ -132,6 +137,22 @@ def test_scope_errors_and_type_errors_are_invalid_settings() -> None:
     assert s.get("nosuch/x") == "1"  # ... and then it exists
 
 
+def test_numeric_names_are_dhcp_tags() -> None:
+    s = store()
+    s.set("12", "box")  # option 12 is hostname
+    assert s.fetch(s.parse("hostname")).label == "hostname:string"
+    assert s.get("12") == "box"
+    s.set("175.2", "10.0.0.1")  # iPXE's encapsulated option 175.2 is ip
+    assert s.get("ip") == "10.0.0.1"
+    s.set("209:string", "pxelinux.cfg")  # an unknown option matches by number
+    found = s.fetch(s.parse("0xd1"))
+    assert (found.label, found.format()) == ("0xd1:string", "pxelinux.cfg")
+    s.clear("0xd1")
+    assert s.get("209") is None
+    with pytest.raises(SettingsError, match="Invalid argument"):
+        s.set("1", "x")  # option 1 is the netmask, an ipv4
+
+
 def test_empty_value_deletes() -> None:
     s = store()
     s.set("x", "1")
@@ -168,6 +189,32 @@ def test_a_global_named_like_a_builtin_hides_it() -> None:
     assert s.get("errno") == "0x5"
     assert s.fetch(s.parse("errno")).label == "errno:uint32"
     assert s.get("builtin/errno") == "0x2d028002"
+
+
+def test_smbios_from_linux_dmi(tmp_path: Path) -> None:
+    dmi = tmp_path / "class" / "dmi" / "id"
+    dmi.mkdir(parents=True)
+    (dmi / "product_uuid").write_text("1a6a749d-0eda-461a-a87a-7cfe4fca4a57\n")
+    (dmi / "sys_vendor").write_text("Xen\n")
+    (dmi / "product_name").write_text("HVM domU\n")
+    (dmi / "chassis_asset_tag").write_text("\n")  # empty: no asset tag
+    s = store()
+    s.sysfs_root = tmp_path
+    found = s.fetch(s.parse("uuid"))
+    assert (found.label, found.format()) == (
+        "smbios/uuid:uuid",
+        "1a6a749d-0eda-461a-a87a-7cfe4fca4a57",
+    )
+    assert s.get("manufacturer") == "Xen"
+    assert s.get("smbios/product") == "HVM domU"
+    assert s.get("serial") is None  # no file (or not root)
+    assert s.get("asset") is None
+    with pytest.raises(SettingsError, match="Operation not supported"):
+        s.set("smbios/manufacturer", "x")
+    s.set("manufacturer", "Mine")  # a global one hides it
+    assert s.get("manufacturer") == "Mine"
+    status, out, _ = run_with(["--sysfs-root", str(tmp_path)], "show product")
+    assert (status, out) == (0, "smbios/product:string = HVM domU\n")
 
 
 def test_builtin_block_stores_nothing() -> None:

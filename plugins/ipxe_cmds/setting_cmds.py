@@ -15,13 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bootsh.commands import Command, Invocation
-from bootsh.settings import (
-    EINVAL_INTEGER,
-    NamedSetting,
-    SettingsError,
-)
-from bootsh.settypes import TYPES, SettingTypeError
+from bootsh.commands import Command, Invocation, ParseError, parse_integer
+from bootsh.settings import NamedSetting, SettingsError
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell
@@ -32,6 +27,8 @@ def attach(shell: Shell) -> None:
     settings = shell.settings
     settings.netdevs_provider = lambda: shell.netdevs().shown
     settings.errno_source = lambda: int(getattr(shell, "errno", 0))
+    if shell.context.config.sysfs_root is not None:
+        settings.sysfs_root = shell.context.config.sysfs_root
 
 
 def _parse(inv: Invocation, text: str, create: bool) -> NamedSetting | int:
@@ -83,12 +80,11 @@ def inc(inv: Invocation) -> int:
         return named
     increment = 1
     if len(inv.args) > 1:
-        # parse_integer: strtoul(0) into an unsigned int, nothing may follow the number.
         try:
-            increment = TYPES["uint32"].numerate(TYPES["uint32"].parse(inv.args[1]))
-        except SettingTypeError:
-            inv.shell.print(f'"{inv.args[1]}": invalid integer value')
-            return EINVAL_INTEGER
+            increment = parse_integer(inv.args[1])
+        except ParseError as exc:
+            inv.shell.print(str(exc))
+            return exc.errno
     try:
         inv.shell.settings.increment(named, increment)
     except SettingsError as exc:
