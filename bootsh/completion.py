@@ -50,8 +50,11 @@ NETDEV_SETTINGS = (
     "mac", "hwaddr", "bustype", "busloc", "busid", "linktype", "chip", "ifname", "linux-ifname",
 )  # fmt: skip
 
-#: Settings the shell itself provides (``bootsh.shell``): iPXE's builtin ``errno``.
-BUILTIN_SETTINGS = ("errno", "builtin/errno")
+#: iPXE's ``builtin`` scope (``bootsh.settings``), found with or without the scope.
+BUILTIN_SETTINGS = {
+    "errno": "uint32", "buildarch": "string", "platform": "string", "version": "string",
+    "unixtime": "uint32",
+}  # fmt: skip
 
 _METAVAR = re.compile(r"<([^>]+)>(\.\.\.)?")
 
@@ -219,10 +222,12 @@ def stored_setting_names(shell: Shell) -> Iterable[str]:
 
 def _known_setting_names(shell: Shell) -> Iterator[tuple[str, str]]:
     """``(name, type)`` of the settings iPXE predefines, the builtins and the netdevs'."""
-    for name in BUILTIN_SETTINGS:
-        yield name, "uint32"
     yield from DEFAULT_TYPES.items()
-    for netdev in _netdev_names(shell):
+    for name, type_ in BUILTIN_SETTINGS.items():
+        yield name, type_
+        yield f"builtin/{name}", type_
+    netdevs = _netdev_names(shell)
+    for netdev in [*netdevs, "netX"] if netdevs else []:  # netX: the last opened one
         for name in NETDEV_SETTINGS:
             yield f"{netdev}/{name}", DEFAULT_TYPES.get(name, "")
 

@@ -215,6 +215,8 @@ def test_setting_names_one_scope_at_a_time(shell: Shell) -> None:
     assert texts(shell, "echo ${vendor/") == ["vendor/x"]
     assert texts(shell, "echo ${net0/bus") == ["net0/busid", "net0/busloc", "net0/bustype"]
     assert texts(shell, "echo ${net0.dhcp/") == ["net0.dhcp/ip"]
+    assert texts(shell, "echo ${netX/ma") == ["netX/mac"]
+    assert texts(shell, "echo ${builtin/p") == ["builtin/platform"]
     assert texts(shell, "echo ${net${i}/m") == []  # a computed name: nothing to offer
 
 
