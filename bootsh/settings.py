@@ -132,6 +132,9 @@ def _type_error(exc: SettingTypeError, type_name: str) -> SettingsError:
 # -- settings (what a name means) ----------------------------------------------------------
 
 BUILTIN = "builtin"
+#: bootsh's bound on the levels of a scope name (``a.b.c/x`` has 3): deeper ones are invalid
+#: settings (iPXE has no bound, but real scripts use two or three).
+MAX_SCOPE_DEPTH = 32
 SMBIOS = "smbios"
 
 
@@ -566,6 +569,8 @@ class Settings:
         self._netdevs: dict[str, NetdevBlock] = {}
         self._seen: tuple[tuple[str, str], ...] | None = None
         self._syncing = False
+        #: Whether any block ever held a ``priority``; until then all are 0 (a fast path).
+        self._any_priority = False
         self.root = Block("")
         self.builtin = BuiltinBlock(
             {
@@ -641,26 +646,31 @@ class Settings:
         self._reprioritise(block)
 
     def _unregister(self, block: Block) -> None:
-        for child in list(block.children):
-            self._unregister(child)
         if block.parent is not None and block in block.parent.children:
             block.parent.children.remove(block)
-        block.parent = None
+        stack = [block]
+        while stack:
+            gone = stack.pop()
+            stack.extend(gone.children)
+            gone.children = []
+            gone.parent = None
 
     def _reprioritise(self, block: Block) -> None:
-        """iPXE's ``reprioritise_settings``: after every sibling of equal or higher priority."""
+        """iPXE's ``reprioritise_settings``: the block moves after every sibling of equal or
+        higher priority, then its parent among its own siblings, up to the root (so a new
+        ``net0.dhcp`` moves ``net0`` after ``net1``, as in iPXE)."""
         parent = block.parent
-        if parent is None:
-            return
-        priority = self._intz(block, _PRIORITY)
-        parent.children.remove(block)
-        index = len(parent.children)
-        for position, sibling in enumerate(parent.children):
-            if priority > self._intz(sibling, _PRIORITY):
-                index = position
-                break
-        parent.children.insert(index, block)
-        self._reprioritise(parent)
+        while parent is not None:
+            parent.children.remove(block)
+            index = len(parent.children)
+            if self._any_priority:  # else every priority is 0: the end is the place
+                priority = self._intz(block, _PRIORITY)
+                for position, sibling in enumerate(parent.children):
+                    if priority > self._intz(sibling, _PRIORITY):
+                        index = position
+                        break
+            parent.children.insert(index, block)
+            block, parent = parent, parent.parent
 
     def _intz(self, block: Block, setting: Setting) -> int:
         found = self._search(block, setting)
@@ -700,7 +710,10 @@ class Settings:
         name, type_name = (rest[:colon], rest[colon + 1 :]) if colon >= 0 else (rest, None)
         block: Block | None = self.root
         if scope is not None:
-            for part in scope.split("."):
+            parts = scope.split(".")
+            if len(parts) > MAX_SCOPE_DEPTH:
+                raise InvalidSetting(ENODEV_SCOPE, f"more than {MAX_SCOPE_DEPTH} scope levels")
+            for part in parts:
                 assert block is not None
                 block = self._child(block, part, create)
                 if block is None:
@@ -724,22 +737,22 @@ class Settings:
 
     # -- fetching ----------------------------------------------------------------------------------
 
-    def _search(self, block: Block, setting: Setting) -> Fetched | None:
-        block = block.target()
-        if not block.can_fetch:
-            return None
-        if block is self.root:
-            self._sync()
-        if block.applies(setting):
-            found = block.fetch_here(setting)
-            if found is not None:
-                raw, stored_type = found
-                fetched = replace(setting, type=setting.type or stored_type or DEFAULT_TYPE)
-                return Fetched(block, fetched, raw)
-        for child in list(block.children):
-            result = self._search(child, setting)
-            if result is not None:
-                return result
+    def _search(self, start: Block, setting: Setting) -> Fetched | None:
+        """Depth first from ``start``: each block, then its children in order."""
+        stack = [start]
+        while stack:
+            block = stack.pop().target()
+            if not block.can_fetch:
+                continue
+            if block is self.root:
+                self._sync()
+            if block.applies(setting):
+                found = block.fetch_here(setting)
+                if found is not None:
+                    raw, stored_type = found
+                    type_ = setting.type or stored_type or DEFAULT_TYPE
+                    return Fetched(block, replace(setting, type=type_), raw)
+            stack.extend(reversed(block.children))
         return None
 
     def fetch(self, named: NamedSetting) -> Fetched:
@@ -786,6 +799,7 @@ class Settings:
             validator(TYPES[setting.type or DEFAULT_TYPE].expand(raw))
         block.store_here(setting, raw)
         if setting.name == _PRIORITY.name:
+            self._any_priority = self._any_priority or bool(raw)
             self._reprioritise(block)
 
     def store(self, named: NamedSetting, value: str | None) -> None:

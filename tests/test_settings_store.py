@@ -124,6 +124,31 @@ def test_priority_reorders_siblings() -> None:
     assert s.get("x") == "from b"
 
 
+def test_a_new_child_moves_its_parent_last_among_equals() -> None:
+    # iPXE's reprioritise_settings() walks up from a new block: net0 gaining net0.dhcp
+    # goes after net1, so an unscoped name found in both now comes from net1.
+    # (netX, registered before the netdevs, still finds the opened netdev's first.)
+    s = store(Dev("net0", VIF), Dev("net1", RTL))
+    s.netx_fallback = False  # nothing opened: netX holds nothing
+    s.set("net1/foo", "one")
+    s.set("net0/foo", "zero")
+    assert s.get("foo") == "zero"
+    s.set("net0.dhcp/ip", "10.0.2.15")
+    assert s.get("foo") == "one"
+    s.last_opened = "net0"
+    assert s.get("foo") == "zero"
+
+
+def test_scope_depth_is_bounded() -> None:
+    s = store()
+    s.set(".".join(["a"] * 32) + "/x", "1")
+    assert s.fetch(s.parse("x")).label == "a.a.a.a.a.a.a.a/x:string"  # iPXE: 15 chars
+    with pytest.raises(InvalidSetting):
+        s.set(".".join(["a"] * 33) + "/x", "1")
+    status, out, _ = run("set " + ".".join(["a"] * 5000) + "/x 1", machine=False)
+    assert status != 0 and out.endswith('/x": invalid setting\n')
+
+
 def test_scope_errors_and_type_errors_are_invalid_settings() -> None:
     s = store()
     with pytest.raises(InvalidSetting) as no_scope:
