@@ -51,7 +51,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -75,6 +75,7 @@ __all__ = [
     "main",
     "netns_pids",
     "run",
+    "stale_lock",
 ]
 
 #: Every namespace, temporary directory and /etc/netns entry of a lab starts with this.
@@ -219,15 +220,19 @@ def netns_pids(name: str) -> list[int]:
 
 
 def _kill_netns_processes(names: Sequence[str], timeout: float) -> list[int]:
-    """SIGKILL every process living in the namespaces ``names``; wait until they are gone."""
+    """SIGKILL every process living in the namespaces ``names``; wait until they are gone.
+
+    Scanned again until none is left: a process may join a namespace after a scan (one being
+    started through ``ip netns exec`` when the teardown begins).
+    """
     killed: list[int] = []
-    for name in names:
-        for pid in netns_pids(name):
+    deadline = time.monotonic() + timeout
+    while pids := [pid for name in names for pid in netns_pids(name)]:
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-    deadline = time.monotonic() + timeout
-    while any(netns_pids(n) for n in names):
+                if pid not in killed:
+                    killed.append(pid)
         if time.monotonic() > deadline:
             left = {n: netns_pids(n) for n in names}
             raise LabError(f"processes still running in the lab after SIGKILL: {left}")
@@ -254,6 +259,48 @@ def _delete_netns(name: str) -> None:
             raise
 
 
+_lock_depth = 0
+_lock_guard = threading.RLock()
+
+
+@contextlib.contextmanager
+def stale_lock(timeout: float = 10.0) -> Iterator[None]:
+    """Hold off :func:`cleanup_stale` in every process (re-entrant within this one).
+
+    An exclusive flock on /run/netns, the directory ``ip netns`` keeps its namespaces in (no
+    lock file is left behind). Concurrent cleanups thus never race, and a test can look at a
+    stale lab before anything removes it.
+    """
+    global _lock_depth
+    with _lock_guard:
+        if _lock_depth:
+            _lock_depth += 1
+            try:
+                yield
+            finally:
+                _lock_depth -= 1
+            return
+        _NETNS_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
+        fd = os.open(_NETNS_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise LabError(f"{_NETNS_DIR} stayed locked for {timeout:g} s") from None
+                    time.sleep(0.01)
+            _lock_depth = 1
+            try:
+                yield
+            finally:
+                _lock_depth = 0
+        finally:
+            os.close(fd)
+
+
 def cleanup_stale(*, timeout: float = 10.0) -> list[str]:
     """Remove what labs with a dead owner left behind; return the names of those labs.
 
@@ -262,6 +309,11 @@ def cleanup_stale(*, timeout: float = 10.0) -> list[str]:
     the client), delete it (which destroys its veth), then remove the lab's temporary directory
     and /etc/netns entry. Labs of living owners, including other processes', are left alone.
     """
+    with stale_lock(timeout):
+        return _cleanup_stale(timeout)
+
+
+def _cleanup_stale(timeout: float) -> list[str]:
     stale: set[str] = set()
     for name in _netns_names():
         lab_id = _LabId.parse(name)

@@ -34,6 +34,7 @@ from bootsh.lab import (
     LabUnavailable,
     cleanup_stale,
     netns_pids,
+    stale_lock,
 )
 
 CLIENT_TOOLS = ("busybox", "curl", "tftp")
@@ -349,7 +350,6 @@ def test_teardown_leaves_nothing(served: Path) -> None:
     lab.close()  # again: nothing to do
     assert_gone(lab, root_links)
     assert _dead(dnsmasq)
-    assert lab.timings["up"] < 5 and lab.timings["down"] < 5
     with pytest.raises(LabError, match="not running"):
         lab.run_in_client(["true"])
 
@@ -534,16 +534,20 @@ def test_stale_lab_of_a_killed_owner_is_cleaned(lab: Lab, served: Path) -> None:
     proc = _lab_cli("--serve", str(served), "--", "sh", "-c", PRINT_AND_SLEEP)
     try:
         server_ns, client_ns = _names_from(_readline(proc.stdout))  # type: ignore[arg-type]
-    finally:
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    # The lock keeps the labs of test runs in parallel from cleaning up this one first.
+    with stale_lock():
         proc.kill()  # SIGKILL: no teardown at all
         proc.wait()
-    name = server_ns.removesuffix("-srv")
-    left = netns_pids(server_ns) + netns_pids(client_ns)
-    assert len(left) == 2  # dnsmasq and the sleep outlive their owner
-    assert {server_ns, client_ns} <= _netns_list()
-    assert Path(tempfile.gettempdir(), name).exists()
-
-    assert cleanup_stale() == [name]
+        name = server_ns.removesuffix("-srv")
+        left = netns_pids(server_ns) + netns_pids(client_ns)
+        assert len(left) == 2  # dnsmasq and the sleep outlive their owner
+        assert {server_ns, client_ns} <= _netns_list()
+        assert Path(tempfile.gettempdir(), name).exists()
+        assert name in cleanup_stale()
     assert not {server_ns, client_ns} & _netns_list()
     assert all(_dead(pid) for pid in left)
     assert not Path(tempfile.gettempdir(), name).exists()
@@ -551,7 +555,7 @@ def test_stale_lab_of_a_killed_owner_is_cleaned(lab: Lab, served: Path) -> None:
     assert set(_links()) == root_links
     # A lab whose owner lives (this module's) is left alone.
     assert {lab.server_ns, lab.client_ns} <= _netns_list()
-    assert cleanup_stale() == []
+    assert name not in cleanup_stale()
 
 
 def test_a_new_lab_cleans_stale_ones_first(served: Path) -> None:
@@ -559,23 +563,25 @@ def test_a_new_lab_cleans_stale_ones_first(served: Path) -> None:
     proc = _lab_cli("--serve", str(served), "--", "sh", "-c", PRINT_AND_SLEEP)
     try:
         server_ns, client_ns = _names_from(_readline(proc.stdout))  # type: ignore[arg-type]
-    finally:
+    except BaseException:
         proc.kill()
         proc.wait()
-    assert server_ns in _netns_list()
+        raise
+    with stale_lock():
+        proc.kill()
+        proc.wait()
+        assert server_ns in _netns_list()
     with _start(Lab(served)):
         assert not {server_ns, client_ns} & _netns_list()
 
 
-def test_status_of_lab_timings(served: Path) -> None:
+def test_lab_up_and_down_are_fast(served: Path) -> None:
     """Up and down stay fast: a lab per test module costs next to nothing."""
     _require_tools()
     ups, downs = [], []
     for _ in range(3):
-        t0 = time.monotonic()
         with _start(Lab(served)) as lab:
             pass
-        assert time.monotonic() - t0 < 5
         ups.append(lab.timings["up"])
         downs.append(lab.timings["down"])
     assert min(ups) < 1.0 and min(downs) < 1.0
