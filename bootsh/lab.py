@@ -414,6 +414,7 @@ class Lab:
         domain: str = DEFAULT_DOMAIN,
         ipxe_bootfile: str | None = DEFAULT_IPXE_BOOTFILE,
         client_mac: str | None = None,
+        client_ipv6: bool = True,
         dnsmasq_args: Sequence[str] = (),
         timeout: float = 10.0,
         command_timeout: float | None = 120.0,
@@ -445,6 +446,7 @@ class Lab:
             else None
         )
         self.client_mac = client_mac
+        self.client_ipv6 = client_ipv6
         self.extra_dnsmasq_args = tuple(dnsmasq_args)
         self.timeout = timeout
         self.command_timeout = command_timeout
@@ -623,7 +625,10 @@ class Lab:
         _ip("netns", "add", self.client_ns)
         # Before the veth exists: no IPv6 on the server side (it then sends nothing the client
         # did not ask for: no router solicitations, no MLD) and no forwarding, ever.
-        in_netns(self.server_ns, _harden_server, timeout=self.timeout)
+        in_netns(self.server_ns, partial(_quiet, ipv6=False), timeout=self.timeout)
+        # The client's kernel: IPv6 as on any Linux host unless asked otherwise (without it the
+        # kernel sends nothing on veth-cli, so a raw-socket client sees only its own traffic).
+        in_netns(self.client_ns, partial(_quiet, ipv6=self.client_ipv6), timeout=self.timeout)
         # Created inside the server namespace, peer moved straight into the client namespace:
         # neither end is ever visible in the initial namespace.
         # Distinct ifindexes: with equal ones (both would be 2 in fresh namespaces) the kernel
@@ -784,10 +789,12 @@ def _nsswitch_conf() -> str:
     return "\n".join([*kept, "hosts: files dns", ""])
 
 
-def _harden_server() -> None:
+def _quiet(ipv6: bool) -> None:
+    """No forwarding, and IPv6 off unless wanted, in the calling thread's namespace."""
+    off = "0" if ipv6 else "1"
     for path, value in (
-        ("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1"),
-        ("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1"),
+        ("/proc/sys/net/ipv6/conf/all/disable_ipv6", off),
+        ("/proc/sys/net/ipv6/conf/default/disable_ipv6", off),
         ("/proc/sys/net/ipv4/ip_forward", "0"),
     ):
         with contextlib.suppress(FileNotFoundError), open(path, "w") as f:
@@ -924,6 +931,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--client-mac", metavar="MAC", help="MAC address of the client veth")
     parser.add_argument(
+        "--no-client-ipv6",
+        action="store_true",
+        help="IPv6 off in the client namespace: its kernel sends nothing on the veth",
+    )
+    parser.add_argument(
         "--dnsmasq-arg", action="append", default=[], metavar="ARG", help="extra dnsmasq option"
     )
     parser.add_argument(
@@ -966,6 +978,7 @@ def run(ns: argparse.Namespace) -> int:
         http_port=ns.http_port,
         ipxe_bootfile=ns.ipxe_bootfile or None,
         client_mac=ns.client_mac,
+        client_ipv6=not ns.no_client_ipv6,
         dnsmasq_args=ns.dnsmasq_arg,
     )
     status = 0

@@ -385,6 +385,19 @@ def test_teardown_after_a_failed_start(served: Path) -> None:
     assert_gone(lab, root_links)
 
 
+def test_quiet_client_sends_nothing_of_its_own(served: Path) -> None:
+    """With client_ipv6=False the kernel sends nothing on veth-cli: counters stay exact."""
+    _require_tools()
+    with _start(Lab(served, client_ipv6=False, dns=False, http=False)) as lab:
+        time.sleep(0.3)  # an IPv6 kernel would have sent MLD reports and DAD probes by now
+        stats = _links(lab.client_ns)[CLIENT_IF]
+        assert not [a for a in stats.get("addr_info", []) if a["family"] == "inet6"]
+        counters = lab.run_in_client(
+            ["cat", f"/sys/class/net/{CLIENT_IF}/statistics/tx_packets"], capture_output=True
+        )
+        assert counters.stdout == b"0\n"
+
+
 def test_without_dns_dnsmasq_does_not_listen_on_53(served: Path) -> None:
     _require_tools()
     with _start(Lab(served, dns=False, http=False)) as lab:
