@@ -36,7 +36,6 @@ from bootsh.nic import Nic
 from bootsh.plugins import PluginHost
 from bootsh.script import ExpansionError, Script, expand, split_commands
 from bootsh.settings import Settings
-from bootsh.settypes import TYPES
 
 #: The status of a handler's ``BootshError`` that carries no iPXE error number of its own.
 FAILED = 1
@@ -81,15 +80,20 @@ class Shell:
         self.context = context
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        #: The last error (iPXE's ``errno``): set by a failing command, kept by a good one.
+        self.errno = 0
         self.settings = Settings()
+        # The store reads netN/... from the shown netdevs and builtin/errno from this shell,
+        # lazily: nothing is probed until a setting of a netdev is asked for.
+        self.settings.netdevs_provider = lambda: self.netdevs().shown
+        self.settings.errno_source = lambda: self.errno
+        self.settings.sysfs_root = context.config.sysfs_root
         self.commands: CommandTable = host.commands()
         self.policies = host.twin_policies()
         self.settings.validators["twins"] = self.check_policy
         self._nics: list[Nic] | None = None
         self._resolution: Resolution | None = None
         self.status = 0
-        #: The last error (iPXE's ``errno``): set by a failing command, kept by a good one.
-        self.errno = 0
         self.exit_requested: int | None = None
         self.frames: list[Frame] = []
         #: Print each command after expansion on ``err`` (``-x``).
@@ -148,32 +152,14 @@ class Shell:
     def lookup(self, name: str) -> str | None:
         """The formatted value of ``${name}`` (``[scope/]name[:type]``), or None.
 
-        The shell owns the builtin ``errno`` and the script arguments; anything else comes
-        from the settings store. A global setting named like a builtin hides it (iPXE looks
-        the global scope up first); ``builtin/errno`` always reaches the builtin.
+        The shell owns the script arguments (``args/N``); everything else, ``errno`` and the
+        other builtins included, is the settings store's, which reads the stored bytes
+        through the requested type as iPXE does.
         """
         scope, base, type_ = split_setting_name(name)
-        if type_ is not None and type_ not in TYPES:
-            return None  # a bad type expands to nothing
         if scope == ARGS_SCOPE:
             return self._script_argument(base) if type_ in (None, "string") else None
-        if scope in ("", BUILTIN_SCOPE) and base == "errno":
-            if scope == "" and self.settings.get(base) is not None:
-                return self._setting(base, type_)
-            # iPXE's errno is a uint32 (4 bytes, big-endian): "0x0" when there was none.
-            return TYPES[type_ or "uint32"].expand(self.errno.to_bytes(4, "big"))
-        return self._setting(f"{scope}/{base}" if scope else base, type_)
-
-    def _setting(self, name: str, type_: str | None) -> str | None:
-        # The store holds text for now: its bytes are the string's, read through the
-        # requested type without converting (``5`` read as ``:int32`` is 53). Typed,
-        # scoped lookup from the settings store plugs in here.
-        value = self.settings.get(name)
-        if value is None:
-            return None
-        if type_ is None or type_ == "string":
-            return value
-        return TYPES[type_].expand(TYPES["string"].parse(value))
+        return self.settings.get(name)
 
     def _script_argument(self, key: str) -> str | None:
         frame = self.frame

@@ -7,14 +7,10 @@ only registers them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from bootsh.commands import Command
 from bootsh.hookspecs import hookimpl
 from bootsh_ipxe_cmds import extensions, flow, netdev_cmds, setting_cmds
-
-if TYPE_CHECKING:
-    from bootsh.shell import Shell
 
 GROUPS = (flow, setting_cmds, netdev_cmds, extensions)
 
@@ -24,9 +20,3 @@ def bootsh_register_commands(register: Callable[[Command], None]) -> None:
     for group in GROUPS:
         for command in group.COMMANDS:
             register(command)
-
-
-@hookimpl
-def bootsh_shell_startup(shell: Shell) -> None:
-    # The settings store reads the netdevs (net0/mac ...) and ${errno} from the shell.
-    setting_cmds.attach(shell)

@@ -6,29 +6,12 @@ Usage strings, argument counts and messages are iPXE's: a name that does not par
 ``Could not find "<name>": <strerror>``; a failed store ``Could not store "<name>": <strerror>``
 (the bare setting name, without scope and type, as iPXE prints it). ``show`` takes no options
 (iPXE's has none, so ``show -q`` is an unknown option); ``read`` is not provided yet.
-
-``attach(shell)`` connects a shell's settings store to the shell's netdevs and ``${errno}``;
-the plugin calls it at shell start-up.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bootsh.commands import Command, Invocation, ParseError, parse_integer
 from bootsh.settings import NamedSetting, SettingsError
-
-if TYPE_CHECKING:
-    from bootsh.shell import Shell
-
-
-def attach(shell: Shell) -> None:
-    """Give the store the shell's shown netdevs and last error (``netN``, ``builtin/errno``)."""
-    settings = shell.settings
-    settings.netdevs_provider = lambda: shell.netdevs().shown
-    settings.errno_source = lambda: int(getattr(shell, "errno", 0))
-    if shell.context.config.sysfs_root is not None:
-        settings.sysfs_root = shell.context.config.sysfs_root
 
 
 def _parse(inv: Invocation, text: str, create: bool) -> NamedSetting | int:
