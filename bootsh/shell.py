@@ -43,9 +43,6 @@ FAILED = 1
 STOP_COMMAND = 1  # iPXE's SHELL_STOP_COMMAND: the rest of the line is dropped (goto)
 STOP_SEQUENCE = 2  # SHELL_STOP_COMMAND_SEQUENCE: the script or the shell ends (exit)
 
-#: Built-in settings the shell owns (iPXE's ``builtin`` scope); the settings store may
-#: provide the rest.
-BUILTIN_SCOPE = "builtin"
 #: The bootsh-only scope holding the running script's arguments (see ``bootsh.script``).
 ARGS_SCOPE = "args"
 
@@ -57,15 +54,6 @@ class Frame:
     script: Script
     args: list[str] = field(default_factory=list)
     pc: int = 0  # index of the next line to run
-
-
-def split_setting_name(name: str) -> tuple[str, str, str | None]:
-    """``scope/name:type`` split as iPXE's ``parse_setting_name``: first ``/``, then ``:``."""
-    scope, slash, rest = name.partition("/")
-    if not slash:
-        scope, rest = "", name
-    base, colon, type_ = rest.partition(":")
-    return scope, base, (type_ if colon else None)
 
 
 class Shell:
@@ -156,9 +144,10 @@ class Shell:
         other builtins included, is the settings store's, which reads the stored bytes
         through the requested type as iPXE does.
         """
-        scope, base, type_ = split_setting_name(name)
-        if scope == ARGS_SCOPE:
-            return self._script_argument(base) if type_ in (None, "string") else None
+        scope, slash, rest = name.partition("/")
+        if slash and scope == ARGS_SCOPE:
+            base, colon, type_ = rest.partition(":")
+            return self._script_argument(base) if not colon or type_ == "string" else None
         return self.settings.get(name)
 
     def _script_argument(self, key: str) -> str | None:
