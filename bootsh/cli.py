@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="confirm that the unplug policy may unplug emulated NICs (irreversible)",
     )
+    parser.add_argument(
+        "--net",
+        action="append",
+        default=[],
+        metavar="af_packet,if=IFACE[,key=value...]",
+        help="use the kernel interface IFACE as a NIC (repeatable; iPXE's Linux-build syntax);"
+        " with --net, bootsh uses exactly these NICs and discovers none",
+    )
     parser.add_argument("--port-device", type=Path, metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument(
         "--config",
@@ -144,6 +152,7 @@ def _choices(ns: argparse.Namespace) -> Choices:
         verbose=ns.verbose,
         machine=ns.machine,
         no_plugin=list(ns.no_plugin),
+        nets=list(ns.net),
     )
 
 

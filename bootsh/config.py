@@ -9,7 +9,8 @@ The config file is TOML. The first of these that exists is read (they are not me
 
 Keys: ``twins``, ``sysfs-root``, ``xen-domid``, ``xenstore-dump``, ``xenstore-timeout``,
 ``verbose``, and ``[plugins] disable = ["name", ...]``. ``--allow-unplug`` has no config
-key on purpose: an irreversible unplug needs a fresh yes on each command line.
+key on purpose: an irreversible unplug needs a fresh yes on each command line. ``--net``
+has none either: it names this run's NICs, as iPXE's Linux build takes them.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Choices:
     verbose: bool = False
     machine: Path | None = None
     no_plugin: list[str] = field(default_factory=list)
+    nets: list[str] = field(default_factory=list)
 
 
 def config_candidates(env: Mapping[str, str]) -> list[Path]:
@@ -145,6 +147,8 @@ def merge(choices: Choices, env: Mapping[str, str]) -> Config:
         verbose=choices.verbose or bool(data.get("verbose", False)),
         disabled_plugins=frozenset(disabled),
         config_file=path,
+        # Command line only, like iPXE's --net: the NICs of this run.
+        nets=tuple(choices.nets),
     )
 
 

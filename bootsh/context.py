@@ -51,6 +51,9 @@ class Config:
     verbose: bool = False
     disabled_plugins: frozenset[str] = frozenset()
     config_file: Path | None = None
+    #: ``--net DRIVER,key=value,...`` (iPXE's Linux-build syntax), in order. When given,
+    #: bootsh uses exactly these NICs: discovery drivers probe nothing.
+    nets: tuple[str, ...] = ()
 
 
 @dataclass

@@ -32,6 +32,7 @@ from bootsh.ipxe_errors import (
     ERANGE_ARGS,
 )
 from bootsh.netdevs import Resolution, resolve
+from bootsh.netstate import NetdevStates
 from bootsh.nic import Nic
 from bootsh.plugins import PluginHost
 from bootsh.script import ExpansionError, Script, expand, split_commands
@@ -81,6 +82,8 @@ class Shell:
         self.settings.validators["twins"] = self.check_policy
         self._nics: list[Nic] | None = None
         self._resolution: Resolution | None = None
+        #: Open sockets and bootsh's own counters per netdev (``ifopen``/``ifstat``).
+        self.netstate = NetdevStates()
         self.status = 0
         self.exit_requested: int | None = None
         self.frames: list[Frame] = []
@@ -95,7 +98,10 @@ class Shell:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.host.shell_shutdown(self)
+        try:
+            self.host.shell_shutdown(self)
+        finally:
+            self.netstate.close_all()
 
     # -- output ----------------------------------------------------------------------------
 

@@ -1,4 +1,11 @@
-"""``ifstat`` in iPXE's format, plus ``--all`` (a bootsh extension) for hidden NICs."""
+"""``ifstat``, ``ifopen`` and ``ifclose`` in iPXE's format.
+
+``ifstat --all`` (a bootsh extension) also lists hidden and unusable NICs. Counters are
+bootsh's own traffic on the netdev's raw socket (``bootsh.netstate``); ``ifstat`` drains what
+has arrived first, as iPXE polls its netdevs. ``ifopen``/``ifclose`` with no argument act on
+every shown netdev, stopping at the first failure (iPXE's ``ifcommon_exec``); ``netX`` follows
+the most recently opened netdev that is still open.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +14,30 @@ from collections.abc import Iterable
 from bootsh.commands import Command, Invocation, Option
 from bootsh.linkstate import read_link
 from bootsh.netdevs import Netdev, Resolution
+from bootsh.netstate import Counters, OpenError
 from bootsh.nic import Nic
 from bootsh.shell import Shell
 
 
 def _status_lines(shell: Shell, nic: Nic, name: str) -> list[str]:
     link = read_link(shell.context.config.sysfs_root, nic.ifname)
+    state = shell.netstate.peek(name) if name.startswith("net") else None
+    if state is not None and state.ifname != nic.ifname:
+        state = None  # the name now belongs to another NIC
+    if state is not None:
+        state.poll()
+    tx, rx = (state.tx, state.rx) if state is not None else (Counters(), Counters())
+    opened = "open" if state is not None and state.is_open else "closed"
     lines = [
-        f"{name}: {nic.mac} using {nic.driver} on {nic.location} ({nic.ll_protocol}) [closed]",
-        f"  [Link:{'up' if link.up else 'down'}, TX:0 TXE:0 RX:0 RXE:0]",
+        f"{name}: {nic.mac} using {nic.driver} on {nic.location} ({nic.ll_protocol}) [{opened}]",
+        f"  [Link:{'up' if link.up else 'down'}, TX:{tx.good} TXE:{tx.bad}"
+        f" RX:{rx.good} RXE:{rx.bad}]",
     ]
     if not link.up:
         lines.append(f"  [Link status: {link.reason}]")
+    for kind, counters in (("TXE", tx), ("RXE", rx)):
+        for reason, count in counters.errors.items():
+            lines.append(f'  [{kind}: {count} x "{reason}"]')
     return lines
 
 
@@ -34,6 +53,55 @@ def describe_netdev(shell: Shell, res: Resolution, netdev: Netdev) -> list[str]:
 
 def netdev_names(shell: Shell, prefix: str) -> Iterable[str]:
     return [n.name for n in shell.netdevs().shown if n.name and n.name.startswith(prefix)]
+
+
+def _chosen(shell: Shell, args: list[str]) -> list[Netdev] | None:
+    res = shell.netdevs()
+    if not args:
+        return res.shown
+    chosen = []
+    for name in args:
+        netdev = res.by_name(name)
+        if netdev is None:
+            shell.print(f'"{name}": no such network device')
+            return None
+        chosen.append(netdev)
+    return chosen
+
+
+def _refresh_netx(shell: Shell) -> None:
+    """``netX`` is the most recently opened netdev that is still open (iPXE's list order)."""
+    still = [n for n in shell.netstate.opened if shell.netstate.is_open(n)]
+    shell.settings.last_opened = still[-1] if still else None
+
+
+def ifopen(inv: Invocation) -> int:
+    shell = inv.shell
+    chosen = _chosen(shell, inv.args)
+    if chosen is None:
+        return 1
+    for netdev in chosen:
+        name = str(netdev.name)
+        nic = netdev.nic
+        try:
+            shell.netstate.open(name, nic.ifname, f"{name} ({nic.describe()})", nic.mac)
+        except OpenError as exc:
+            shell.print(f"Could not open {name}: {exc.reason}")
+            shell.diagnose(f"{name}: {exc.detail}")
+            return exc.errno
+        _refresh_netx(shell)
+    return 0
+
+
+def ifclose(inv: Invocation) -> int:
+    shell = inv.shell
+    chosen = _chosen(shell, inv.args)
+    if chosen is None:
+        return 1
+    for netdev in chosen:
+        shell.netstate.close(str(netdev.name))
+    _refresh_netx(shell)
+    return 0
 
 
 def ifstat(inv: Invocation) -> int:
@@ -60,6 +128,22 @@ def ifstat(inv: Invocation) -> int:
 
 
 COMMANDS = (
+    Command(
+        "ifopen",
+        ifopen,
+        "open network interface",
+        args="[<interface>...]",
+        max_args=None,
+        completer=netdev_names,
+    ),
+    Command(
+        "ifclose",
+        ifclose,
+        "close network interface",
+        args="[<interface>...]",
+        max_args=None,
+        completer=netdev_names,
+    ),
     Command(
         "ifstat",
         ifstat,

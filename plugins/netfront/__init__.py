@@ -22,6 +22,9 @@ from .probe import probe
 
 @hookimpl
 def bootsh_probe_nics(context: Context) -> Sequence[Nic] | None:
+    if context.config.nets:
+        context.debug("netfront: --net given: not discovering")
+        return []
     opened = open_guest(context.config)
     if opened.guest is None:
         context.debug(f"netfront: {opened.reason}")

@@ -22,6 +22,9 @@ from .probe import probe
 
 @hookimpl
 def bootsh_probe_nics(context: Context) -> Sequence[Nic]:
+    if context.config.nets:
+        context.debug("pci_nics: --net given: not discovering")
+        return []
     return probe(context)
 
 
