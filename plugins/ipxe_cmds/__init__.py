@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 from bootsh.commands import Command
 from bootsh.hookspecs import hookimpl
-from bootsh_ipxe_cmds import extensions, flow, netdev_cmds, setting_cmds
+from bootsh_ipxe_cmds import console_cmds, extensions, flow, netdev_cmds, setting_cmds
 
-GROUPS = (flow, setting_cmds, netdev_cmds, extensions)
+GROUPS = (flow, setting_cmds, netdev_cmds, extensions, console_cmds)
 
 
 @hookimpl

@@ -6,7 +6,9 @@ Texts, argument counts and error numbers are iPXE's (``core/exec.c``, ``image/sc
 
 from __future__ import annotations
 
+import shutil
 import time as _time
+from typing import TextIO
 
 from bootsh.commands import Command, Invocation, Option, parse_integer
 from bootsh.ipxe_errors import (
@@ -74,14 +76,42 @@ def time(inv: Invocation) -> int:
     return status
 
 
+def terminal_width(out: TextIO) -> int:
+    """The width of ``out`` when it is a terminal, 80 otherwise."""
+    try:
+        if out.isatty():
+            return shutil.get_terminal_size((80, 24)).columns
+    except (OSError, ValueError):
+        pass
+    return 80
+
+
 def help_(inv: Invocation) -> int:
+    shell = inv.shell
+    records = [shell.commands.get(name) for name in inv.args]
+    if inv.args and all(records):
+        # bootsh: ``help CMD...`` shows the commands' records. Any other argument is
+        # ignored, as iPXE's help ignores them all (``help --help`` lists the commands).
+        for name, cmd in zip(inv.args, records, strict=True):
+            assert cmd is not None
+            alias = f" (alias of {cmd.name})" if name != cmd.name else ""
+            shell.print(f"{name}{alias}: {cmd.summary}")
+            shell.print(cmd.usage(name))
+        return 0
+    # iPXE's columns of 16, a new line once past four of them on 80 columns; bootsh also
+    # starts a new line before a name that would pass the terminal's edge.
+    width = terminal_width(shell.out)
+    limit = max(width - 16, 16)
     out = ["\nAvailable commands:\n\n"]
     hpos = 0
-    for name in inv.shell.commands.names():
+    for name in shell.commands.names():
         entry = f"  {name}"
+        if hpos and hpos + len(entry) > width:
+            out[-1] = "\n"  # the padding after the last name becomes the line's end
+            hpos = 0
         out.append(entry)
         hpos += len(entry)
-        if hpos > 16 * 4:
+        if hpos > limit:
             out.append("\n")
             hpos = 0
         else:
@@ -89,7 +119,7 @@ def help_(inv: Invocation) -> int:
             out.append(" " * pad)
             hpos += pad
     out.append('\n\nType "<command> --help" for further information\n\n')
-    inv.shell.print("".join(out), end="")
+    shell.print("".join(out), end="")
     return 0
 
 
@@ -117,5 +147,7 @@ COMMANDS = (
     ),
     Command("sleep", sleep, "wait (Ctrl-C cancels)", args="<seconds>", min_args=1, max_args=1),
     Command("time", time, "time a command", args="<command>", min_args=1, max_args=None),
-    Command("help", help_, "list the commands", max_args=None, raw_args=True),
+    Command(
+        "help", help_, "list the commands", args="[<command>...]", max_args=None, raw_args=True
+    ),
 )
