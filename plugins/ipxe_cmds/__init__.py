@@ -10,9 +10,16 @@ from collections.abc import Callable
 
 from bootsh.commands import Command
 from bootsh.hookspecs import hookimpl
-from bootsh_ipxe_cmds import console_cmds, extensions, flow, netdev_cmds, setting_cmds
+from bootsh_ipxe_cmds import (
+    console_cmds,
+    extensions,
+    flow,
+    menu_cmds,
+    netdev_cmds,
+    setting_cmds,
+)
 
-GROUPS = (flow, setting_cmds, netdev_cmds, extensions, console_cmds)
+GROUPS = (flow, setting_cmds, netdev_cmds, extensions, console_cmds, menu_cmds)
 
 
 @hookimpl

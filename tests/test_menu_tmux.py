@@ -1,0 +1,103 @@
+"""A menu script on a real terminal (tmux) and the same script in batch (a subprocess).
+
+The script is ``examples/scripts/menu.ipxe``: the corpus's menus (netboot.xyz, rackspace)
+fetch their items over the network first, so a shipped script stands in for them in both
+runs. It does ``choose ... selected`` then ``goto ${selected}``, and each label echoes
+which one was reached.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.test_tmux import MACHINE, ROOT, Tmux
+
+SCRIPT = ROOT / "examples" / "scripts" / "menu.ipxe"
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    """A tmux server of the test's own (as in tests/test_tmux.py), killed at the end."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    t = Tmux(tmp_path)
+    yield t
+    subprocess.run(
+        ["tmux", "-S", str(t.socket), "kill-server"], capture_output=True, timeout=30, check=False
+    )
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        "HOME": str(home),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "TERM": "screen",
+        "LANG": "C.UTF-8",
+    }
+
+
+def wait_status(status: Path, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while not (status.exists() and status.read_text().strip()):
+        assert time.monotonic() < deadline, "bootsh did not end"
+        time.sleep(0.02)
+    return status.read_text().strip()
+
+
+def test_menu_script_down_and_enter_on_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
+    status = tmp_path / "status"
+    bootsh = [sys.executable, "-m", "bootsh", "--machine", str(MACHINE), str(SCRIPT), "30000"]
+    command = (
+        "env -i "
+        + " ".join(shlex.quote(f"{k}={v}") for k, v in clean_env(tmp_path).items())
+        + f" {shlex.join(bootsh)}; echo $? > {shlex.quote(str(status))}; sleep 300"
+    )
+    tmux("new-session", "-d", "-s", tmux.session, "-x", "100", "-y", "30", "-c", str(ROOT), command)
+
+    # The title, the items, the gaps, and the countdown on the default item.
+    tmux.wait(lambda lines: any("Boot menu" in line for line in lines), "the menu")
+    tmux.wait(
+        lambda lines: any("Rescue shell" in line and "(" in line for line in lines),
+        "the countdown on the default item",
+    )
+    screen = "\n".join(tmux.lines())
+    for text in ("Boot from the local disk", "Network install", "------ Tools ------"):
+        assert text in screen, screen
+
+    tmux.keys("Down")  # cancels the countdown, selects the next item
+    tmux.wait(
+        lambda lines: not any("Rescue shell" in line and "(" in line for line in lines),
+        "the countdown to stop",
+    )
+    tmux.keys("Enter")
+    tmux.wait(lambda lines: "chose netinstall" in lines, "the chosen item's label")
+    assert wait_status(status) == "0"
+
+
+def test_menu_script_in_batch_takes_its_default_after_the_timeout(tmp_path: Path) -> None:
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bootsh", "--machine", str(MACHINE), str(SCRIPT), "300"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=clean_env(tmp_path),
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert time.monotonic() - start >= 0.3
+    assert (proc.returncode, proc.stdout) == (0, "chose rescue\n"), proc.stderr
