@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 #: The rows of items shown at once (iPXE's MENU_ROWS is the screen's rows less 5).
 DEFAULT_ROWS = 19
 
-#: The attribute of the Shell holding its menus (the Shell has no slot for plugin state yet).
-MENUS_ATTRIBUTE = "_bootsh_menus"
+#: The key of the shell's per-shell plugin state holding its menus.
+MENUS_KEY = "menus"
 
 
 @dataclass
@@ -77,13 +77,12 @@ class Menus:
 def menus_of(shell: Shell) -> Menus:
     """The shell's menus, attached on first use.
 
-    The Shell has no place for a plugin's per-shell state, so the registry is kept in an
-    attribute of its own name; a ``Shell.state`` dict would be the proper home.
+    Kept in ``shell.state``, so each shell (and each test) has its own menus.
     """
-    menus = getattr(shell, MENUS_ATTRIBUTE, None)
+    menus = shell.state.get(MENUS_KEY)
     if not isinstance(menus, Menus):
         menus = Menus()
-        setattr(shell, MENUS_ATTRIBUTE, menus)
+        shell.state[MENUS_KEY] = menus
     return menus
 
 

@@ -86,6 +86,8 @@ class Shell:
         self.netstate = NetdevStates()
         self.status = 0
         self.exit_requested: int | None = None
+        #: Per-shell state of plugins (menus, ...), by a key each plugin owns: no globals.
+        self.state: dict[str, object] = {}
         self.frames: list[Frame] = []
         #: Print each command after expansion on ``err`` (``-x``).
         self.trace = False
