@@ -101,3 +101,33 @@ def test_menu_script_in_batch_takes_its_default_after_the_timeout(tmp_path: Path
     )
     assert time.monotonic() - start >= 0.3
     assert (proc.returncode, proc.stdout) == (0, "chose rescue\n"), proc.stderr
+
+
+CORPUS_MENU = ROOT.parent / "shared" / "corpus" / "rackspace" / "src" / "menu.ipxe"
+
+
+def test_corpus_menu_down_and_enter_reaches_the_chosen_label(tmux: Tmux, tmp_path: Path) -> None:
+    """rackspace's boot menu, unchanged, on a real terminal.
+
+    Its commands bootsh does not have yet (chain, cpuid, dhcp) sit behind ``||`` and fail
+    harmlessly; the menu comes up with "Boot from local hdd" highlighted. Down selects
+    "Linux Operating Systems", Enter stores ``linux`` and ``goto ${menu}`` reaches ``:linux``,
+    whose ``chain linux.ipxe`` (line 93) fails here with no server: bootsh names that line.
+    """
+    if not CORPUS_MENU.is_file():
+        pytest.skip("../shared/corpus is not beside this clone")
+    status = tmp_path / "status"
+    err = tmp_path / "stderr"
+    bootsh = [sys.executable, "-m", "bootsh", "--sysfs-root", str(tmp_path), str(CORPUS_MENU)]
+    command = (
+        "env -i "
+        + " ".join(shlex.quote(f"{k}={v}") for k, v in clean_env(tmp_path).items())
+        + f" {shlex.join(bootsh)} 2> {shlex.quote(str(err))};"
+        + f" echo $? > {shlex.quote(str(status))}; sleep 300"
+    )
+    tmux("new-session", "-d", "-s", tmux.session, "-x", "100", "-y", "30", "-c", str(ROOT), command)
+    tmux.wait(lambda lines: any("Linux Operating Systems" in line for line in lines), "the menu")
+    tmux.keys("Down")
+    tmux.keys("Enter")
+    assert wait_status(status) != "0"
+    assert f"{CORPUS_MENU}:93: failed: chain linux.ipxe" in err.read_text()
