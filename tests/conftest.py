@@ -8,11 +8,15 @@ is turned into a failure that names what was missing.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
+from bootsh.plugins import PluginHost, make_plugin_manager
+from tests.helpers import Tmux
 from tests.xenstored import Xenstored, XenstoredUnavailable, build_stub, find_xenstored
 
 
@@ -47,3 +51,21 @@ def xsd(stub: Path) -> Iterator[Xenstored]:
     """A fresh real xenstored for each test module (a module may narrow the scope)."""
     with Xenstored(stub=stub) as daemon:
         yield daemon
+
+
+@pytest.fixture(scope="module")
+def host() -> PluginHost:
+    """The installed plugins, loaded once per module, reporting nothing."""
+    return make_plugin_manager(report=lambda line: None)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    """A tmux server of the test's own (a socket in its temporary directory), killed at the end."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    t = Tmux(tmp_path)
+    yield t
+    subprocess.run(
+        ["tmux", "-S", str(t.socket), "kill-server"], capture_output=True, timeout=30, check=False
+    )

@@ -27,16 +27,11 @@ from prompt_toolkit.output.vt100 import Vt100_Output
 
 from bootsh import ipxe_errors as E
 from bootsh.cli import main
-from bootsh.config import Choices, merge
-from bootsh.context import Context
 from bootsh.plugins import PluginHost, make_plugin_manager
 from bootsh.shell import Shell
 from bootsh_ipxe_cmds import console_cmds as C
 from bootsh_ipxe_cmds.flow import terminal_width
-from tests.test_tmux import Tmux
-
-ROOT = Path(__file__).resolve().parent.parent
-MACHINE = ROOT / "examples" / "machines" / "xen-hvm"
+from tests.helpers import MACHINE, ROOT, Tmux, make_shell
 
 
 def run(
@@ -185,17 +180,6 @@ def test_help_follows_the_terminal_width(
 
 
 # -- a real terminal: a pty --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def host() -> PluginHost:
-    return make_plugin_manager(report=lambda line: None)
-
-
-def make_shell(host: PluginHost) -> Shell:
-    config = merge(Choices(machine=MACHINE), {})
-    err = io.StringIO()
-    return Shell(host, Context(config, stderr=err), out=io.StringIO(), err=err)
 
 
 class Pty:

@@ -10,30 +10,14 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.test_tmux import MACHINE, ROOT, Tmux
+from tests.helpers import MACHINE, ROOT, Tmux
 
 SCRIPT = ROOT / "examples" / "scripts" / "menu.ipxe"
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    """A tmux server of the test's own (as in tests/test_tmux.py), killed at the end."""
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed")
-    t = Tmux(tmp_path)
-    yield t
-    subprocess.run(
-        ["tmux", "-S", str(t.socket), "kill-server"], capture_output=True, timeout=30, check=False
-    )
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:

@@ -26,28 +26,14 @@ from bootsh import ipxe_errors as E
 from bootsh.cli import main
 from bootsh.commands import Command, Invocation, Option
 from bootsh.completion import ShellCompleter, complete
-from bootsh.config import Choices, merge
-from bootsh.context import Context
-from bootsh.plugins import PluginHost, make_plugin_manager
+from bootsh.plugins import PluginHost
 from bootsh.repl import INTERRUPTED, PROMPT, Repl, execute, history_path, interact
 from bootsh.script import parse_script
 from bootsh.settings import Settings
 from bootsh.shell import Frame, Shell
+from tests.helpers import MACHINE, make_shell
 
-ROOT = Path(__file__).resolve().parent.parent
-MACHINE = ROOT / "examples" / "machines" / "xen-hvm"
 IFSTAT_NET0 = "net0: 00:16:3e:5f:48:e4 using netfront on vif/0 (Ethernet) [closed]"
-
-
-@pytest.fixture(scope="module")
-def host() -> PluginHost:
-    return make_plugin_manager(report=lambda line: None)
-
-
-def make_shell(host: PluginHost) -> Shell:
-    config = merge(Choices(machine=MACHINE), {})
-    err = io.StringIO()
-    return Shell(host, Context(config, stderr=err), out=io.StringIO(), err=err)
 
 
 @pytest.fixture

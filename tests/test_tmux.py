@@ -10,66 +10,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
+from tests.helpers import MACHINE, ROOT, Tmux
 
-ROOT = Path(__file__).resolve().parent.parent
-MACHINE = ROOT / "examples" / "machines" / "xen-hvm"
 PROMPT = "bootsh> "
-
-
-class Tmux:
-    def __init__(self, tmp: Path) -> None:
-        self.socket = tmp / "tmux.sock"
-        self.session = "bootsh-test"
-
-    def __call__(self, *args: str) -> str:
-        proc = subprocess.run(
-            ["tmux", "-S", str(self.socket), *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert proc.returncode == 0, f"tmux {args}: {proc.stderr}"
-        return proc.stdout
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", self.session)
-
-    def lines(self) -> list[str]:
-        return [line.rstrip() for line in self.screen().splitlines() if line.strip()]
-
-    def keys(self, *keys: str, literal: bool = False) -> None:
-        self("send-keys", "-t", self.session, *(["-l"] if literal else []), *keys)
-
-    def wait(self, predicate: Callable[[list[str]], bool], what: str, timeout: float = 20) -> float:
-        """Poll the screen until ``predicate(lines)``; returns the seconds it took."""
-        start = time.monotonic()
-        while True:
-            lines = self.lines()
-            if predicate(lines):
-                return time.monotonic() - start
-            if time.monotonic() - start > timeout:
-                shown = "\n".join(lines)
-                raise AssertionError(f"timed out waiting for {what}; the screen:\n{shown}")
-            time.sleep(0.02)
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed")
-    t = Tmux(tmp_path)
-    yield t
-    subprocess.run(
-        ["tmux", "-S", str(t.socket), "kill-server"], capture_output=True, timeout=30, check=False
-    )
 
 
 def start_bootsh(tmux: Tmux, tmp_path: Path) -> Path:
