@@ -114,6 +114,15 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+def _hex_byte(raw: bytes, pos: int, error: str) -> int:
+    """The byte written as two hex digits at ``pos``; EINVAL with ``error`` otherwise."""
+    sixteens = _digit_value(_at(raw, pos))
+    units = _digit_value(_at(raw, pos + 1))
+    if not (0 <= sixteens < 16 and 0 <= units < 16):
+        raise SettingTypeError(EINVAL, error)
+    return (sixteens << 4) | units
+
+
 def _at(data: bytes, pos: int) -> int:
     """The byte at ``pos``, or the terminating NUL past the end."""
     return data[pos] if pos < len(data) else 0
@@ -374,11 +383,7 @@ def _hex_decode(separator: int, raw: bytes) -> bytes:
             if raw[pos] != separator:
                 raise SettingTypeError(EINVAL, f"expected {chr(separator)!r} in {raw!r}")
             pos += 1
-        sixteens = _digit_value(_at(raw, pos))
-        units = _digit_value(_at(raw, pos + 1))
-        if not (0 <= sixteens < 16 and 0 <= units < 16):
-            raise SettingTypeError(EINVAL, f"invalid hex digits in {raw!r}")
-        out.append((sixteens << 4) | units)
+        out.append(_hex_byte(raw, pos, f"invalid hex digits in {raw!r}"))
         pos += 2
     return bytes(out)
 
@@ -451,11 +456,7 @@ def _uuid_aton(raw: bytes) -> bytes:
     while pos < len(raw):
         if out and raw[pos] == ord("-"):
             pos += 1
-        sixteens = _digit_value(_at(raw, pos))
-        units = _digit_value(_at(raw, pos + 1))
-        if not (0 <= sixteens < 16 and 0 <= units < 16):
-            raise SettingTypeError(EINVAL, f"invalid UUID {raw!r}")
-        out.append((sixteens << 4) | units)
+        out.append(_hex_byte(raw, pos, f"invalid UUID {raw!r}"))
         pos += 2
     if len(out) != 16:
         raise SettingTypeError(EINVAL, f"UUID of {len(out)} bytes")
