@@ -31,7 +31,9 @@ fi
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-chmod 0755 "$scratch"  # apt-get download drops to the _apt user to write there
+# apt-get download drops to the _apt user to write the .deb there.
+chmod 0755 "$scratch"
+chown _apt "$scratch" 2>/dev/null || true
 (cd "$scratch" && apt-get download -qq "$package")
 deb=$(ls "$scratch"/*.deb)
 dpkg-deb -x "$deb" "$scratch/root"
