@@ -20,6 +20,7 @@ import pluggy
 if TYPE_CHECKING:
     from bootsh.commands import Command
     from bootsh.context import Context
+    from bootsh.fetch import UriScheme
     from bootsh.nic import Nic
     from bootsh.shell import Shell
     from bootsh.twins import Decision, Evidence, TwinGroup, TwinPolicy
@@ -46,6 +47,18 @@ def bootsh_register_twin_policies(register: Callable[[TwinPolicy], None]) -> Non
 
     Only declared names are accepted from the command line, the environment, the config file
     and the ``twins`` setting, so that a typo is an error instead of a silent default.
+    """
+
+
+@hookspec
+def bootsh_register_uri_schemes(register: Callable[[UriScheme], None]) -> None:
+    """Add URI schemes for downloads by calling ``register(UriScheme(...))`` once per scheme.
+
+    ``UriScheme.open(request)`` streams the body into ``request.sink``, calls
+    ``request.progress(done, total)`` as data arrives, honours ``request.timeout`` and
+    raises ``bootsh.fetch.FetchError`` with iPXE's error number on failure; the core
+    prints the line, handles the temporary file and Ctrl-C. The host fills in ``source``;
+    a scheme name already taken is refused and reported (the first registration wins).
     """
 
 

@@ -21,6 +21,7 @@ from bootsh.twins import Decision, Evidence, TwinPolicy
 
 if TYPE_CHECKING:
     from bootsh.context import Context
+    from bootsh.fetch import UriScheme
     from bootsh.nic import Nic
     from bootsh.shell import Shell
 
@@ -160,6 +161,26 @@ class PluginHost:
             current[0] = impl.plugin_name
             self._call_one(impl, "bootsh_register_twin_policies", register=register)
         return policies
+
+    def uri_schemes(self) -> dict[str, UriScheme]:
+        """Download schemes by lower-case name; a name taken twice keeps the first."""
+        schemes: dict[str, UriScheme] = {}
+        current = [""]
+
+        def register(scheme: UriScheme) -> None:
+            key = scheme.name.lower()
+            if key in schemes:
+                self.report(
+                    f"plugin {current[0]}: URI scheme {key!r} is already provided by "
+                    f"{schemes[key].source}; ignored"
+                )
+                return
+            schemes[key] = replace(scheme, name=key, source=current[0])
+
+        for impl in reversed(self.pm.hook.bootsh_register_uri_schemes.get_hookimpls()):
+            current[0] = impl.plugin_name
+            self._call_one(impl, "bootsh_register_uri_schemes", register=register)
+        return schemes
 
     def _call_one(self, impl: pluggy.HookImpl, hook_name: str, **kwargs: Any) -> None:
         # Registration hooks: same isolation as _call, but the register callback needs to

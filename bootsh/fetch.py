@@ -1,0 +1,321 @@
+"""Downloads: pick the URI scheme a plugin registered, stream to a file, print iPXE's line.
+
+The core knows no protocol. Plugins register ``UriScheme`` records through the
+``bootsh_register_uri_schemes`` hook; ``fetch`` picks one by the URI's scheme, hands it a
+``FetchRequest`` (a sink to write to, a progress callback, the silence timeout) and turns
+the outcome into what iPXE's ``imgdownload()`` and ``monojob_wait()`` print::
+
+    http://10.77.0.1/x... ok
+    tftp://10.77.0.1/x... No such file or directory (https://ipxe.org/2d126002)
+
+On a terminal the line shows a percentage (or a dot per second when the size is unknown)
+updated in place once a second, as iPXE does; elsewhere only ``URI... ok``. The body goes
+to a temporary file in the target directory that is renamed to its final name only when
+the scheme finished without error: a failure, a timeout or Ctrl-C leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from bootsh.errors import BootshError
+from bootsh.ipxe_errors import ipxe_errno, strerror
+
+if TYPE_CHECKING:
+    from bootsh.shell import Shell
+
+# -- iPXE's error numbers for downloads ------------------------------------------------------
+#
+# POSIX code (include/errno.h) and the Linux build's platform byte (the kernel errno) of the
+# kinds a download can fail with.
+POSIX = {
+    "EACCES": (0x02, 13),
+    "ECANCELED": (0x0B, 125),
+    "ECONNREFUSED": (0x0E, 111),
+    "ECONNRESET": (0x0F, 104),
+    "EHOSTUNREACH": (0x17, 113),
+    "EINVAL": (0x1C, 22),
+    "EIO": (0x1D, 5),
+    "EISDIR": (0x1F, 21),
+    "ELOOP": (0x20, 40),
+    "ENETUNREACH": (0x28, 101),
+    "ENOENT": (0x2D, 2),
+    "ENOSPC": (0x34, 28),
+    "ENOTSUP": (0x3C, 95),
+    "ENOTTY": (0x3D, 25),
+    "ENXIO": (0x3E, 6),
+    "EPERM": (0x41, 1),
+    "EPIPE": (0x42, 32),
+    "EPROTO": (0x43, 71),
+    "ETIMEDOUT": (0x4C, 110),
+}
+
+# Source files' ids (include/ipxe/errfile.h), already shifted into place.
+ERRFILE_DOWNLOADER = 0x00012000  # core/downloader.c
+ERRFILE_MONOJOB = 0x00072000  # core/monojob.c: Ctrl-C and the -t (no progress) timeout
+ERRFILE_OPEN = 0x00092000  # core/open.c: no opener for the URI's scheme
+ERRFILE_TCP = 0x000A6000  # net/tcp.c: refused, reset, connect timeout
+ERRFILE_HTTPCORE = 0x000C6000  # net/tcp/httpcore.c
+ERRFILE_TFTP = 0x00126000  # net/udp/tftp.c
+ERRFILE_TLS = 0x000DE000  # net/tls.c
+ERRFILE_X509 = 0x0016E000  # crypto/x509.c: certificate validation
+ERRFILE_DNS = 0x00116000  # net/udp/dns.c
+
+
+def error_number(kind: str, errfile: int, uniq: int = 0) -> int:
+    """iPXE's error number for a POSIX ``kind`` raised in ``errfile`` (Linux build)."""
+    posix, platform = POSIX[kind]
+    return ipxe_errno(posix, errfile, uniq, platform)
+
+
+#: Ctrl-C during a download (monojob_wait): ``Operation canceled``.
+ECANCELED_FETCH = error_number("ECANCELED", ERRFILE_MONOJOB)
+#: No progress within the ``-t`` timeout (monojob_wait): ``Connection timed out``.
+ETIMEDOUT_FETCH = error_number("ETIMEDOUT", ERRFILE_MONOJOB)
+#: No scheme registered for the URI (xfer_open_uri): ``Operation not supported``.
+ENOTSUP_SCHEME = error_number("ENOTSUP", ERRFILE_OPEN)
+
+
+class FetchError(BootshError):
+    """A download that failed: ``errno`` is iPXE's number, ``reason`` iPXE's text for it.
+
+    ``detail`` is bootsh's own explanation (the certificate problem, the server's TFTP
+    error message), shown with ``-v`` only since iPXE prints the reason alone. ``start``
+    marks a request refused before any I/O: printed as ``Could not start download: ...``.
+    """
+
+    def __init__(self, number: int, detail: str = "", *, start: bool = False) -> None:
+        self.errno = number & 0xFFFFFFFF
+        self.reason = strerror(self.errno)
+        self.detail = detail
+        self.start = start
+        super().__init__(self.reason)
+
+
+@dataclass
+class FetchRequest:
+    """One download as a scheme sees it."""
+
+    #: The absolute URI, as a string (``parts`` gives it split).
+    uri: str
+    #: Where the body goes, in order; write as it arrives, never the whole body at once.
+    sink: BinaryIO
+    #: The silence timeout in seconds (``imgfetch -t``): fail with ``ETIMEDOUT_FETCH`` when
+    #: no byte arrived for that long. None: the scheme's own default bound.
+    timeout: float | None
+    #: Report ``(bytes so far, total if known)``; cheap, call it per block.
+    progress: Callable[[int, int | None], None]
+    #: The shell: settings (CA file, TFTP block size), netdevs, diagnostics.
+    shell: Shell
+    #: The URI the body finally came from; a scheme that follows redirects sets it.
+    final_uri: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.final_uri:
+            self.final_uri = self.uri
+
+    @property
+    def parts(self) -> urllib.parse.SplitResult:
+        return urllib.parse.urlsplit(self.uri)
+
+    def setting(self, name: str) -> str | None:
+        """A setting's value (``${name}``), or None when unset or unreadable."""
+        try:
+            return self.shell.settings.get(name)
+        except BootshError:
+            return None
+
+
+@dataclass(frozen=True)
+class UriScheme:
+    """What a plugin registers: a scheme name and the function that downloads it."""
+
+    name: str
+    #: Stream the body into ``request.sink``, report progress; raise ``FetchError``.
+    open: Callable[[FetchRequest], None]
+    help: str = ""
+    #: Filled in by the host: the plugin that registered the scheme.
+    source: str = ""
+    #: Optional check of the URI before anything is printed or opened; raise
+    #: ``FetchError(..., start=True)`` for a URI the scheme can never open (no host).
+    validate: Callable[[urllib.parse.SplitResult], None] | None = None
+
+
+@dataclass(frozen=True)
+class Download:
+    """A finished download: the file, its size and the URI it finally came from."""
+
+    path: Path
+    size: int
+    uri: str
+
+
+_SCHEMES_KEY = "bootsh.fetch.schemes"
+
+
+def schemes(shell: Shell) -> dict[str, UriScheme]:
+    """The schemes plugins registered, asked once per shell."""
+    known = shell.state.get(_SCHEMES_KEY)
+    if not isinstance(known, dict):
+        known = shell.host.uri_schemes()
+        shell.state[_SCHEMES_KEY] = known
+    return known
+
+
+def redact(uri: str) -> str:
+    """The URI as iPXE prints it: a password becomes ``***``."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None:
+        return uri
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def file_name(uri: str) -> str:
+    """iPXE's image name for a URI: the last segment of its path (``image`` when none)."""
+    path = urllib.parse.urlsplit(uri).path
+    name = urllib.parse.unquote(path.rsplit("/", 1)[-1])
+    return name if name not in ("", ".", "..") else "image"
+
+
+@dataclass
+class _Progress:
+    """monojob_wait()'s display: once a second, ``%3d%%`` or a dot, erased with backspaces."""
+
+    shell: Shell
+    live: bool
+    done: int = 0
+    total: int | None = None
+    shown_len: int = 0
+    last_display: float = field(default_factory=time.monotonic)
+
+    def update(self, done: int, total: int | None) -> None:
+        self.done, self.total = done, total
+        if not self.live:
+            return
+        now = time.monotonic()
+        if now - self.last_display < 1.0:
+            return
+        self.last_display = now
+        self.clear()
+        # iPXE scales both by 128 to avoid overflow; the percentage is the same for sizes
+        # above 128 bytes, and below that iPXE shows a dot, as here.
+        scaled_total = (total or 0) // 128
+        if scaled_total:
+            text = "%3d%%" % (100 * (done // 128) // scaled_total)  # noqa: UP031
+            self.shown_len = len(text)
+        else:
+            text = "."
+            self.shown_len = 0
+        self._write(text)
+
+    def clear(self) -> None:
+        if self.shown_len:
+            n = self.shown_len
+            self._write("\b" * n + " " * n + "\b" * n)
+            self.shown_len = 0
+
+    def _write(self, text: str) -> None:
+        self.shell.print(text, end="")
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            self.shell.out.flush()
+
+
+def _is_terminal(shell: Shell) -> bool:
+    try:
+        return bool(shell.out.isatty())
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def fetch(
+    shell: Shell,
+    uri: str,
+    directory: Path,
+    *,
+    name: str | None = None,
+    timeout: float | None = None,
+    quiet: bool = False,
+    label: str | None = None,
+) -> Download:
+    """Download ``uri`` (absolute) into ``directory / name`` and return what arrived.
+
+    Prints iPXE's line unless ``quiet``; ``label`` replaces the printed URI (imgfetch
+    prints the URI as typed, before it is resolved against ``${cwuri}``). Raises
+    ``FetchError`` after printing its reason, or re-raises ``KeyboardInterrupt`` after
+    printing ``Operation canceled`` (the caller returns ``ECANCELED_FETCH``). Either way no
+    file is left in ``directory``.
+    """
+    parts = urllib.parse.urlsplit(uri)
+    scheme = schemes(shell).get(parts.scheme.lower()) if parts.scheme else None
+    try:
+        if scheme is None:
+            what = f"{parts.scheme!r} URIs" if parts.scheme else "URIs without a scheme"
+            raise FetchError(ENOTSUP_SCHEME, f"no plugin handles {what}", start=True)
+        if scheme.validate is not None:
+            scheme.validate(parts)
+    except FetchError as exc:
+        if not quiet:
+            shell.print(f"Could not start download: {exc.reason}")
+        _explain(shell, exc)
+        raise
+    text = label if label is not None else redact(uri)
+    if not quiet:
+        shell.print(f"{text}...", end="")
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            shell.out.flush()
+    progress = _Progress(shell, live=not quiet and _is_terminal(shell))
+    final = directory / (name if name is not None else file_name(uri))
+    fd, temp_name = tempfile.mkstemp(prefix=".fetch-", suffix=".part", dir=directory)
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as sink:
+            request = FetchRequest(uri, sink, timeout, progress.update, shell)
+            scheme.open(request)
+        size = temp.stat().st_size
+        os.replace(temp, final)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if not quiet:
+            progress.clear()
+        if isinstance(exc, FetchError):
+            _finish(shell, quiet, f" {exc.reason}")
+            _explain(shell, exc)
+            raise
+        if isinstance(exc, KeyboardInterrupt):
+            _finish(shell, quiet, f" {strerror(ECANCELED_FETCH)}")
+            raise
+        if isinstance(exc, OSError):
+            # Writing the file failed (disk full, directory gone): the download fails
+            # with the matching iPXE kind instead of a traceback.
+            kind = "ENOSPC" if exc.errno == errno.ENOSPC else "EIO"
+            err = FetchError(error_number(kind, ERRFILE_DOWNLOADER), str(exc))
+            _finish(shell, quiet, f" {err.reason}")
+            _explain(shell, err)
+            raise err from exc
+        raise
+    if not quiet:
+        progress.clear()
+        _finish(shell, quiet, " ok")
+    return Download(final, size, request.final_uri)
+
+
+def _finish(shell: Shell, quiet: bool, text: str) -> None:
+    if not quiet:
+        shell.print(text)
+
+
+def _explain(shell: Shell, exc: FetchError) -> None:
+    if exc.detail and shell.context.config.verbose:
+        shell.diagnose(exc.detail)
