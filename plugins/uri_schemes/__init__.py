@@ -17,6 +17,7 @@ from bootsh.hookspecs import hookimpl
 
 #: scheme -> (module, function, help). Imported on first use.
 TABLE: dict[str, tuple[str, str, str]] = {
+    "tftp": ("tftp", "open_tftp", "TFTP (RFC 1350; blksize, tsize, timeout options)"),
     "file": ("file", "open_file", "a local file: file:///path"),
 }
 

@@ -1,0 +1,274 @@
+"""``tftp://``: an RFC 1350 client with the options of RFCs 2347-2349, as iPXE's tftp.c.
+
+The request is iPXE's: the URI's path (with its leading ``/``) in ``octet`` mode, asking for
+``blksize 1432`` (iPXE's TFTP_MAX_BLKSIZE) and ``tsize 0``; a server without options answers
+with 512-byte DATA blocks straight away. The first answer fixes the server's transfer id
+(address and port); packets from anyone else get an ``Unknown transfer ID`` ERROR and are
+otherwise ignored (RFC 1350). Block numbers are counted past 65535: the wire number is the
+count modulo 65536, so a file of any size arrives in order.
+
+Retransmission follows iPXE's retry timer: the last packet (RRQ or ACK) is sent again after
+1/4 s, then after twice as long each time, and the transfer fails with ``Connection timed
+out`` when the next wait would exceed 10 s (about 16 s of silence). A duplicate DATA block
+is not acknowledged again (that is what turns one delayed packet into a doubled stream, the
+Sorcerer's Apprentice syndrome of RFC 1123); the timer re-sends the last ACK if the server
+really missed it.
+
+bootsh-only settings tune the request: ``tftp-blksize`` (8-65464, default 1432) and
+``tftp-timeout`` (1-255 s: the RFC 2349 option, which iPXE never sends, so it is sent only
+when set). ``imgfetch -t`` bounds the silence as iPXE's monojob does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import time
+import urllib.parse
+
+from bootsh.fetch import (
+    ERRFILE_DNS,
+    ERRFILE_TFTP,
+    ETIMEDOUT_FETCH,
+    FetchError,
+    FetchRequest,
+    error_number,
+)
+
+PORT = 69
+RRQ, DATA, ACK, ERROR, OACK = 1, 3, 4, 5, 6
+#: iPXE's TFTP_MAX_BLKSIZE: what it asks for (the most that fits a 1500-byte MTU frame).
+DEFAULT_BLKSIZE = 1432
+#: RFC 1350's block size, used when the server ignores the options.
+PLAIN_BLKSIZE = 512
+MIN_BLKSIZE, MAX_BLKSIZE = 8, 65464
+#: iPXE's retry timer (core/retry.c): first wait, and the bound whose excess fails.
+MIN_RTO = 0.25
+MAX_RTO = 10.0
+
+# The ERROR codes of RFC 1350 that iPXE tells apart (tftp_errcode_to_rc); the rest are
+# "Operation not supported".
+_ERRCODES = {1: "ENOENT", 2: "EACCES", 4: "ENOTTY"}
+_ERR_UNKNOWN_TID = 5
+
+
+def _error(kind: str, detail: str) -> FetchError:
+    return FetchError(error_number(kind, ERRFILE_TFTP), detail)
+
+
+def validate(parts: urllib.parse.SplitResult) -> None:
+    """iPXE refuses a TFTP URI without a host or a path before sending anything."""
+    uri = urllib.parse.urlunsplit(parts)
+    if not parts.hostname:
+        raise FetchError(error_number("EINVAL", ERRFILE_TFTP), f"{uri}: no server", start=True)
+    if not parts.path:
+        raise FetchError(error_number("EINVAL", ERRFILE_TFTP), f"{uri}: no file", start=True)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise FetchError(
+            error_number("EINVAL", ERRFILE_TFTP), f"{uri}: bad port", start=True
+        ) from exc
+
+
+def _int_setting(request: FetchRequest, name: str, low: int, high: int) -> int | None:
+    value = request.setting(name)
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value, 0)
+    except ValueError:
+        number = -1
+    if not low <= number <= high:
+        raise FetchError(
+            error_number("EINVAL", ERRFILE_TFTP),
+            f"setting {name}={value!r}: not a number from {low} to {high}",
+        )
+    return number
+
+
+def _resolve(host: str, port: int) -> tuple[socket.AddressFamily, tuple[str, int]]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError(error_number("ENXIO", ERRFILE_DNS, 0x01), f"{host}: {exc}") from exc
+    family, _, _, _, address = infos[0]
+    return family, (str(address[0]), int(address[1]))
+
+
+def rrq(path: str, blksize: int, timeout: int | None) -> bytes:
+    """The read request: file, ``octet``, then the options iPXE asks for (and ``timeout``)."""
+    fields = [path.encode(), b"octet", b"blksize", str(blksize).encode(), b"tsize", b"0"]
+    if timeout is not None:
+        fields += [b"timeout", str(timeout).encode()]
+    return struct.pack("!H", RRQ) + b"".join(f + b"\0" for f in fields)
+
+
+def parse_oack(payload: bytes) -> dict[str, str]:
+    """Option names (lower case) and values; a malformed tail is ignored, as iPXE does."""
+    options: dict[str, str] = {}
+    items = payload.split(b"\0")
+    # A well-formed OACK ends in NUL, so the split leaves an empty last item; anything
+    # unterminated or without a value is dropped (iPXE tolerates such trailing garbage).
+    for i in range(0, len(items) - 2, 2):
+        name = items[i].decode("ascii", "replace").lower()
+        options[name] = items[i + 1].decode("ascii", "replace")
+    return options
+
+
+def open_tftp(request: FetchRequest) -> None:
+    parts = request.parts
+    validate(parts)
+    host = parts.hostname or ""
+    path = urllib.parse.unquote(parts.path)
+    want_blksize = _int_setting(request, "tftp-blksize", MIN_BLKSIZE, MAX_BLKSIZE)
+    server_timeout = _int_setting(request, "tftp-timeout", 1, 255)
+    family, server = _resolve(host, parts.port or PORT)
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        Transfer(request, sock, server, path, want_blksize or DEFAULT_BLKSIZE, server_timeout).run()
+
+
+class Transfer:
+    """One download: the lock-step loop of DATA and ACK with iPXE's retransmission."""
+
+    def __init__(
+        self,
+        request: FetchRequest,
+        sock: socket.socket,
+        server: tuple[str, int],
+        path: str,
+        blksize: int,
+        server_timeout: int | None,
+    ) -> None:
+        self.request = request
+        self.sock = sock
+        self.server = server
+        self.path = path
+        self.asked_blksize = blksize
+        self.server_timeout = server_timeout
+        #: Until an OACK says otherwise, DATA blocks are RFC 1350's 512 bytes.
+        self.blksize = PLAIN_BLKSIZE
+        self.tsize: int | None = None
+        self.peer: tuple[str, int] | None = None
+        #: The number (counted past 65535) of the next block wanted; 1 is the first.
+        self.expected = 1
+        self.done = 0
+        self.finished = False
+
+    def run(self) -> None:
+        request = self.request
+        silence = request.timeout
+        last = rrq(self.path, self.asked_blksize, self.server_timeout)
+        buf = bytearray(MAX_BLKSIZE + 4)
+        view = memoryview(buf)
+        sock = self.sock
+        rto = MIN_RTO
+        sock.sendto(last, self.server)
+        sent_at = progress_at = time.monotonic()
+        try:
+            while not self.finished:
+                now = time.monotonic()
+                wait = sent_at + rto - now
+                if silence is not None:
+                    wait = min(wait, progress_at + silence - now)
+                if wait <= 0:
+                    if silence is not None and now - progress_at >= silence:
+                        quiet_for = f"nothing from {self.server[0]} for {silence:g} s"
+                        raise FetchError(ETIMEDOUT_FETCH, quiet_for)
+                    rto *= 2
+                    if rto > MAX_RTO:
+                        gave_up = f"no answer from {self.server[0]} to 6 retransmissions"
+                        raise _error("ETIMEDOUT", gave_up)
+                    sock.sendto(last, self.peer or self.server)
+                    sent_at = time.monotonic()
+                    continue
+                sock.settimeout(wait)
+                try:
+                    size, source = sock.recvfrom_into(buf)
+                except TimeoutError:
+                    continue
+                reply = self.handle(view[:size], source)
+                if reply is not None:
+                    last = reply
+                    sock.sendto(last, source)
+                    sent_at = progress_at = time.monotonic()
+                    rto = MIN_RTO
+        except BaseException:
+            # iPXE's tftp_close(): tell the server we give up, so it stops retransmitting.
+            if self.peer is not None and not self.finished:
+                with contextlib.suppress(OSError):
+                    sock.sendto(struct.pack("!HH", ERROR, 0) + b"TFTP Aborted\0", self.peer)
+            raise
+
+    def handle(self, packet: memoryview, source: tuple[str, int]) -> bytes | None:
+        """Process one datagram; return the ACK to send (and restart the timer), or None."""
+        if len(packet) < 4:
+            return None
+        source = (str(source[0]), int(source[1]))
+        if self.peer is None:
+            if source[0] != self.server[0]:
+                return None  # not an answer to our request at all
+            self.peer = source
+        elif source != self.peer:
+            # RFC 1350: a packet from another transfer id is answered with an ERROR and
+            # does not disturb the transfer.
+            with contextlib.suppress(OSError):
+                self.sock.sendto(
+                    struct.pack("!HH", ERROR, _ERR_UNKNOWN_TID) + b"Unknown transfer ID\0", source
+                )
+            return None
+        opcode, number = struct.unpack_from("!HH", packet)
+        if opcode == DATA:
+            return self.data(number, packet[4:])
+        if opcode == OACK:
+            return self.oack(bytes(packet[2:]))
+        if opcode == ERROR:
+            message = bytes(packet[4:]).split(b"\0", 1)[0].decode("utf-8", "replace")
+            kind = _ERRCODES.get(number, "ENOTSUP")
+            self.finished = True  # the server ended the transfer: nothing to abort
+            raise _error(kind, f"TFTP error {number} from {source[0]}: {message}")
+        return None  # iPXE ignores any other packet type
+
+    def oack(self, payload: bytes) -> bytes | None:
+        if self.expected != 1:
+            return None  # a late duplicate of the OACK: the transfer is already running
+        options = parse_oack(payload)
+        if "blksize" in options:
+            try:
+                blksize = int(options["blksize"], 10)
+            except ValueError:
+                blksize = 0
+            if not MIN_BLKSIZE <= blksize <= MAX_BLKSIZE:
+                raise FetchError(
+                    error_number("EINVAL", ERRFILE_TFTP, 0x01),
+                    f"invalid blksize {options['blksize']!r} in the OACK",
+                )
+            self.blksize = blksize
+        if "tsize" in options:
+            try:
+                self.tsize = int(options["tsize"], 10) or None
+            except ValueError as exc:
+                raise FetchError(
+                    error_number("EINVAL", ERRFILE_TFTP, 0x02),
+                    f"invalid tsize {options['tsize']!r} in the OACK",
+                ) from exc
+        self.request.progress(0, self.tsize)
+        return struct.pack("!HH", ACK, 0)
+
+    def data(self, number: int, payload: memoryview) -> bytes | None:
+        if number != self.expected & 0xFFFF:
+            # A duplicate or stray block: never acknowledged again (Sorcerer's Apprentice).
+            # Block 0 can only be a server's mistake before any data: iPXE fails on it.
+            if number == 0 and self.expected == 1:
+                raise _error("EINVAL", "DATA block 0")
+            return None
+        if len(payload) > self.blksize:
+            raise _error("EINVAL", f"DATA block of {len(payload)} bytes (blksize {self.blksize})")
+        self.request.sink.write(payload)
+        self.done += len(payload)
+        self.expected += 1
+        self.request.progress(self.done, self.tsize)
+        if len(payload) < self.blksize:
+            self.finished = True
+        return struct.pack("!HH", ACK, number)
