@@ -18,6 +18,8 @@ from bootsh.hookspecs import hookimpl
 #: scheme -> (module, function, help). Imported on first use.
 TABLE: dict[str, tuple[str, str, str]] = {
     "tftp": ("tftp", "open_tftp", "TFTP (RFC 1350; blksize, tsize, timeout options)"),
+    "http": ("http", "open_http", "HTTP/1.1 (redirects, chunked, Content-Length checked)"),
+    "https": ("http", "open_http", "HTTP over TLS, certificates verified (ca-file setting)"),
     "file": ("file", "open_file", "a local file: file:///path"),
 }
 

@@ -1,0 +1,297 @@
+"""``http://`` and ``https://`` on the standard library's ``http.client`` and ``ssl``.
+
+Why the standard library: a boot shell fetches one URI at a time and needs a handful of
+things done exactly (iPXE's status mapping, a Content-Length check, a silence timeout,
+redirects resolved the iPXE way); ``http.client`` does HTTP/1.1 framing including chunked
+decoding, ``ssl`` verifies certificates against the system store, both stream through
+``readinto`` without holding the body, and both ship with Python: no dependency to install
+on a rescue system, nothing extra to import at start-up (this module is imported only when
+a download of its scheme starts). urllib3/requests would add pooling and retries that a
+single sequential download does not use, and their own exception types to map back.
+
+What iPXE does, and so bootsh:
+
+- 2xx is success; 3xx with ``Location`` is followed (relative locations resolved against
+  the request URI; bootsh stops after 10 redirects); 401, 403 and 404 are iPXE's
+  ``Permission denied``, ``Operation not permitted`` and ``No such file or directory``;
+  other 4xx and 5xx are ``Input/output error`` with iPXE's numbers.
+- A body shorter than its ``Content-Length`` is ``Input/output error`` (iPXE's "content
+  length mismatch"); a connection closed before the headers or inside a chunked body is
+  ``Broken pipe``; a refused or reset connection is ``Connection reset``.
+- Certificates are verified against the system's trusted roots, and the name in the URI
+  must match. A private CA is trusted by naming its PEM file in the ``ca-file`` setting
+  (``set ca-file /etc/bootsh/ca.pem``) or the ``BOOTSH_CA_FILE`` environment variable; it
+  is trusted in addition to the system roots. An untrusted chain is iPXE's
+  ``Permission denied`` (x509 "untrusted root"), a wrong name or an expired certificate
+  likewise with their own numbers.
+- Timeouts: 15 s to connect (and finish the TLS handshake), then 60 s of silence at most
+  (iPXE waits forever without ``-t``; bootsh never hangs); ``imgfetch -t`` lowers both.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import http.client
+import os
+import socket
+import ssl
+import urllib.parse
+
+from bootsh import __version__ as bootsh_version
+from bootsh.fetch import (
+    ERRFILE_DNS,
+    ERRFILE_HTTPCORE,
+    ERRFILE_OPEN,
+    ERRFILE_TCP,
+    ERRFILE_TLS,
+    ERRFILE_X509,
+    ETIMEDOUT_FETCH,
+    FetchError,
+    FetchRequest,
+    error_number,
+)
+
+CONNECT_TIMEOUT = 15.0
+SILENCE_TIMEOUT = 60.0
+MAX_REDIRECTS = 10
+#: Read the body in blocks this large (the file is written block by block).
+BLOCK = 256 * 1024
+USER_AGENT = f"bootsh/{bootsh_version} (iPXE-compatible)"
+CA_FILE_SETTING = "ca-file"
+CA_FILE_ENV = "BOOTSH_CA_FILE"
+
+# iPXE's httpcore.c numbers (uniq values of its disambiguated errors).
+EACCES_401 = error_number("EACCES", ERRFILE_HTTPCORE, 0x01)
+EPERM_403 = error_number("EPERM", ERRFILE_HTTPCORE, 0x01)
+ENOENT_404 = error_number("ENOENT", ERRFILE_HTTPCORE, 0x01)
+EIO_OTHER = error_number("EIO", ERRFILE_HTTPCORE, 0x01)
+EIO_CONTENT_LENGTH = error_number("EIO", ERRFILE_HTTPCORE, 0x02)
+EIO_4XX = error_number("EIO", ERRFILE_HTTPCORE, 0x04)
+EIO_5XX = error_number("EIO", ERRFILE_HTTPCORE, 0x05)
+EINVAL_STATUS = error_number("EINVAL", ERRFILE_HTTPCORE, 0x01)
+EINVAL_CONTENT_LENGTH = error_number("EINVAL", ERRFILE_HTTPCORE, 0x03)
+EPIPE_CLOSED = error_number("EPIPE", ERRFILE_HTTPCORE)
+ELOOP_REDIRECTS = error_number("ELOOP", ERRFILE_HTTPCORE)
+ECONNRESET_TCP = error_number("ECONNRESET", ERRFILE_TCP)
+ETIMEDOUT_TCP = error_number("ETIMEDOUT", ERRFILE_TCP)
+# crypto/x509.c: untrusted root, expired, wrong name.
+EACCES_UNTRUSTED = error_number("EACCES", ERRFILE_X509, 0x06)
+EACCES_EXPIRED = error_number("EACCES", ERRFILE_X509, 0x04)
+EACCES_WRONG_NAME = error_number("EACCES", ERRFILE_X509, 0x0A)
+EPROTO_TLS = error_number("EPROTO", ERRFILE_TLS)
+
+# OpenSSL's X509_V_ERR_* codes that are iPXE's "expired" and "wrong name".
+_EXPIRED_CODES = {9, 10}  # not yet valid, expired
+_WRONG_NAME_CODES = {62}  # hostname mismatch
+
+
+def validate(parts: urllib.parse.SplitResult) -> None:
+    uri = urllib.parse.urlunsplit(parts)
+    if not parts.hostname:
+        raise FetchError(error_number("EINVAL", ERRFILE_OPEN), f"{uri}: no host", start=True)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise FetchError(
+            error_number("EINVAL", ERRFILE_OPEN), f"{uri}: bad port", start=True
+        ) from exc
+
+
+def status_error(status: int, reason: str) -> FetchError:
+    """iPXE's http_parse_status(): the error a non-2xx, non-redirect status fails with."""
+    detail = f"HTTP {status} {reason}".strip()
+    if status == 401:
+        return FetchError(EACCES_401, detail)
+    if status == 403:
+        return FetchError(EPERM_403, detail)
+    if status == 404:
+        return FetchError(ENOENT_404, detail)
+    if 400 <= status < 500:
+        return FetchError(EIO_4XX, detail)
+    if 500 <= status < 600:
+        return FetchError(EIO_5XX, detail)
+    return FetchError(EIO_OTHER, detail)
+
+
+def tls_context(request: FetchRequest) -> ssl.SSLContext:
+    """The system's trusted roots, plus the private CA named by ``ca-file``/BOOTSH_CA_FILE."""
+    context = ssl.create_default_context()
+    ca_file = request.setting(CA_FILE_SETTING) or os.environ.get(CA_FILE_ENV) or ""
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except FileNotFoundError as exc:
+            raise FetchError(
+                error_number("ENOENT", ERRFILE_X509), f"CA file {ca_file}: no such file"
+            ) from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise FetchError(
+                error_number("EINVAL", ERRFILE_X509),
+                f"CA file {ca_file}: not PEM certificates ({exc})",
+            ) from exc
+    return context
+
+
+def open_http(request: FetchRequest) -> None:
+    uri = request.uri
+    context: ssl.SSLContext | None = None
+    for _ in range(MAX_REDIRECTS + 1):
+        parts = urllib.parse.urlsplit(uri)
+        validate(parts)
+        if parts.scheme.lower() == "https" and context is None:
+            context = tls_context(request)
+        location = _get(request, parts, context)
+        if location is None:
+            request.final_uri = uri
+            return
+        uri = urllib.parse.urljoin(uri, location)
+        if urllib.parse.urlsplit(uri).scheme.lower() not in ("http", "https"):
+            raise FetchError(
+                error_number("ENOTSUP", ERRFILE_OPEN), f"redirect to {uri}: not HTTP(S)"
+            )
+    raise FetchError(ELOOP_REDIRECTS, f"more than {MAX_REDIRECTS} redirects, last to {uri}")
+
+
+def _timeouts(request: FetchRequest) -> tuple[float, float, bool]:
+    """(connect, silence, user's): ``-t`` bounds both, like monojob's no-progress timer."""
+    if request.timeout is None:
+        return CONNECT_TIMEOUT, SILENCE_TIMEOUT, False
+    user = max(request.timeout, 0.001)
+    return min(CONNECT_TIMEOUT, user), user, True
+
+
+def _target(parts: urllib.parse.SplitResult) -> str:
+    # The request line carries the URI's path and query as given; characters that cannot
+    # appear in it (a space typed into a script) are percent-encoded rather than refused.
+    path = urllib.parse.quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    query = urllib.parse.quote(parts.query, safe="/?%:@!$&'()*+,;=-._~")
+    return f"{path}?{query}" if parts.query else path
+
+
+def _get(
+    request: FetchRequest, parts: urllib.parse.SplitResult, context: ssl.SSLContext | None
+) -> str | None:
+    """One GET: stream a 2xx body into the sink, or return a redirect's Location."""
+    host = parts.hostname or ""
+    connect_timeout, silence, user_timeout = _timeouts(request)
+    conn: http.client.HTTPConnection
+    if parts.scheme.lower() == "https":
+        conn = http.client.HTTPSConnection(
+            host, parts.port or 443, timeout=connect_timeout, context=context
+        )
+    else:
+        conn = http.client.HTTPConnection(host, parts.port or 80, timeout=connect_timeout)
+    try:
+        _connect(conn, host, user_timeout)
+        assert conn.sock is not None
+        conn.sock.settimeout(silence)
+        try:
+            conn.putrequest("GET", _target(parts), skip_accept_encoding=True)
+            conn.putheader("User-Agent", USER_AGENT)
+            conn.putheader("Accept-Encoding", "identity")
+            conn.putheader("Connection", "close")
+            if parts.username is not None:
+                user = urllib.parse.unquote(parts.username)
+                password = urllib.parse.unquote(parts.password or "")
+                token = base64.b64encode(f"{user}:{password}".encode()).decode()
+                conn.putheader("Authorization", f"Basic {token}")
+            conn.endheaders()
+            response = conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError) as exc:
+            raise FetchError(EPIPE_CLOSED, f"{host} closed the connection: {exc}") from exc
+        except http.client.BadStatusLine as exc:
+            raise FetchError(EINVAL_STATUS, f"{host}: bad status line {exc}") from exc
+        except http.client.HTTPException as exc:
+            raise FetchError(EIO_OTHER, f"{host}: {exc}") from exc
+        status = response.status
+        if 300 <= status < 400:
+            location = response.getheader("Location")
+            if location:
+                return location
+        if not 200 <= status < 300:
+            raise status_error(status, response.reason)
+        _body(request, response, host)
+        return None
+    except TimeoutError as exc:
+        # No byte for the silence bound: monojob's "no progress" timeout, with -t or not.
+        raise FetchError(ETIMEDOUT_FETCH, f"nothing from {host} for {silence:g} s") from exc
+    except ssl.SSLError as exc:
+        raise FetchError(EPROTO_TLS, f"TLS with {host}: {exc}") from exc
+    except ConnectionResetError as exc:
+        raise FetchError(ECONNRESET_TCP, f"{host} reset the connection") from exc
+    except OSError as exc:
+        raise _os_error(exc, host) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            conn.close()
+
+
+def _connect(conn: http.client.HTTPConnection, host: str, user_timeout: bool) -> None:
+    try:
+        conn.connect()
+    except socket.gaierror as exc:
+        raise FetchError(error_number("ENXIO", ERRFILE_DNS, 0x01), f"{host}: {exc}") from exc
+    except ssl.SSLCertVerificationError as exc:
+        code = exc.verify_code
+        if code in _EXPIRED_CODES:
+            number = EACCES_EXPIRED
+        elif code in _WRONG_NAME_CODES:
+            number = EACCES_WRONG_NAME
+        else:
+            number = EACCES_UNTRUSTED
+        raise FetchError(number, f"certificate of {host}: {exc.verify_message}") from exc
+    except TimeoutError as exc:
+        number = ETIMEDOUT_FETCH if user_timeout else ETIMEDOUT_TCP
+        raise FetchError(number, f"connecting to {host}: timed out") from exc
+    except ConnectionRefusedError as exc:
+        # iPXE sees the RST answering its SYN: tcp_rx_rst() closes with ECONNRESET.
+        raise FetchError(ECONNRESET_TCP, f"{host} refused the connection") from exc
+
+
+def _os_error(exc: OSError, host: str) -> FetchError:
+    kinds = {
+        errno.EHOSTUNREACH: "EHOSTUNREACH",
+        errno.ENETUNREACH: "ENETUNREACH",
+        errno.ECONNRESET: "ECONNRESET",
+        errno.EPIPE: "EPIPE",
+    }
+    kind = kinds.get(exc.errno or 0, "EIO")
+    errfile = ERRFILE_HTTPCORE if kind == "EPIPE" else ERRFILE_TCP
+    return FetchError(error_number(kind, errfile), f"{host}: {exc.strerror or exc}")
+
+
+def _body(request: FetchRequest, response: http.client.HTTPResponse, host: str) -> None:
+    length_header = response.getheader("Content-Length")
+    total: int | None = None
+    if length_header is not None and not response.chunked:
+        try:
+            total = int(length_header.strip(), 10)
+        except ValueError as exc:
+            raise FetchError(
+                EINVAL_CONTENT_LENGTH, f"{host}: Content-Length {length_header!r}"
+            ) from exc
+        if total < 0:
+            raise FetchError(EINVAL_CONTENT_LENGTH, f"{host}: Content-Length {total}")
+    buf = bytearray(BLOCK)
+    view = memoryview(buf)
+    done = 0
+    request.progress(0, total or None)
+    while True:
+        try:
+            n = response.readinto(buf)
+        except http.client.IncompleteRead as exc:
+            # Only a chunked body raises this: the connection closed inside it.
+            raise FetchError(EPIPE_CLOSED, f"{host} closed inside a chunked body") from exc
+        except http.client.HTTPException as exc:
+            raise FetchError(EPIPE_CLOSED, f"{host}: {exc}") from exc
+        if not n:
+            break
+        request.sink.write(view[:n])
+        done += n
+        request.progress(done, total or None)
+    if total is not None and done != total:
+        raise FetchError(
+            EIO_CONTENT_LENGTH, f"{host} sent {done} of {total} bytes (Content-Length)"
+        )
