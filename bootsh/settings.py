@@ -627,6 +627,31 @@ class Settings:
         self._sync()
         return list(self._netdevs)
 
+    def find_block(self, scope: str) -> Block | None:
+        """The block named ``scope`` (``net0``, ``net0.dhcp``; "" is the root), or None."""
+        block: Block | None = self.root
+        for part in scope.split(".") if scope else []:
+            assert block is not None
+            block = self._child(block, part, create=False)
+            if block is None:
+                return None
+        return block
+
+    def register_block(self, block: Block, scope: str = "") -> None:
+        """iPXE's ``register_settings``: hang ``block`` under the block named ``scope`` (the
+        root by default), replacing a child of the same name (a new DHCP lease replaces the
+        old ``net0.dhcp``). Raises ``InvalidSetting`` when ``scope`` does not exist."""
+        parent = self.find_block(scope)
+        if parent is None:
+            raise InvalidSetting(ENODEV_SCOPE, f"no settings block {scope!r}")
+        self._register(block, parent)
+
+    def unregister_block(self, scope: str) -> None:
+        """Remove the block named ``scope`` and everything below it (no-op when absent)."""
+        block = self.find_block(scope) if scope else None
+        if block is not None and block is not self.root:
+            self._unregister(block)
+
     def _netx(self) -> Block | None:
         self._sync()
         if self.last_opened is not None and self.last_opened in self._netdevs:

@@ -10,16 +10,20 @@ from collections.abc import Callable
 
 from bootsh.commands import Command
 from bootsh.hookspecs import hookimpl
+from bootsh.shell import Shell
 from bootsh_ipxe_cmds import (
+    config_cmds,
     console_cmds,
     extensions,
     flow,
+    image_cmds,
     menu_cmds,
     netdev_cmds,
     setting_cmds,
 )
 
-GROUPS = (flow, setting_cmds, netdev_cmds, extensions, console_cmds, menu_cmds)
+GROUPS = (flow, setting_cmds, netdev_cmds, extensions, console_cmds, menu_cmds, config_cmds,
+          image_cmds)
 
 
 @hookimpl
@@ -27,3 +31,8 @@ def bootsh_register_commands(register: Callable[[Command], None]) -> None:
     for group in GROUPS:
         for command in group.COMMANDS:
             register(command)
+
+
+@hookimpl
+def bootsh_shell_shutdown(shell: Shell) -> None:
+    image_cmds.shutdown(shell)

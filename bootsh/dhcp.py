@@ -1,0 +1,905 @@
+"""The DHCP client: iPXE's state machine (``net/udp/dhcp.c``) over the netdev's raw socket.
+
+``configure(shell, "net0", timeout_ms)`` is what ``dhcp``/``ifconf`` run: it opens the netdev
+if needed, prints iPXE's progress line (``Configuring (net0 MAC)... ok``, a dot per second),
+runs DISCOVER/OFFER/REQUEST/ACK (and a ProxyDHCP request when a PXE server answered), and on
+success registers the ACK as the ``net0.dhcp`` settings block (and a ProxyDHCP answer as
+``proxydhcp``) and applies the address and default route to the kernel interface
+(``bootsh.netlink``). Nothing is applied before the ACK, so a timeout or Ctrl-C leaves the
+interface as it was.
+
+iPXE's behaviour, kept here:
+
+* Timers are iPXE's retry timers: discovery retransmits after 1, 2, 4 and 8 s and fails at
+  the next doubling past 10 s (about 15 s in all); requests start at once and back off from
+  0.25 s to 8 s. A DHCPOFFER ends discovery at once when it says ``no-pxedhcp`` (175.176) or
+  a ProxyDHCP offer is in; otherwise discovery waits for ProxyDHCP until more than 2 s have
+  passed. Among offers, one of equal or higher priority (175.1) replaces the one held.
+* A DHCPNAK, like any reply other than the DHCPACK for the address offered by the server
+  chosen, is ignored: the request is retransmitted until it times out.
+* Replies with another transaction id or another client hardware address are ignored, and so
+  is anything that is not a well-formed UDP datagram to port 68 with a good checksum;
+  options that overflow the packet end the option list where they start.
+* The request carries what an iPXE client sends: message type, maximum size 1472, client
+  architecture (93) and network interface (94), ``PXEClient:Arch:xxxxx:UNDI:yyyzzz`` (60),
+  user class ``iPXE`` (77, or the ``user-class`` setting), iPXE's parameter request list
+  (55), the feature list in option 175 (with the bus id, 175.177), the client id (61) and,
+  when the firmware has one, the client UUID (97). Like iPXE's Linux build, bootsh presents
+  itself as the EFI client of its architecture.
+
+The packets are built with scapy (imported only when DHCP runs) and dissected with scapy down
+to UDP; the DHCP options are then walked byte by byte as iPXE's ``dhcpopts.c`` does, so that
+every option stays readable by number as raw bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import select
+import socket
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bootsh import __version__
+from bootsh.ipxe_errors import ipxe_errno, strerror
+from bootsh.settings import Block, Setting, SettingsError, buildarch, error_number
+
+if TYPE_CHECKING:
+    from bootsh.netdevs import Netdev
+    from bootsh.netstate import NetdevState
+    from bootsh.shell import Shell
+
+# -- protocol numbers ------------------------------------------------------------------------
+
+BOOTPS, BOOTPC, PXE_PORT = 67, 68, 4011
+DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM = range(1, 9)
+MSGTYPE_NAMES = {
+    0: "BOOTP",
+    DISCOVER: "DHCPDISCOVER",
+    OFFER: "DHCPOFFER",
+    REQUEST: "DHCPREQUEST",
+    DECLINE: "DHCPDECLINE",
+    ACK: "DHCPACK",
+    NAK: "DHCPNAK",
+    RELEASE: "DHCPRELEASE",
+    INFORM: "DHCPINFORM",
+}
+MAGIC = b"\x63\x82\x53\x63"
+HEADER_LEN = 236  # struct dhcphdr up to the magic cookie
+OPT_PAD, OPT_END = 0, 255
+OPT_NETMASK, OPT_ROUTERS, OPT_MSGTYPE, OPT_SERVER_ID = 1, 3, 53, 54
+OPT_REQUESTED_IP, OPT_MESSAGE, OPT_VENDOR_CLASS, OPT_BOOTFILE = 50, 56, 60, 67
+OPT_USER_CLASS, OPT_ARCH, OPT_NDI, OPT_CLIENT_ID, OPT_UUID = 77, 93, 94, 61, 97
+OPT_EB_ENCAP = 175
+
+
+def encap(encapsulator: int, encapsulated: int) -> int:
+    """iPXE's ``DHCP_ENCAP_OPT``: the tag of an option inside another."""
+    return (encapsulator << 8) | encapsulated
+
+
+EB_PRIORITY = encap(OPT_EB_ENCAP, 0x01)
+EB_YIADDR = encap(OPT_EB_ENCAP, 0x02)
+EB_SIADDR = encap(OPT_EB_ENCAP, 0x03)
+EB_NO_PXEDHCP = encap(OPT_EB_ENCAP, 0xB0)
+EB_BUS_ID = 0xB1
+EB_VERSION = 0xEB
+PXE_BOOT_MENU = encap(43, 9)
+OPT_TFTP_SERVER_NAME = 66
+
+#: iPXE's parameter request list (``dhcp_request_options_data``), 128-135 are for PXE.
+PARAMETER_REQUEST_LIST = bytes(
+    [1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, *range(128, 136), 175, 203]
+)
+#: ETH_MAX_MTU - IP header - UDP header.
+MAX_MESSAGE_SIZE = 1500 - 20 - 8
+#: The features a bootsh client announces in option 175 (``include/ipxe/features.h``),
+#: in iPXE's category order: protocols (HTTP, HTTPS, TFTP, DNS), image formats (bzImage),
+#: miscellaneous (menus); each is ``tag, 1, version 1``.
+FEATURES = bytes([0x13, 1, 1, 0x14, 1, 1, 0x15, 1, 1, 0x17, 1, 1, 0x18, 1, 1, 0x27, 1, 1])
+#: iPXE's Linux build presents itself as the EFI client of its architecture (RFC 4578 and
+#: iPXE's ``dhcp.h``): EFI IA32 6, EFI x86-64 9, ARM32 10, ARM64 11, RISC-V 25/27, LoongArch
+#: 39; the network interface is UNDI 3.10.
+CLIENT_ARCHES = {
+    "i386": 0x06,
+    "x86_64": 0x09,
+    "arm32": 0x0A,
+    "arm64": 0x0B,
+    "riscv32": 0x19,
+    "riscv64": 0x1B,
+    "loong64": 0x27,
+}
+CLIENT_NDI = bytes([1, 3, 10])
+
+# -- timers (config/dhcp.h, net/retry.c) ----------------------------------------------------
+
+DEFAULT_MIN_TIMEOUT = 0.25  # TICKS_PER_SEC / 4
+DISC_START, DISC_END = 1.0, 10.0
+DISC_PROXY_TIMEOUT = 2.0
+REQ_START, REQ_END = 0.0, 10.0
+PROXY_START, PROXY_END = 0.0, 10.0
+REQ_PROXY_TIMEOUT = 2.0
+
+# -- error numbers (Linux build: the low byte is the kernel's errno) ------------------------
+
+_ERRFILE_DHCP = 0x00106000  # net/udp/dhcp.c
+_ERRFILE_MONOJOB = 0x00072000  # core/monojob.c
+_ERRFILE_IFMGMT = 0x000EE000  # usr/ifmgmt.c
+_ERRFILE_PARSEOPT = 0x00162000  # core/parseopt.c
+#: DHCP gave up: "Connection timed out".
+ETIMEDOUT_DHCP = ipxe_errno(0x4C, _ERRFILE_DHCP, 0, 110)
+#: ``-t`` ran out before the configuration finished.
+ETIMEDOUT_MONOJOB = ipxe_errno(0x4C, _ERRFILE_MONOJOB, 0, 110)
+#: Ctrl-C while waiting.
+ECANCELED_MONOJOB = ipxe_errno(0x0B, _ERRFILE_MONOJOB, 0, 125)
+#: ``ifconf`` without ``-c`` when no configurator succeeded (usr/ifmgmt.c).
+EADDRNOTAVAIL_CONFIG = ipxe_errno(0x04, _ERRFILE_IFMGMT, 0x01, 99)
+#: ``"x": no such network device``.
+ENODEV_NETDEV = ipxe_errno(0x2C, _ERRFILE_PARSEOPT, 0, 19)
+#: ``"x": no such configurator``.
+ENOTSUP_CONFIGURATOR = ipxe_errno(0x3C, _ERRFILE_PARSEOPT, 0, 95)
+#: The texts of the errors that are not in the common table.
+ERROR_TEXTS = {EADDRNOTAVAIL_CONFIG: "No configuration methods succeeded"}
+#: iPXE's default for waiting for the link before configuring (usr/ifmgmt.c).
+LINK_WAIT_TIMEOUT = 15.0
+
+#: The configurators bootsh has (iPXE also has "ipv6": router discovery is not done here).
+CONFIGURATORS = ("dhcp",)
+
+
+def describe_error(number: int) -> str:
+    """iPXE's strerror text for a DHCP/ifconf error number."""
+    return strerror(number, ERROR_TEXTS)
+
+
+# -- options ---------------------------------------------------------------------------------
+
+
+def walk_options(data: bytes) -> list[tuple[int, bytes]]:
+    """The options of an option block, in order, as iPXE's ``dhcpopts.c`` reads them.
+
+    Pads are skipped and the end option ends the block; an option whose length runs past
+    the block ends it too (what precedes it is kept). Never raises.
+    """
+    options: list[tuple[int, bytes]] = []
+    offset = 0
+    end = len(data)
+    while offset < end:
+        tag = data[offset]
+        if tag == OPT_PAD:
+            offset += 1
+            continue
+        if tag == OPT_END or offset + 2 > end:
+            break
+        length = data[offset + 1]
+        if offset + 2 + length > end:
+            break
+        options.append((tag, bytes(data[offset + 2 : offset + 2 + length])))
+        offset += 2 + length
+    return options
+
+
+def encode_options(options: list[tuple[int, bytes]]) -> bytes:
+    """Options back to bytes (without the end option); values longer than 255 are cut."""
+    out = bytearray()
+    for tag, value in options:
+        value = value[:255]
+        out += bytes([tag, len(value)]) + value
+    return bytes(out)
+
+
+def _first(options: list[tuple[int, bytes]], tag: int) -> bytes | None:
+    return next((value for code, value in options if code == tag), None)
+
+
+def tag_applies(tag: int) -> bool:
+    """iPXE's ``dhcpopt_applies``: a numbered option, or one encapsulated in another."""
+    if tag <= 0 or tag > encap(254, 254):
+        return False
+    low = tag & 0xFF
+    return 0 < low < OPT_END and (tag >> 8) < OPT_END
+
+
+@dataclass
+class DhcpPacket:
+    """A DHCP packet as iPXE's ``dhcppkt``: the fixed header and the option list.
+
+    ``fetch(tag)`` reads a setting by its tag as ``dhcppkt_fetch`` does: ``yiaddr``,
+    ``siaddr``, ``sname`` and ``file`` for their tags when they are filled in, else the
+    first option with that tag (inside its encapsulating option for ``175.x`` style tags).
+    """
+
+    header: bytearray
+    options: list[tuple[int, bytes]] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, payload: bytes) -> DhcpPacket | None:
+        """A BOOTP/DHCP payload; None unless it has the header and the magic cookie."""
+        if len(payload) < HEADER_LEN + 4 or payload[HEADER_LEN : HEADER_LEN + 4] != MAGIC:
+            return None
+        return cls(bytearray(payload[:HEADER_LEN]), walk_options(payload[HEADER_LEN + 4 :]))
+
+    @property
+    def op(self) -> int:
+        return self.header[0]
+
+    @property
+    def xid(self) -> int:
+        return int.from_bytes(self.header[4:8], "big")
+
+    @property
+    def chaddr(self) -> bytes:
+        return bytes(self.header[28:44])
+
+    @property
+    def yiaddr(self) -> bytes:
+        return bytes(self.header[16:20])
+
+    @property
+    def siaddr(self) -> bytes:
+        return bytes(self.header[20:24])
+
+    @property
+    def msgtype(self) -> int:
+        value = self.fetch(OPT_MSGTYPE)
+        return value[0] if value else 0
+
+    #: The header fields iPXE reads for these tags: offset and size.
+    _FIELDS: ClassVar[dict[int, tuple[int, int]]] = {
+        EB_YIADDR: (16, 4),
+        EB_SIADDR: (20, 4),
+        OPT_TFTP_SERVER_NAME: (44, 64),
+        OPT_BOOTFILE: (108, 128),
+    }
+
+    def _field(self, tag: int) -> bytes | None:
+        place = self._FIELDS.get(tag)
+        if place is None:
+            return None
+        start, length = place
+        data = bytes(self.header[start : start + length])
+        if length == 4:
+            return data if any(data) else None
+        used = data.split(b"\0", 1)[0]
+        return used or None
+
+    def fetch(self, tag: int) -> bytes | None:
+        value = self._field(tag)
+        if value is not None:
+            return value
+        if tag <= 0xFF:
+            return _first(self.options, tag)
+        outer = _first(self.options, tag >> 8)
+        if outer is None:
+            return None
+        return _first(walk_options(outer), tag & 0xFF)
+
+    def store(self, tag: int, value: bytes | None) -> None:
+        """``dhcppkt_store``: a header field for its tags, else the option (None deletes)."""
+        place = self._FIELDS.get(tag)
+        if place is not None:
+            start, length = place
+            if value is not None and len(value) > length:
+                raise ValueError(f"at most {length} bytes fit in that field")
+            self.header[start : start + length] = (value or b"").ljust(length, b"\0")
+            self._store_option(tag, None)
+            return
+        self._store_option(tag, value)
+
+    def _store_option(self, tag: int, value: bytes | None) -> None:
+        if tag <= 0xFF:
+            self.options = _replace(self.options, tag, value)
+            return
+        outer_tag, inner_tag = tag >> 8, tag & 0xFF
+        inner = walk_options(_first(self.options, outer_tag) or b"")
+        inner = _replace(inner, inner_tag, value)
+        encoded = encode_options(inner)
+        self.options = _replace(self.options, outer_tag, encoded if inner else None)
+
+    def to_bytes(self) -> bytes:
+        return bytes(self.header) + MAGIC + encode_options(self.options) + bytes([OPT_END])
+
+
+def _replace(
+    options: list[tuple[int, bytes]], tag: int, value: bytes | None
+) -> list[tuple[int, bytes]]:
+    out: list[tuple[int, bytes]] = []
+    done = False
+    for code, old in options:
+        if code != tag:
+            out.append((code, old))
+        elif value is not None and not done:
+            out.append((code, value))
+            done = True
+    if value is not None and not done:
+        out.append((tag, value))
+    return out
+
+
+def has_pxe_options(packet: DhcpPacket) -> bool:
+    """iPXE's ``dhcp_has_pxeopts``: a next-server with a boot file, or a PXE boot menu."""
+    if any(packet.siaddr) and packet.fetch(OPT_BOOTFILE):
+        return True
+    return bool(packet.fetch(PXE_BOOT_MENU))
+
+
+# -- frames ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A DHCP reply addressed to this client, with where it came from."""
+
+    packet: DhcpPacket
+    peer_ip: bytes
+    peer_port: int
+    peer_mac: bytes
+
+    @property
+    def msgtype(self) -> int:
+        return self.packet.msgtype
+
+    @property
+    def server_id(self) -> bytes:
+        value = self.packet.fetch(OPT_SERVER_ID)
+        return value[:4] if value is not None and len(value) >= 4 else bytes(4)
+
+    @property
+    def pseudo_id(self) -> bytes:
+        """iPXE's server pseudo-id: the server id, else siaddr, else the sender's address."""
+        for candidate in (self.server_id, self.packet.siaddr, self.peer_ip):
+            if any(candidate):
+                return candidate
+        return bytes(4)
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def _udp_checksum_ok(frame: bytes, ip_start: int, ihl: int, udp_len: int) -> bool:
+    udp = frame[ip_start + ihl : ip_start + ihl + udp_len]
+    if udp[6:8] == b"\0\0":
+        return True  # no checksum computed: allowed for UDP over IPv4
+    pseudo = frame[ip_start + 12 : ip_start + 20] + struct.pack("!BBH", 0, 17, udp_len)
+    return _checksum(pseudo + udp) == 0xFFFF
+
+
+def parse_frame(frame: bytes, mac: bytes, xid: int) -> Reply | None:
+    """The DHCP reply in an Ethernet frame for (``mac``, ``xid``), or None for anything else.
+
+    Garbage, other traffic, bad checksums, fragments, another xid or another chaddr: None.
+    Never raises.
+    """
+    # Cheap tests first: the raw socket sees every frame on the link.
+    if len(frame) < 14 + 20 + 8 + HEADER_LEN + 4 or frame[12:14] != b"\x08\x00":
+        return None
+    if frame[14] >> 4 != 4 or frame[23] != 17:
+        return None
+    try:
+        return _parse_udp(frame, mac, xid)
+    except Exception:  # scapy on hostile bytes: whatever it raises, the frame is not ours
+        return None
+
+
+def _parse_udp(frame: bytes, mac: bytes, xid: int) -> Reply | None:
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    ether = Ether(frame)
+    ip = ether.getlayer(IP)
+    udp = ether.getlayer(UDP)
+    if ip is None or udp is None or udp.dport != BOOTPC:
+        return None
+    if ip.flags.MF or ip.frag:
+        return None  # a fragment: iPXE reassembles, a DHCP reply never needs it
+    ihl = ip.ihl * 4
+    total = ip.len
+    udp_len = udp.len
+    if ihl < 20 or total > len(frame) - 14 or udp_len < 8 or ihl + udp_len > total:
+        return None
+    if not _udp_checksum_ok(frame, 14, ihl, udp_len):
+        return None
+    payload = frame[14 + ihl + 8 : 14 + ihl + udp_len]
+    packet = DhcpPacket.parse(payload)
+    if packet is None or packet.op != 2 or packet.xid != xid:
+        return None
+    if packet.chaddr[: len(mac)] != mac:
+        return None
+    return Reply(
+        packet, socket.inet_aton(ip.src), udp.sport, bytes.fromhex(ether.src.replace(":", ""))
+    )
+
+
+# -- building requests -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the client says about itself in every request."""
+
+    mac: bytes
+    arch: int = 0x09
+    busid: bytes = b"\0\0\0\0\0"
+    uuid: bytes | None = None
+    user_class: bytes = b"iPXE"
+    version: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def vendor_class(self) -> bytes:
+        ndi = f"{CLIENT_NDI[1]:03d}{CLIENT_NDI[2]:03d}"
+        return f"PXEClient:Arch:{self.arch:05d}:UNDI:{ndi}".encode()
+
+    def features(self) -> bytes:
+        version = bytes([EB_VERSION, 3, *self.version])
+        return FEATURES + version + bytes([EB_BUS_ID, len(self.busid)]) + self.busid
+
+
+def mangle_uuid(raw: bytes) -> bytes:
+    """iPXE's ``uuid_mangle``: the first three fields little-endian (as EFI lays them out)."""
+    return raw[3::-1] + raw[5:3:-1] + raw[7:5:-1] + raw[8:]
+
+
+def request_options(
+    identity: Identity,
+    msgtype: int,
+    server_id: bytes | None = None,
+    requested: bytes | None = None,
+) -> list[tuple[int, bytes]]:
+    """The options of a request, in the order iPXE puts them (``dhcp_create_request``)."""
+    options = [
+        (OPT_MSGTYPE, bytes([msgtype])),
+        (57, MAX_MESSAGE_SIZE.to_bytes(2, "big")),
+        (OPT_ARCH, identity.arch.to_bytes(2, "big")),
+        (OPT_NDI, CLIENT_NDI),
+        (OPT_VENDOR_CLASS, identity.vendor_class),
+        (OPT_USER_CLASS, identity.user_class),
+        (55, PARAMETER_REQUEST_LIST),
+        (OPT_EB_ENCAP, identity.features()),
+        (OPT_CLIENT_ID, b"\x01" + identity.mac),
+    ]
+    if identity.uuid is not None and len(identity.uuid) == 16:
+        options.append((OPT_UUID, b"\x00" + mangle_uuid(identity.uuid)))
+    if server_id is not None:
+        options.append((OPT_SERVER_ID, server_id))
+    if requested is not None:
+        options.append((OPT_REQUESTED_IP, requested))
+    return options
+
+
+def build_frame(
+    identity: Identity,
+    xid: int,
+    options: list[tuple[int, bytes]],
+    *,
+    secs: int = 0,
+    broadcast: bool = False,
+    ciaddr: bytes = bytes(4),
+    dst_ip: str = "255.255.255.255",
+    dst_port: int = BOOTPS,
+    dst_mac: bytes = b"\xff" * 6,
+) -> bytes:
+    """One Ethernet frame carrying a BOOTREQUEST, built with scapy."""
+    from scapy.layers.dhcp import BOOTP
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    src_ip = socket.inet_ntoa(ciaddr)
+    bootp = BOOTP(
+        op=1,
+        htype=1,
+        hlen=len(identity.mac),
+        xid=xid,
+        secs=secs,
+        flags=0x8000 if broadcast else 0,
+        ciaddr=src_ip,
+        chaddr=identity.mac.ljust(16, b"\0"),
+        options=MAGIC + encode_options(options) + bytes([OPT_END]),
+    )
+    frame = (
+        Ether(dst=_mac_text(dst_mac), src=_mac_text(identity.mac), type=0x0800)
+        / IP(src=src_ip, dst=dst_ip, ttl=64)
+        / UDP(sport=BOOTPC, dport=dst_port)
+        / bootp
+    )
+    return bytes(frame)
+
+
+def _mac_text(mac: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in mac)
+
+
+# -- the state machine ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _State:
+    name: str
+    min_timeout: float
+    max_timeout: float
+    msgtype: int = REQUEST
+
+
+_DISCOVERY = _State("discovery", DISC_START, DISC_END, DISCOVER)
+_REQUEST = _State("request", REQ_START, REQ_END)
+_PROXY = _State("ProxyDHCP", PROXY_START, PROXY_END)
+
+
+@dataclass
+class Outcome:
+    """How a session ended: ``rc`` 0 with the ACK (and any ProxyDHCP packet), or an error."""
+
+    rc: int
+    ack: DhcpPacket | None = None
+    proxy: DhcpPacket | None = None
+
+
+class Session:
+    """iPXE's DHCP session, driven from outside: ``tick(now)`` and ``receive(reply, now)``
+    queue frames in ``outbox``; ``outcome`` is set when it ends. Time is injected, so the
+    machine is tested without a network and without waiting."""
+
+    def __init__(
+        self, identity: Identity, xid: int, now: float, *, broadcast: bool = False
+    ) -> None:
+        self.identity = identity
+        self.xid = xid
+        self.broadcast = broadcast
+        self.outbox: list[bytes] = []
+        self.outcome: Outcome | None = None
+        self.count = 0
+        self.local = bytes(4)
+        self.offer = bytes(4)
+        self.server = bytes(4)
+        self.priority = 0
+        self.no_pxedhcp = 0
+        self.proxy_server = bytes(4)
+        self.proxy_offer: Reply | None = None
+        self.proxy_priority = 0
+        self.naks: list[Reply] = []
+        self.offers_seen = 0
+        self.state = _DISCOVERY
+        self.start = now
+        self.timeout = 0.0
+        self.expires = now
+        self._enter(_DISCOVERY, now)
+
+    # -- timer (net/retry.c) --
+
+    def _enter(self, state: _State, now: float) -> None:
+        self.state = state
+        self.start = now
+        self.timeout = 0.0
+        self.expires = now  # start_timer_nodelay
+
+    def _start_timer(self, now: float) -> None:
+        minimum = self.state.min_timeout or DEFAULT_MIN_TIMEOUT
+        self.timeout = max(self.timeout, minimum)
+        self.expires = now + self.timeout
+
+    def tick(self, now: float) -> None:
+        """Run the retry timer if it is due."""
+        if self.outcome is not None or now < self.expires:
+            return
+        self.timeout *= 2
+        if self.timeout > self.state.max_timeout:
+            self._finish(ETIMEDOUT_DHCP)
+            return
+        self.count += 1
+        elapsed = now - self.start
+        if self.state is _DISCOVERY and any(self.offer) and elapsed > DISC_PROXY_TIMEOUT:
+            self._enter(_REQUEST, now)
+            self.tick(now)
+            return
+        if self.state is _PROXY and elapsed > REQ_PROXY_TIMEOUT:
+            self._finish(0)
+            return
+        self._transmit(now)
+
+    def _finish(self, rc: int) -> None:
+        self.outcome = Outcome(rc, self._ack, self._proxy) if rc == 0 else Outcome(rc)
+        self.expires = float("inf")
+
+    _ack: DhcpPacket | None = None
+    _proxy: DhcpPacket | None = None
+
+    # -- transmit --
+
+    def _transmit(self, now: float) -> None:
+        self._start_timer(now)
+        secs = (self.count << 2) | (2 if any(self.offer) else 0) | (1 if self.proxy_offer else 0)
+        state = self.state
+        kwargs: dict[str, Any] = {"secs": secs & 0xFFFF, "broadcast": self.broadcast,
+                                  "ciaddr": self.local}  # fmt: skip
+        if state is _DISCOVERY:
+            options = request_options(self.identity, DISCOVER)
+        elif state is _REQUEST:
+            options = request_options(self.identity, REQUEST, self.server, self.offer)
+        else:
+            assert self.proxy_offer is not None
+            options = request_options(self.identity, REQUEST, self.proxy_server)
+            kwargs |= {
+                "dst_ip": socket.inet_ntoa(self.proxy_server),
+                "dst_port": PXE_PORT,
+                "dst_mac": self.proxy_offer.peer_mac,
+            }
+        self.outbox.append(build_frame(self.identity, self.xid, options, **kwargs))
+
+    # -- receive --
+
+    def receive(self, reply: Reply, now: float) -> None:
+        if self.outcome is not None:
+            return
+        if self.state is _DISCOVERY:
+            self._discovery_rx(reply, now)
+        elif self.state is _REQUEST:
+            self._request_rx(reply, now)
+        else:
+            self._proxy_rx(reply)
+
+    def _discovery_rx(self, reply: Reply, now: float) -> None:
+        packet = reply.packet
+        ip = packet.yiaddr
+        vci = packet.fetch(OPT_VENDOR_CLASS) or b""
+        has_pxeclient = vci[:9] == b"PXEClient"
+        priority = _int8(packet.fetch(EB_PRIORITY))
+        no_pxedhcp = (packet.fetch(EB_NO_PXEDHCP) or b"\0")[0]
+        msgtype = reply.msgtype
+        if any(ip) and reply.peer_port == BOOTPS and msgtype in (OFFER, 0):
+            self.offers_seen += 1
+            if priority >= self.priority:
+                self.offer, self.server = ip, reply.server_id
+                self.priority, self.no_pxedhcp = priority, no_pxedhcp
+        pseudo = reply.pseudo_id
+        if any(pseudo) and has_pxeclient and priority >= self.proxy_priority:
+            self.proxy_server, self.proxy_offer, self.proxy_priority = pseudo, reply, priority
+        if not any(self.offer):
+            return
+        if not (self.no_pxedhcp or self.proxy_offer or now - self.start > DISC_PROXY_TIMEOUT):
+            return
+        self._enter(_REQUEST, now)
+        self.tick(now)
+
+    def _request_rx(self, reply: Reply, now: float) -> None:
+        msgtype = reply.msgtype
+        if reply.peer_port != BOOTPS:
+            return
+        if msgtype == NAK and reply.server_id == self.server:
+            self.naks.append(reply)
+        if msgtype and msgtype != ACK:
+            return
+        if reply.server_id != self.server or reply.packet.yiaddr != self.offer:
+            return
+        self.local = reply.packet.yiaddr
+        self._ack = reply.packet
+        proxy = self.proxy_offer
+        if proxy is not None and not self.no_pxedhcp:
+            if has_pxe_options(proxy.packet):
+                self._proxy = proxy.packet
+            else:
+                self._enter(_PROXY, now)
+                self.tick(now)
+                return
+        self._finish(0)
+
+    def _proxy_rx(self, reply: Reply) -> None:
+        if reply.peer_port != PXE_PORT or reply.msgtype not in (OFFER, ACK):
+            return
+        if reply.pseudo_id != self.proxy_server or not has_pxe_options(reply.packet):
+            return
+        self._proxy = reply.packet
+        self._finish(0)
+
+
+def _int8(value: bytes | None) -> int:
+    if not value:
+        return 0
+    return value[0] - 256 if value[0] >= 0x80 else value[0]
+
+
+# -- settings blocks ---------------------------------------------------------------------------
+
+DHCP_SETTINGS_NAME = "dhcp"
+PROXYDHCP_SETTINGS_NAME = "proxydhcp"
+
+
+class DhcpBlock(Block):
+    """A DHCP packet as a settings block (iPXE's ``dhcppkt`` settings): numbered settings
+    only, read from the header fields and options; stores change the packet."""
+
+    def __init__(self, name: str, packet: DhcpPacket) -> None:
+        super().__init__(name)
+        self.packet = packet
+
+    def applies(self, setting: Setting) -> bool:
+        return setting.scope is None and tag_applies(setting.tag)
+
+    def fetch_here(self, setting: Setting) -> tuple[bytes, str | None] | None:
+        value = self.packet.fetch(setting.tag)
+        return (value, None) if value is not None else None
+
+    def store_here(self, setting: Setting, raw: bytes | None) -> None:
+        try:
+            self.packet.store(setting.tag, raw)
+        except ValueError:
+            raise SettingsError(error_number(0x1C), "too long for the DHCP packet") from None
+
+
+# -- applying a configuration to the kernel --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ipv4Route:
+    """One netdev's IPv4 configuration as iPXE's ``ipv4_settings`` derive it."""
+
+    address: str
+    netmask: str
+    gateway: str | None
+
+    @property
+    def prefixlen(self) -> int:
+        return ipaddress.IPv4Network(f"0.0.0.0/{self.netmask}").prefixlen
+
+
+def classful_netmask(address: str) -> str:
+    first = int(address.split(".", 1)[0])
+    if first < 128:
+        return "255.0.0.0"
+    if first < 192:
+        return "255.255.0.0"
+    return "255.255.255.0"
+
+
+def ipv4_route(shell: Shell, name: str) -> Ipv4Route | None:
+    """``netN``'s address, netmask and gateway from its settings (static ones first, then
+    the DHCP lease below it), or None without an address; a missing netmask is classful."""
+
+    def fetch(setting: str) -> bytes | None:
+        try:
+            found = shell.settings.fetch(shell.settings.parse(f"{name}/{setting}"))
+        except SettingsError:
+            return None
+        return found.raw if len(found.raw) >= 4 else None
+
+    address = fetch("ip")
+    if address is None or not any(address[:4]):
+        return None
+    ip = socket.inet_ntoa(address[:4])
+    mask = fetch("netmask")
+    netmask = socket.inet_ntoa(mask[:4]) if mask else classful_netmask(ip)
+    try:
+        ipaddress.IPv4Network(f"0.0.0.0/{netmask}")
+    except ValueError:
+        netmask = classful_netmask(ip)
+    gateway = fetch("gateway")
+    gw = socket.inet_ntoa(gateway[:4]) if gateway and any(gateway[:4]) else None
+    return Ipv4Route(ip, netmask, gw)
+
+
+_APPLIED_KEY = "bootsh.dhcp.applied"
+
+
+def apply_to_kernel(shell: Shell, name: str, ifname: str) -> str | None:
+    """Give the kernel interface ``netN``'s IPv4 configuration; the reason when it failed."""
+    from bootsh import netlink
+
+    applied = shell.state.setdefault(_APPLIED_KEY, {})
+    assert isinstance(applied, dict)
+    route = ipv4_route(shell, name)
+    previous = applied.get(ifname)
+    try:
+        if route is None:
+            if previous is not None:
+                netlink.remove(ifname, previous)
+                del applied[ifname]
+            return None
+        config = netlink.Ipv4Config(route.address, route.prefixlen, route.gateway)
+        netlink.apply(ifname, config, previous)
+    except (netlink.NetlinkError, OSError) as exc:
+        return str(exc)
+    applied[ifname] = config
+    return None
+
+
+# -- running a session on a netdev ---------------------------------------------------------------
+
+
+def identity_for(shell: Shell, name: str, mac: bytes) -> Identity:
+    def raw(setting: str) -> bytes | None:
+        found = shell.settings.lookup(setting)
+        return found.raw if found is not None else None
+
+    parts = [*__version__.split("."), "0", "0", "0"][:3]
+    version = tuple(int(p) & 0xFF if p.isdigit() else 0 for p in parts)
+    return Identity(
+        mac=mac,
+        arch=CLIENT_ARCHES.get(buildarch(), 0x09),
+        busid=(raw(f"{name}/busid") or b"\0\0\0\0\0")[:5].ljust(5, b"\0"),
+        uuid=raw("uuid"),
+        user_class=raw("user-class") or b"iPXE",
+        version=(version[0], version[1], version[2]),
+    )
+
+
+def run_session(
+    state: NetdevState,
+    identity: Identity,
+    *,
+    deadline: float | None = None,
+    on_second: Callable[[], None] | None = None,
+    broadcast: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[Outcome, Session]:
+    """Run one DHCP session on an open netdev; ``deadline`` (monotonic) is ``-t``.
+
+    ``on_second`` is called once a second (the progress dots). KeyboardInterrupt passes
+    through; nothing is applied here, so an interrupted session leaves nothing behind.
+    """
+    assert state.sock is not None
+    xid = int.from_bytes(os.urandom(4), "big")
+    start = clock()
+    session = Session(identity, xid, start, broadcast=broadcast)
+    next_dot = start + 1.0
+    sock = state.sock
+    while True:
+        now = clock()
+        session.tick(now)
+        for frame in session.outbox:
+            state.send(frame)
+        session.outbox.clear()
+        if session.outcome is not None:
+            return session.outcome, session
+        if deadline is not None and now >= deadline:
+            return Outcome(ETIMEDOUT_MONOJOB), session
+        if now >= next_dot:
+            if on_second is not None:
+                on_second()
+            next_dot += 1.0
+            continue
+        wake = min(session.expires, next_dot, deadline if deadline is not None else next_dot)
+        with contextlib.suppress(InterruptedError):
+            select.select([sock], [], [], max(0.0, wake - now))
+        for frame in state.poll():
+            reply = parse_frame(frame, identity.mac, xid)
+            if reply is not None:
+                session.receive(reply, clock())
+                for out in session.outbox:
+                    state.send(out)
+                session.outbox.clear()
+
+
+# -- the public entry point ----------------------------------------------------------------------
+
+
+def find_netdev(shell: Shell, name: str) -> Netdev | None:
+    """iPXE's ``find_netdev``: ``netN`` by name, ``netX`` for the last opened one."""
+    res = shell.netdevs()
+    if name == "netX":
+        last = shell.settings.last_opened
+        shown = res.shown
+        if last is not None:
+            return res.by_name(last)
+        return shown[0] if shown else None
+    return res.by_name(name)
+
+
+def configure(shell: Shell, name: str, timeout_ms: int = 0, configurator: str | None = None) -> int:
+    """Configure netdev ``name`` by DHCP as ``ifconf`` does (progress line included);
+    returns 0 or iPXE's error number. For ``autoboot`` and other callers."""
+    from bootsh.ifmgmt import configure as ifconf
+
+    netdev = find_netdev(shell, name)
+    if netdev is None:
+        shell.print(f'"{name}": no such network device')
+        return ENODEV_NETDEV
+    return ifconf(shell, netdev, timeout_ms, configurator)

@@ -1,0 +1,183 @@
+"""Interface management as iPXE's ``usr/ifmgmt.c``: open, wait for the link, configure.
+
+``configure(shell, "net0", timeout_ms, configurator)`` is ``ifconf``'s (and ``dhcp``'s) work
+on one netdev, output included::
+
+    Configuring (net0 52:54:00:12:34:56)... ok
+    Configuring [dhcp] (net0 52:54:00:12:34:56)..... Connection timed out (https://...)
+
+It opens the netdev when it is closed, waits for the link (silently when it is up), runs
+the configurator with a dot per second, and on failure closes the netdev again, as iPXE does
+(the kernel interface keeps its link state and gets no address). Ctrl-C ends the wait with
+"Operation canceled" and leaves everything as it was. The result is an iPXE error number
+(0 on success).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bootsh.linkstate import read_link
+from bootsh.netstate import OpenError
+
+if TYPE_CHECKING:
+    from bootsh.netdevs import Netdev
+    from bootsh.shell import Shell
+
+
+def _flush(shell: Shell) -> None:
+    flush = getattr(shell.out, "flush", None)
+    if callable(flush):
+        flush()
+
+
+def refresh_netx(shell: Shell) -> None:
+    """``netX`` is the most recently opened netdev that is still open."""
+    still = [n for n in shell.netstate.opened if shell.netstate.is_open(n)]
+    shell.settings.last_opened = still[-1] if still else None
+
+
+def open_netdev(shell: Shell, netdev: Netdev) -> int:
+    """iPXE's ``ifopen()``: open (a no-op when open); prints iPXE's line on failure."""
+    name = str(netdev.name)
+    nic = netdev.nic
+    try:
+        shell.netstate.open(name, nic.ifname, f"{name} ({nic.describe()})", nic.mac)
+    except OpenError as exc:
+        shell.print(f"Could not open {name}: {exc.reason}")
+        shell.diagnose(f"{name}: {exc.detail}")
+        return exc.errno
+    refresh_netx(shell)
+    return 0
+
+
+def close_netdev(shell: Shell, name: str) -> None:
+    shell.netstate.close(name)
+    refresh_netx(shell)
+
+
+def wait_with_dots(
+    shell: Shell,
+    step: Callable[[], int | None],
+    timeout: float | None,
+    ongoing: Callable[[], int],
+) -> int:
+    """iPXE's ``monojob_wait("")``: prints ``...``, a dot per second, then `` ok`` or
+    `` <error>``. ``step()`` returns None while the job runs, else its status; on timeout
+    the job's ongoing status (or "Connection timed out") is the result."""
+    from bootsh.dhcp import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB, describe_error
+
+    shell.print("...", end="")
+    _flush(shell)
+    start = time.monotonic()
+    next_dot = start + 1.0
+    try:
+        while True:
+            rc = step()
+            if rc is not None:
+                break
+            now = time.monotonic()
+            if timeout is not None and now - start >= timeout:
+                rc = ongoing() or ETIMEDOUT_MONOJOB
+                break
+            if now >= next_dot:
+                shell.print(".", end="")
+                _flush(shell)
+                next_dot += 1.0
+            time.sleep(0.01)
+    except KeyboardInterrupt:
+        rc = ECANCELED_MONOJOB
+    shell.print(" ok" if rc == 0 else f" {describe_error(rc)}")
+    return rc
+
+
+def link_wait(shell: Shell, netdev: Netdev, timeout: float | None, verbose: bool) -> int:
+    """iPXE's ``iflinkwait()``: open, then (if the link is down, or ``verbose``) print
+    ``Waiting for link-up on net0`` and wait; the error is the link's own status."""
+    rc = open_netdev(shell, netdev)
+    if rc:
+        return rc
+    sysfs = shell.context.config.sysfs_root
+    ifname = netdev.nic.ifname
+    link = read_link(sysfs, ifname)
+    if link.up and not verbose:
+        return 0
+    shell.print(f"Waiting for link-up on {netdev.name}", end="")
+
+    def step() -> int | None:
+        return 0 if read_link(sysfs, ifname).up else None
+
+    def ongoing() -> int:
+        from bootsh.linkstate import LINK_DOWN, LINK_UNKNOWN
+
+        state = read_link(sysfs, ifname)
+        return LINK_DOWN[1] if state.reason.startswith(LINK_DOWN[0]) else LINK_UNKNOWN[1]
+
+    return wait_with_dots(shell, step, timeout, ongoing)
+
+
+def configure(
+    shell: Shell, netdev: Netdev, timeout_ms: int = 0, configurator: str | None = None
+) -> int:
+    """iPXE's ``ifconf()`` with the DHCP configurator (the only one bootsh has)."""
+    from bootsh import dhcp
+
+    name = str(netdev.name)
+    rc = link_wait(shell, netdev, dhcp.LINK_WAIT_TIMEOUT, verbose=False)
+    if rc:
+        return rc
+    state = shell.netstate.peek(name)
+    assert state is not None and state.sock is not None
+    mac_text = netdev.nic.mac or ""
+    mac = bytes.fromhex(mac_text.replace(":", ""))
+    label = f"[{configurator}] " if configurator else ""
+    shell.print(f"Configuring {label}({name} {mac_text})...", end="")
+    _flush(shell)
+    start = time.monotonic()
+    deadline = start + timeout_ms / 1000 if timeout_ms else None
+
+    def dot() -> None:
+        shell.print(".", end="")
+        _flush(shell)
+
+    identity = dhcp.identity_for(shell, name, mac)
+    broadcast = dhcp.ipv4_route(shell, name) is not None
+    try:
+        outcome, session = dhcp.run_session(
+            state, identity, deadline=deadline, on_second=dot, broadcast=broadcast
+        )
+    except KeyboardInterrupt:
+        outcome, session = dhcp.Outcome(dhcp.ECANCELED_MONOJOB), None
+    rc = outcome.rc
+    if rc == 0 and outcome.ack is not None:
+        shell.settings.register_block(dhcp.DhcpBlock(dhcp.DHCP_SETTINGS_NAME, outcome.ack), name)
+        if outcome.proxy is not None:
+            shell.settings.register_block(
+                dhcp.DhcpBlock(dhcp.PROXYDHCP_SETTINGS_NAME, outcome.proxy)
+            )
+        shell.print(" ok")
+        if netdev.nic.ifname:
+            problem = dhcp.apply_to_kernel(shell, name, netdev.nic.ifname)
+            if problem:
+                shell.diagnose(
+                    f"{name}: the lease is not applied to {netdev.nic.ifname}: {problem}"
+                )
+        return 0
+    # ifconf without -c reports that no configurator succeeded; a -t or Ctrl-C is the job's.
+    if configurator is None and rc not in (dhcp.ETIMEDOUT_MONOJOB, dhcp.ECANCELED_MONOJOB):
+        rc = dhcp.EADDRNOTAVAIL_CONFIG
+    shell.print(f" {dhcp.describe_error(rc)}")
+    if session is not None and session.naks:
+        nak = session.naks[-1]
+        message = nak.packet.fetch(dhcp.OPT_MESSAGE) or b""
+        why = f": {message.decode(errors='replace')}" if message else ""
+        shell.diagnose(
+            f"{name}: the server {'.'.join(map(str, nak.peer_ip))} refused the request"
+            f" (DHCPNAK{why}); like iPXE, bootsh waited for a DHCPACK until the timeout"
+        )
+    elif session is not None and rc != dhcp.ECANCELED_MONOJOB and not session.offers_seen:
+        shell.diagnose(f"{name}: no DHCP server answered")
+    close_netdev(shell, name)
+    return rc

@@ -1,0 +1,191 @@
+"""Apply an IPv4 configuration to a kernel interface through rtnetlink, written by hand.
+
+A DHCP lease (or a static ``set net0/ip``) only helps the kernel's own TCP and UDP (HTTP,
+TFTP, DNS fetches) once the interface has the address and the default route. This module
+sends the three rtnetlink requests that ``ip addr replace`` / ``ip route replace`` would
+send: ``RTM_NEWADDR`` (with ``NLM_F_REPLACE``), ``RTM_DELADDR`` for an address bootsh put
+there before, and ``RTM_NEWROUTE``/``RTM_DELROUTE`` for the default route. No subprocess, no
+dependency: the messages are packed with ``struct`` from ``linux/netlink.h``,
+``linux/rtnetlink.h`` and ``linux/if_addr.h``, and every request asks for an ACK so that a
+failure comes back as an errno (``NetlinkError``) instead of being lost.
+
+Routes bootsh adds carry ``RTPROT_DHCP`` as their protocol, so that ``ip route`` shows where
+they came from.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import socket
+import struct
+from dataclasses import dataclass
+
+from bootsh.errors import BootshError
+
+NETLINK_ROUTE = 0
+RTM_NEWADDR, RTM_DELADDR = 20, 21
+RTM_NEWROUTE, RTM_DELROUTE = 24, 25
+NLMSG_ERROR = 2
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x100, 0x200, 0x400
+IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
+RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
+RT_TABLE_MAIN = 254
+RTPROT_DHCP = 16
+RT_SCOPE_UNIVERSE = 0
+RTN_UNICAST = 1
+_NLMSG = struct.Struct("=IHHII")  # len, type, flags, seq, pid
+_IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
+_RTMSG = struct.Struct(
+    "=BBBBBBBBI"
+)  # family, dst_len, src_len, tos, table, proto, scope, type, flags
+
+
+class NetlinkError(BootshError):
+    """The kernel refused a request: ``errno`` is the kernel's, the message says which."""
+
+    def __init__(self, number: int, what: str) -> None:
+        super().__init__(f"{what}: {os.strerror(number)}")
+        self.errno = number
+
+
+@dataclass(frozen=True)
+class Ipv4Config:
+    """What the kernel interface gets: an address with its prefix, maybe a default gateway."""
+
+    address: str
+    prefixlen: int
+    gateway: str | None = None
+
+    @property
+    def broadcast(self) -> str:
+        network = ipaddress.IPv4Network(f"{self.address}/{self.prefixlen}", strict=False)
+        return str(network.broadcast_address)
+
+
+def _attr(kind: int, payload: bytes) -> bytes:
+    length = 4 + len(payload)
+    return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
+
+
+def _ip(text: str) -> bytes:
+    return socket.inet_aton(text)
+
+
+class Rtnetlink:
+    """One NETLINK_ROUTE socket; each request waits for its ACK."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+        self.sock.bind((0, 0))
+        self.sock.settimeout(5.0)
+        self.seq = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> Rtnetlink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, kind: int, flags: int, body: bytes, what: str) -> None:
+        self.seq += 1
+        header = _NLMSG.pack(_NLMSG.size + len(body), kind, flags | NLM_F_REQUEST | NLM_F_ACK,
+                             self.seq, 0)  # fmt: skip
+        try:
+            self.sock.send(header + body)
+        except OSError as exc:
+            raise NetlinkError(exc.errno or errno.EIO, what) from None
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                raise NetlinkError(errno.ETIMEDOUT, what) from None
+            offset = 0
+            while offset + _NLMSG.size <= len(data):
+                length, msg_type, _, seq, _ = _NLMSG.unpack_from(data, offset)
+                if length < _NLMSG.size:
+                    raise NetlinkError(errno.EPROTO, what)
+                if msg_type == NLMSG_ERROR and seq == self.seq:
+                    (code,) = struct.unpack_from("=i", data, offset + _NLMSG.size)
+                    if code:
+                        raise NetlinkError(-code, what)
+                    return
+                offset += (length + 3) & ~3
+
+
+def _addr_body(index: int, config: Ipv4Config) -> bytes:
+    return (
+        _IFADDRMSG.pack(socket.AF_INET, config.prefixlen, 0, RT_SCOPE_UNIVERSE, index)
+        + _attr(IFA_LOCAL, _ip(config.address))
+        + _attr(IFA_ADDRESS, _ip(config.address))
+        + _attr(IFA_BROADCAST, _ip(config.broadcast))
+    )
+
+
+def _default_route_body(index: int, gateway: str | None) -> bytes:
+    body = _RTMSG.pack(socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_DHCP, RT_SCOPE_UNIVERSE,
+                       RTN_UNICAST, 0)  # fmt: skip
+    body += _attr(RTA_OIF, struct.pack("=I", index))
+    if gateway:
+        body += _attr(RTA_GATEWAY, _ip(gateway))
+    return body
+
+
+def apply(ifname: str, config: Ipv4Config, previous: Ipv4Config | None = None) -> None:
+    """Give ``ifname`` the address of ``config`` and its default route.
+
+    ``previous`` is what bootsh applied to this interface before: its address is removed
+    when it differs, and its default route when ``config`` has none (or another one).
+    Raises ``NetlinkError``.
+    """
+    index = socket.if_nametoindex(ifname)
+    with Rtnetlink() as nl:
+        if previous is not None and (previous.address, previous.prefixlen) != (
+            config.address,
+            config.prefixlen,
+        ):
+            remove(ifname, previous, nl=nl, index=index)
+            previous = None
+        nl.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, _addr_body(index, config),
+                   f"adding {config.address}/{config.prefixlen} to {ifname}")  # fmt: skip
+        if config.gateway:
+            nl.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE,
+                       _default_route_body(index, config.gateway),
+                       f"default route via {config.gateway} on {ifname}")  # fmt: skip
+        elif previous is not None and previous.gateway:
+            _delete_default_route(nl, index, previous.gateway, ifname)
+
+
+def _delete_default_route(nl: Rtnetlink, index: int, gateway: str, ifname: str) -> None:
+    try:
+        nl.request(RTM_DELROUTE, 0, _default_route_body(index, gateway),
+                   f"removing the default route via {gateway} on {ifname}")  # fmt: skip
+    except NetlinkError as exc:
+        if exc.errno != errno.ESRCH:
+            raise
+
+
+def remove(
+    ifname: str, config: Ipv4Config, *, nl: Rtnetlink | None = None, index: int | None = None
+) -> None:
+    """Remove an address (and the default route) bootsh applied; already gone is fine."""
+    if index is None:
+        index = socket.if_nametoindex(ifname)
+    own = nl is None
+    link = nl or Rtnetlink()
+    try:
+        if config.gateway:
+            _delete_default_route(link, index, config.gateway, ifname)
+        try:
+            link.request(RTM_DELADDR, 0, _addr_body(index, config),
+                         f"removing {config.address}/{config.prefixlen} from {ifname}")  # fmt: skip
+        except NetlinkError as exc:
+            if exc.errno not in (errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH):
+                raise
+    finally:
+        if own:
+            link.close()

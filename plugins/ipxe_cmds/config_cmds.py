@@ -1,0 +1,141 @@
+"""``ifconf`` (alias ``dhcp``), ``iflinkwait`` and ``route``, as iPXE's ``ifmgmt_cmd.c``
+and ``route.c``.
+
+``ifconf``/``dhcp`` and ``iflinkwait`` try the netdevs given (or every netdev) in order and
+stop at the first success (iPXE's ``ifcommon_exec``); a name that is not a netdev is reported
+and skipped. The work is in ``bootsh.ifmgmt`` and ``bootsh.dhcp``.
+
+``route`` lists, per netdev, its IPv4 address/netmask and gateway as its settings give them
+(static ``set net0/ip`` first, then the DHCP lease) and the IPv6 link-local address iPXE gives
+every netdev (EUI-64 from the MAC); routes of a closed netdev are marked ``(inaccessible)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from collections.abc import Callable
+
+from bootsh.commands import Command, Invocation, Option, parse_integer
+from bootsh.dhcp import CONFIGURATORS, ENOTSUP_CONFIGURATOR, find_netdev, ipv4_route
+from bootsh.ifmgmt import configure, link_wait
+from bootsh.ipxe_errors import ipxe_errno
+from bootsh.netdevs import Netdev
+from bootsh.shell import Shell
+from bootsh_ipxe_cmds.netdev_cmds import netdev_names
+
+#: ``ifcommon_exec``'s "no netdev at all" (hci/commands/ifmgmt_cmd.c).
+ENODEV_IFCOMMON = ipxe_errno(0x2C, 0x001DE000, 0, 19)
+#: ``iflinkwait``'s default wait (iPXE's LINK_WAIT_TIMEOUT).
+LINK_WAIT_MS = 15000
+
+
+def _each(shell: Shell, args: list[str], payload: Callable[[Netdev], int]) -> int:
+    """iPXE's ``ifcommon_exec`` with stop-on-first-success."""
+    from bootsh.dhcp import ENODEV_NETDEV
+
+    if args:
+        rc = ENODEV_NETDEV
+        for name in args:
+            netdev = find_netdev(shell, name)
+            if netdev is None:
+                shell.print(f'"{name}": no such network device')
+                rc = ENODEV_NETDEV
+                continue
+            rc = payload(netdev)
+            if rc == 0:
+                return 0
+        return rc
+    rc = ENODEV_IFCOMMON
+    for netdev in shell.netdevs().shown:
+        rc = payload(netdev)
+        if rc == 0:
+            return 0
+    return rc
+
+
+def ifconf(inv: Invocation) -> int:
+    shell = inv.shell
+    configurator = inv.value("configurator")
+    if configurator is not None and configurator not in CONFIGURATORS:
+        shell.print(f'"{configurator}": no such configurator')
+        return ENOTSUP_CONFIGURATOR
+    text = inv.value("timeout")
+    timeout = parse_integer(text) if text is not None else 0
+    return _each(shell, inv.args, lambda n: configure(shell, n, timeout, configurator))
+
+
+def iflinkwait(inv: Invocation) -> int:
+    shell = inv.shell
+    text = inv.value("timeout")
+    timeout = parse_integer(text) if text is not None else LINK_WAIT_MS
+
+    def payload(netdev: Netdev) -> int:
+        rc = link_wait(shell, netdev, timeout / 1000 if timeout else None, verbose=True)
+        if rc:
+            shell.netstate.close(str(netdev.name))
+        return rc
+
+    return _each(shell, inv.args, payload)
+
+
+def link_local(mac: str) -> str:
+    """The EUI-64 link-local address of a MAC (``fe80::5054:ff:fe12:3456``)."""
+    raw = bytearray(bytes.fromhex(mac.replace(":", "").replace("-", "")))
+    if len(raw) != 6:
+        raise ValueError(f"not an Ethernet MAC: {mac}")
+    raw[0] ^= 0x02
+    iid = bytes(raw[:3]) + b"\xff\xfe" + bytes(raw[3:])
+    return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + iid))
+
+
+def route_lines(shell: Shell) -> list[str]:
+    lines: list[str] = []
+    for netdev in shell.netdevs().shown:
+        name = str(netdev.name)
+        closed = "" if shell.netstate.is_open(name) else " (inaccessible)"
+        route = ipv4_route(shell, name)
+        if route is not None:
+            gateway = f" gw {route.gateway}" if route.gateway else ""
+            lines.append(f"{name}: {route.address}/{route.netmask}{gateway}{closed}")
+        if netdev.nic.mac:
+            with contextlib.suppress(ValueError):  # not Ethernet: no EUI-64
+                lines.append(f"{name}: {link_local(netdev.nic.mac)}/64{closed}")
+    return lines
+
+
+def route(inv: Invocation) -> int:
+    for line in route_lines(inv.shell):
+        inv.shell.print(line)
+    return 0
+
+
+def _interface(shell: Shell, prefix: str) -> list[str]:
+    return [*netdev_names(shell, prefix), *(["netX"] if "netX".startswith(prefix) else [])]
+
+
+COMMANDS = (
+    Command(
+        "ifconf",
+        ifconf,
+        "configure network interface",
+        args="[<interface>...]",
+        options=(
+            Option("configurator", "c", "configurator", "configurator to use (dhcp)"),
+            Option("timeout", "t", "timeout", "timeout in ms"),
+        ),
+        max_args=None,
+        aliases=("dhcp",),
+        completer=_interface,
+    ),
+    Command(
+        "iflinkwait",
+        iflinkwait,
+        "wait for link-up",
+        args="[<interface>...]",
+        options=(Option("timeout", "t", "timeout", "timeout in ms"),),
+        max_args=None,
+        completer=_interface,
+    ),
+    Command("route", route, "show routing table"),
+)
