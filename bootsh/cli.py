@@ -11,6 +11,7 @@ script: labels and ``goto`` work, and the first failing line ends it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -109,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the kernel interface IFACE as a NIC (repeatable; iPXE's Linux-build syntax);"
         " with --net, bootsh uses exactly these NICs and discovers none",
     )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="boot of a kernel prints the boot plan (kernel, initrds, command line)"
+        " instead of loading it with kexec",
+    )
     parser.add_argument("--port-device", type=Path, metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument(
         "--config",
@@ -180,6 +187,8 @@ def main(
     except UsageError as exc:
         print(f"bootsh: {exc}", file=stderr)
         return USAGE_ERROR
+    if ns.dry_run:
+        config = dataclasses.replace(config, dry_run=True)
 
     host = make_plugin_manager(
         disabled=config.disabled_plugins, report=lambda line: print(f"bootsh: {line}", file=stderr)

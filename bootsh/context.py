@@ -54,6 +54,9 @@ class Config:
     #: ``--net DRIVER,key=value,...`` (iPXE's Linux-build syntax), in order. When given,
     #: bootsh uses exactly these NICs: discovery drivers probe nothing.
     nets: tuple[str, ...] = ()
+    #: ``--dry-run``: ``boot`` of a kernel prints the boot plan (kernel, initrds, command
+    #: line) instead of loading it with kexec.
+    dry_run: bool = False
 
 
 @dataclass

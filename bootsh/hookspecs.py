@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bootsh.commands import Command
     from bootsh.context import Context
     from bootsh.fetch import UriScheme
+    from bootsh.images import ImageType
     from bootsh.nic import Nic
     from bootsh.shell import Shell
     from bootsh.twins import Decision, Evidence, TwinGroup, TwinPolicy
@@ -59,6 +60,20 @@ def bootsh_register_uri_schemes(register: Callable[[UriScheme], None]) -> None:
     raises ``bootsh.fetch.FetchError`` with iPXE's error number on failure; the core
     prints the line, handles the temporary file and Ctrl-C. The host fills in ``source``;
     a scheme name already taken is refused and reported (the first registration wins).
+    """
+
+
+@hookspec
+def bootsh_register_image_types(register: Callable[[ImageType], None]) -> None:
+    """Add image types by calling ``register(ImageType(...))`` once per type.
+
+    A registered image is probed by each type in ``order`` (lower first):
+    ``probe(image, header)`` sees the image record and its first 64 KiB and says whether
+    the image is of this type; the first type that says yes is the image's type, and its
+    ``inspect`` (if any) records facts shown by bootsh (a kernel's version). ``exec(shell,
+    image)`` runs the image (``chain``, ``boot``) and returns an iPXE error number (0 for
+    success); a type without ``exec`` cannot be selected or booted. The host fills in
+    ``source``; a name already taken is refused and reported (the first one wins).
     """
 
 

@@ -22,6 +22,7 @@ from bootsh.twins import Decision, Evidence, TwinPolicy
 if TYPE_CHECKING:
     from bootsh.context import Context
     from bootsh.fetch import UriScheme
+    from bootsh.images import ImageType
     from bootsh.nic import Nic
     from bootsh.shell import Shell
 
@@ -181,6 +182,25 @@ class PluginHost:
             current[0] = impl.plugin_name
             self._call_one(impl, "bootsh_register_uri_schemes", register=register)
         return schemes
+
+    def image_types(self) -> list[ImageType]:
+        """Image types in registration order; a name taken twice keeps the first."""
+        types: dict[str, ImageType] = {}
+        current = [""]
+
+        def register(image_type: ImageType) -> None:
+            if image_type.name in types:
+                self.report(
+                    f"plugin {current[0]}: image type {image_type.name!r} is already "
+                    f"provided by {types[image_type.name].source}; ignored"
+                )
+                return
+            types[image_type.name] = replace(image_type, source=current[0])
+
+        for impl in reversed(self.pm.hook.bootsh_register_image_types.get_hookimpls()):
+            current[0] = impl.plugin_name
+            self._call_one(impl, "bootsh_register_image_types", register=register)
+        return list(types.values())
 
     def _call_one(self, impl: pluggy.HookImpl, hook_name: str, **kwargs: Any) -> None:
         # Registration hooks: same isolation as _call, but the register callback needs to

@@ -22,8 +22,16 @@ from bootsh_ipxe_cmds import (
     setting_cmds,
 )
 
-GROUPS = (flow, setting_cmds, netdev_cmds, extensions, console_cmds, menu_cmds, config_cmds,
-          image_cmds)
+GROUPS = (
+    flow,
+    setting_cmds,
+    netdev_cmds,
+    extensions,
+    console_cmds,
+    menu_cmds,
+    config_cmds,
+    image_cmds,
+)
 
 
 @hookimpl

@@ -1,0 +1,244 @@
+"""Booting a Linux kernel from Linux: the boot plan, ``kexec_file_load`` and the reboot.
+
+``boot`` of a bzImage becomes a *plan*: the kernel file, the initrds in registration order
+(every registered image that is not itself executable: iPXE hands a bzImage every other
+image as an initrd) and the kernel command line (the image's arguments). With ``--dry-run``
+the plan is printed, one line each, and nothing else happens::
+
+    boot: kernel vmlinuz 14186432 bytes http://10.77.0.1/vmlinuz
+    boot: initrd initrd.cpio 512 bytes http://10.77.0.1/initrd.cpio
+    boot: cmdline "console=ttyS0 quiet"
+
+Otherwise the initrds are concatenated, each padded with NULs to a multiple of 4 bytes
+(the kernel's initramfs unpacker takes several archives in a row and skips that padding),
+into one temporary file, and the kernel is loaded with the ``kexec_file_load`` system call
+(x86_64: 320, aarch64: 294) through ctypes: kernel fd, initrd fd (or
+``KEXEC_FILE_NO_INITRAMFS``), the command line with its NUL counted. Only when that worked
+does ``reboot(LINUX_REBOOT_CMD_KEXEC)`` start the new kernel. Every failure after a load
+unloads again (``KEXEC_FILE_UNLOAD``) so that nothing stays half loaded, and is reported as
+an iPXE error plus one line saying why (no kexec in this kernel, CAP_SYS_BOOT missing,
+kernel lockdown, a rejected image).
+
+``BOOTSH_NEVER_KEXEC`` (any value) in the environment makes ``execute`` refuse after a
+successful load (unloading again): the tests set it, so that no test can ever reboot the
+machine it runs on.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+from bootsh.errors import BootshError
+from bootsh.ipxe_errors import ipxe_errno
+
+#: ``kexec_file_load`` by machine (``uname -m``).
+SYSCALLS = {"x86_64": 320, "aarch64": 294}
+
+KEXEC_FILE_UNLOAD = 0x1
+KEXEC_FILE_NO_INITRAMFS = 0x4
+LINUX_REBOOT_CMD_KEXEC = 0x45584543
+
+#: The environment variable that forbids the final reboot (tests).
+NEVER_ENV = "BOOTSH_NEVER_KEXEC"
+
+ERRFILE_KEXEC = 0x00808000  # as iPXE's bzimage.c (ERRFILE_ARCH | ERRFILE_IMAGE)
+
+# The Linux errno -> (iPXE POSIX code, Linux platform byte) of the error shown.
+_EPERM = (0x41, 1)
+_ENOTSUP = (0x3C, 95)
+_ENOEXEC = (0x2E, 8)
+_EACCES = (0x02, 13)
+_ENOMEM = (0x31, 12)
+_EINVAL = (0x1C, 22)
+_EIO = (0x1D, 5)
+_EBUSY = (0x0A, 16)
+
+
+class KexecError(BootshError):
+    """A load or boot that did not happen: ``errno`` is iPXE's number, ``why`` bootsh's."""
+
+    def __init__(self, code: tuple[int, int], why: str) -> None:
+        self.errno = ipxe_errno(code[0], ERRFILE_KEXEC, 0, code[1])
+        self.why = why
+        super().__init__(why)
+
+
+@dataclass(frozen=True)
+class PlanFile:
+    """One file of the plan: its image name, its file, size and URI."""
+
+    name: str
+    path: Path
+    size: int
+    uri: str | None
+
+
+@dataclass(frozen=True)
+class BootPlan:
+    kernel: PlanFile
+    initrds: tuple[PlanFile, ...]
+    cmdline: str
+
+    def lines(self) -> list[str]:
+        """The ``--dry-run`` output: one line per kernel, initrd and command line."""
+        out = [_line("kernel", self.kernel)]
+        out.extend(_line("initrd", initrd) for initrd in self.initrds)
+        out.append(f'boot: cmdline "{self.cmdline}"')
+        return out
+
+
+def _line(kind: str, item: PlanFile) -> str:
+    return f"boot: {kind} {item.name} {item.size} bytes {item.uri or '-'}"
+
+
+def combine_initrds(initrds: tuple[PlanFile, ...], target: Path) -> Path | None:
+    """Concatenate the initrds in order into ``target``, each padded to 4 bytes; None if none."""
+    if not initrds:
+        return None
+    with target.open("wb") as out:
+        for initrd in initrds:
+            with initrd.path.open("rb") as src:
+                size = 0
+                while chunk := src.read(1 << 20):
+                    out.write(chunk)
+                    size += len(chunk)
+            out.write(b"\0" * (-size % 4))
+    return target
+
+
+# -- the system calls --------------------------------------------------------------------------
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def syscall_number(machine: str | None = None) -> int:
+    machine = machine or platform.machine()
+    number = SYSCALLS.get(machine)
+    if number is None:
+        raise KexecError(_ENOTSUP, f"kexec_file_load is not known on {machine}")
+    return number
+
+
+def _lockdown() -> str | None:
+    """The kernel's lockdown mode when one is active (``integrity``/``confidentiality``)."""
+    try:
+        text = Path("/sys/kernel/security/lockdown").read_text()
+    except OSError:
+        return None
+    start, end = text.find("["), text.find("]")
+    mode = text[start + 1 : end] if 0 <= start < end else ""
+    return mode if mode and mode != "none" else None
+
+
+def explain(err: int) -> KexecError:
+    """The error shown for the kernel's ``err`` from ``kexec_file_load``."""
+    if err == errno.ENOSYS:
+        return KexecError(
+            _ENOTSUP, "this kernel has no kexec_file_load (built without CONFIG_KEXEC_FILE)"
+        )
+    if err == errno.EPERM:
+        mode = _lockdown()
+        if mode is not None:
+            return KexecError(
+                _EPERM, f"the kernel is locked down ({mode}): kexec needs a signed kernel"
+            )
+        return KexecError(_EPERM, "loading a kernel needs CAP_SYS_BOOT (run bootsh as root)")
+    if err in (errno.EKEYREJECTED, errno.EBADMSG, errno.ENOKEY):
+        return KexecError(_EACCES, "the kernel's signature was rejected (secure boot/lockdown)")
+    if err == errno.ENOEXEC:
+        return KexecError(_ENOEXEC, "the running kernel cannot load this image")
+    if err == errno.ENOMEM:
+        return KexecError(_ENOMEM, "not enough memory to load the kernel and initrd")
+    if err == errno.EBUSY:
+        return KexecError(_EBUSY, "a kexec image is in use")
+    if err == errno.EINVAL:
+        return KexecError(_EINVAL, "the kernel refused the image or the command line")
+    return KexecError(_EIO, f"kexec_file_load failed: {os.strerror(err)}")
+
+
+def load(kernel: Path, initrd: Path | None, cmdline: str) -> None:
+    """``kexec_file_load``: load ``kernel`` (and ``initrd``) for the next ``execute``."""
+    number = syscall_number()
+    libc = _libc()
+    data = cmdline.encode("utf-8", "surrogateescape") + b"\0"
+    buffer = ctypes.create_string_buffer(data, len(data))
+    flags = 0 if initrd is not None else KEXEC_FILE_NO_INITRAMFS
+    kernel_fd = os.open(kernel, os.O_RDONLY | os.O_CLOEXEC)
+    initrd_fd = -1
+    try:
+        if initrd is not None:
+            initrd_fd = os.open(initrd, os.O_RDONLY | os.O_CLOEXEC)
+        ctypes.set_errno(0)
+        result = libc.syscall(
+            ctypes.c_long(number),
+            ctypes.c_long(kernel_fd),
+            ctypes.c_long(initrd_fd),
+            ctypes.c_ulong(len(data)),
+            buffer,
+            ctypes.c_ulong(flags),
+        )
+        if result != 0:
+            err = ctypes.get_errno()
+            # A failed load leaves nothing loaded, but an earlier image of someone else's
+            # may still be there: unloading makes the state clear (best effort).
+            unload()
+            raise explain(err)
+    finally:
+        os.close(kernel_fd)
+        if initrd_fd >= 0:
+            os.close(initrd_fd)
+
+
+def unload() -> None:
+    """``kexec_file_load(..., KEXEC_FILE_UNLOAD)``; errors are ignored (best effort)."""
+    try:
+        number = syscall_number()
+    except KexecError:
+        return
+    libc = _libc()
+    libc.syscall(
+        ctypes.c_long(number),
+        ctypes.c_long(-1),
+        ctypes.c_long(-1),
+        ctypes.c_ulong(0),
+        None,
+        ctypes.c_ulong(KEXEC_FILE_UNLOAD),
+    )
+
+
+def execute() -> None:
+    """Start the loaded kernel (``reboot(LINUX_REBOOT_CMD_KEXEC)``); returns only on failure.
+
+    Refuses (after unloading) when ``BOOTSH_NEVER_KEXEC`` is set.
+    """
+    if os.environ.get(NEVER_ENV) is not None:
+        unload()
+        raise KexecError(_EPERM, f"{NEVER_ENV} is set: the loaded kernel was unloaded again")
+    os.sync()
+    libc = _libc()
+    ctypes.set_errno(0)
+    libc.reboot(ctypes.c_int(LINUX_REBOOT_CMD_KEXEC))
+    err = ctypes.get_errno()
+    unload()
+    if err == errno.EPERM:
+        raise KexecError(_EPERM, "starting the kernel needs CAP_SYS_BOOT")
+    raise KexecError(_EIO, f"reboot(LINUX_REBOOT_CMD_KEXEC) failed: {os.strerror(err)}")
+
+
+def boot(plan: BootPlan, workdir: Path) -> None:
+    """Load the plan and start it; raises ``KexecError`` when either fails."""
+    combined = combine_initrds(plan.initrds, workdir / "initrds.combined")
+    try:
+        load(plan.kernel.path, combined, plan.cmdline)
+        execute()
+    finally:
+        if combined is not None:
+            combined.unlink(missing_ok=True)

@@ -1,0 +1,278 @@
+"""Image commands: ``imgfetch``, ``imgselect``, ``imgexec``, ``imgargs``, ``imgstat``,
+``imgfree`` and the digest commands, as iPXE's ``hci/commands/image_cmd.c``,
+``usr/imgmgmt.c`` and ``hci/commands/digest_cmd.c``.
+
+The "img{single}" family (``imgfetch``/``module``/``initrd``, ``imgselect``/``imgload``/
+``kernel``, ``imgexec``/``chain``/``boot``, ``imgargs``) takes an image name or a URI and
+arguments: ``imgfetch`` always downloads; the others use a registered image of that name
+if there is one, and download the URI otherwise. A URI is resolved against ``${cwuri}``;
+the download line shows it as typed. Then, in iPXE's order: ``--name`` renames, the
+arguments become the command line (``imgargs`` clears it first), ``--autofree`` marks the
+image to be freed after it ran, and the action runs: ``imgselect`` selects (``Could not
+select: ...``), ``imgexec`` executes (``Could not boot: ...``) or, with ``--replace``,
+makes the running script hand over to the image when it ends. ``imgexec`` without an image
+runs the selected one (none: ``No image selected``, which iPXE does not count as a failure).
+
+Options and usage come from ``bootsh.ipxe_syntax``, the table of iPXE's commands, so that
+the shell and ``bootsh --check`` agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+
+from bootsh.commands import Command, Handler, Invocation, Option, parse_integer
+from bootsh.fetch import ECANCELED_FETCH, FetchError, fetch, redact
+from bootsh.images import ENOENT_IMAGE, Image, ImageFlag, close_store, store_of
+from bootsh.ipxe_errors import strerror
+from bootsh.ipxe_syntax import SYNTAX, ArgReq
+from bootsh.shell import STOP_SEQUENCE, Shell
+
+
+def _options(name: str) -> tuple[Option, ...]:
+    return tuple(
+        Option(o.long, o.short, o.long if o.arg is ArgReq.REQUIRED else None)
+        for o in SYNTAX[name].options
+    )
+
+
+def image_names(shell: Shell, prefix: str) -> Iterable[str]:
+    return [i.name for i in store_of(shell).images if i.name.startswith(prefix)]
+
+
+# -- acquiring an image ------------------------------------------------------------------------
+
+
+def _timeout(inv: Invocation) -> float | None:
+    text = inv.value("timeout")
+    if text is None:
+        return None
+    ms = parse_integer(text)
+    return ms / 1000 if ms else None
+
+
+def download(
+    shell: Shell,
+    uri: str,
+    *,
+    timeout: float | None = None,
+    quiet: bool = False,
+    fetched_by: str = "",
+) -> Image | int:
+    """``imgdownload``: fetch ``uri`` (resolved against ``${cwuri}``) and register it.
+
+    Returns the image, or the iPXE error number (the download line already said why).
+    """
+    store = store_of(shell)
+    absolute = store.resolve(shell, uri)
+    try:
+        done = fetch(
+            shell,
+            absolute,
+            store.directory,
+            name=store.new_file(),
+            timeout=timeout,
+            quiet=quiet,
+            label=redact(uri),
+        )
+    except FetchError as exc:
+        return exc.errno
+    except KeyboardInterrupt:
+        return ECANCELED_FETCH
+    image = Image(store.name_for(absolute), done.uri, done.path, done.size, fetched_by=fetched_by)
+    store.register(image)
+    return image
+
+
+def acquire(shell: Shell, name_uri: str, inv: Invocation) -> Image | int:
+    """``imgacquire``: the registered image called ``name_uri``, or a download of it."""
+    image = store_of(shell).find(name_uri)
+    if image is not None:
+        return image
+    return download(
+        shell, name_uri, timeout=_timeout(inv), quiet=inv.flag("quiet"), fetched_by=inv.name
+    )
+
+
+Action = Callable[[Shell, Image, Invocation], int]
+
+
+def _single(
+    inv: Invocation,
+    *,
+    fetch_only: bool = False,
+    clear_args: bool = False,
+    action: Action | None = None,
+    verb: str = "",
+) -> int:
+    """iPXE's ``imgsingle_exec``."""
+    shell = inv.shell
+    store = store_of(shell)
+    cmdline = " ".join(inv.args[1:]) if len(inv.args) > 1 else None
+    if inv.args:
+        if fetch_only:
+            got = download(
+                shell,
+                inv.args[0],
+                timeout=_timeout(inv),
+                quiet=inv.flag("quiet"),
+                fetched_by=inv.name,
+            )
+        else:
+            got = acquire(shell, inv.args[0], inv)
+        if isinstance(got, int):
+            return got
+        image = got
+    else:
+        selected = store.find_selected()
+        if selected is None:
+            shell.print("No image selected")
+            return 0  # iPXE returns the (successful) option parsing status here
+        image = selected
+    if clear_args:
+        image.cmdline = None
+    name = inv.value("name")
+    if name is not None:
+        image.name = name
+    if cmdline is not None:
+        image.cmdline = cmdline
+    if inv.flag("autofree"):
+        image.flags |= ImageFlag.AUTO_UNREGISTER
+    if action is not None:
+        status = action(shell, image, inv)
+        if status:
+            shell.print(f"Could not {verb}: {strerror(status)}")
+            return status
+    return 0
+
+
+def _select(shell: Shell, image: Image, inv: Invocation) -> int:
+    return store_of(shell).select(image)
+
+
+def _exec(shell: Shell, image: Image, inv: Invocation) -> int:
+    store = store_of(shell)
+    if inv.flag("replace"):
+        status = store.replace_current(image)
+        if status == 0:
+            shell.stop(STOP_SEQUENCE)
+        return status
+    return store.execute(shell, image)
+
+
+def imgfetch(inv: Invocation) -> int:
+    return _single(inv, fetch_only=True)
+
+
+def imgselect(inv: Invocation) -> int:
+    return _single(inv, action=_select, verb="select")
+
+
+def imgexec(inv: Invocation) -> int:
+    return _single(inv, action=_exec, verb="boot")
+
+
+def imgargs(inv: Invocation) -> int:
+    return _single(inv, clear_args=True)
+
+
+# -- imgstat, imgfree --------------------------------------------------------------------------
+
+
+def _multi(inv: Invocation, payload: Callable[[Image], None]) -> int:
+    """iPXE's ``imgmulti_exec``: every image, or the named ones in order."""
+    store = store_of(inv.shell)
+    if not inv.args:
+        for image in list(store.images):
+            payload(image)
+        return 0
+    for name in inv.args:
+        found = store.find(name)
+        if found is None:
+            inv.shell.print(f'"{name}": no such image')
+            return ENOENT_IMAGE
+        payload(found)
+    return 0
+
+
+def imgstat(inv: Invocation) -> int:
+    store = store_of(inv.shell)
+    return _multi(inv, lambda image: inv.shell.print(store.stat_line(image)))
+
+
+def imgfree(inv: Invocation) -> int:
+    return _multi(inv, store_of(inv.shell).free)
+
+
+# -- digests -----------------------------------------------------------------------------------
+
+DIGESTS = {
+    "md5sum": "md5",
+    "sha1sum": "sha1",
+    "sha224sum": "sha224",
+    "sha256sum": "sha256",
+    "sha384sum": "sha384",
+    "sha512sum": "sha512",
+}
+
+
+def digest(inv: Invocation) -> int:
+    """``md5sum``/``sha1sum``/``sha256sum``...: ``HEX  NAME`` per image.
+
+    As iPXE's ``digest_exec``: each argument is acquired (a registered name, else a
+    download), one that cannot be is skipped, and the command succeeds. ``-s SETTING``
+    stores the hex digest in SETTING instead of printing it.
+    """
+    shell = inv.shell
+    setting = inv.value("set")
+    for name_uri in inv.args:
+        got = acquire(shell, name_uri, inv)
+        if isinstance(got, int):
+            continue
+        h = hashlib.new(DIGESTS[inv.name])
+        with got.path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        if setting is not None:
+            shell.settings.set(setting, h.hexdigest())
+        else:
+            shell.print(f"{h.hexdigest()}  {got.name}")
+    return 0
+
+
+# -- the records -------------------------------------------------------------------------------
+
+
+def _single_record(name: str, handler: Handler, summary: str) -> Command:
+    syntax = SYNTAX[name]
+    return Command(
+        name,
+        handler,
+        summary,
+        args=syntax.usage or "",
+        options=_options(name),
+        min_args=syntax.min_args,
+        max_args=syntax.max_args,
+        aliases=syntax.aliases,
+        completer=image_names,
+    )
+
+
+COMMANDS = (
+    _single_record("imgfetch", imgfetch, "download an image"),
+    _single_record("imgselect", imgselect, "download (if needed) and select an image"),
+    _single_record("imgexec", imgexec, "download (if needed) and run an image"),
+    _single_record("imgargs", imgargs, "set an image's command line"),
+    _single_record("imgstat", imgstat, "list images"),
+    _single_record("imgfree", imgfree, "free images"),
+    *(
+        _single_record(name, digest, f"{algo.upper()} digest of images")
+        for name, algo in DIGESTS.items()
+    ),
+)
+
+
+def shutdown(shell: Shell) -> None:
+    """The shell is ending: remove its images and their files."""
+    close_store(shell)
