@@ -381,6 +381,8 @@ class NetdevBlock(Block):
         super().__init__(name)
         self.nic = nic
         self.mac_override: bytes | None = None
+        for key, raw, type_name in driver_settings(nic.facts):
+            self.store_here(Setting(key, type_name, tag=SETTING_TAGS.get(key, 0)), raw)
 
     def _mac(self) -> bytes:
         return bytes.fromhex((self.nic.mac or "").replace(":", ""))
@@ -458,6 +460,47 @@ class NetdevBlock(Block):
         if setting.name in self.OWN:
             raise SettingsError(error_number(ENOTSUP, ERRFILE_NETDEV_SETTINGS))
         super().store_here(setting, raw)
+
+
+#: The prefix of the facts a driver gives as settings of its netdev (``--net af_packet,if=X,
+#: ip=10.0.0.5`` gives ``setting/ip``): iPXE's Linux build stores them in the netdev's block.
+DRIVER_SETTING = "setting/"
+
+
+def driver_setting(key: str, value: str) -> tuple[bytes, str]:
+    """iPXE's ``linux_apply_settings`` for one pair: only a predefined setting is stored,
+    parsed in its type. Raises ``SettingsError`` (unknown name: ENOENT; a value the type
+    cannot parse: the type's error)."""
+    known = PREDEFINED.get(key)
+    if known is None or known.scope is not None:
+        raise SettingsError(ENOENT_SETTING, f"{key!r} is not a setting iPXE knows")
+    if key in NetdevBlock.OWN and key != "mac":
+        raise SettingsError(
+            error_number(ENOTSUP, ERRFILE_NETDEV_SETTINGS), f"{key!r} is the NIC's own"
+        )
+    type_name = known.type or DEFAULT_TYPE
+    try:
+        raw = TYPES[type_name].parse(value)
+    except SettingTypeError as exc:
+        raise _type_error(exc, type_name) from None
+    if key == "mac" and len(raw) != 6:
+        raise SettingsError(error_number(EINVAL, ERRFILE_NETDEV_SETTINGS), "not six bytes")
+    return raw, type_name
+
+
+def driver_settings(facts: Mapping[str, str]) -> list[tuple[str, bytes, str]]:
+    """The driver's settings that parse (the driver reported the others when probing)."""
+    found = []
+    for fact, value in facts.items():
+        if fact.startswith(DRIVER_SETTING):
+            key = fact[len(DRIVER_SETTING) :]
+            try:
+                raw, type_name = driver_setting(key, value)
+            except SettingsError:
+                continue
+            if raw:
+                found.append((key, raw, type_name))
+    return found
 
 
 class SmbiosBlock(Block):
@@ -842,6 +885,11 @@ class Settings:
         except SettingTypeError as exc:
             raise _type_error(exc, type_name) from None
         self._store(named.block, setting, raw)
+
+    def store_raw(self, named: NamedSetting, raw: bytes, default_type: str) -> None:
+        """Store bytes as they are (``nslookup``): in the name's type, else ``default_type``."""
+        setting = named.setting
+        self._store(named.block, replace(setting, type=setting.type or default_type), raw)
 
     def increment(self, named: NamedSetting, increment: int) -> None:
         """``inc``: a missing value counts as an int32 zero; a value of a non-numeric type

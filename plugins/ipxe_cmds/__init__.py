@@ -17,6 +17,7 @@ from bootsh_ipxe_cmds import (
     extensions,
     flow,
     image_cmds,
+    ip_cmds,
     menu_cmds,
     netdev_cmds,
     setting_cmds,
@@ -31,6 +32,7 @@ GROUPS = (
     menu_cmds,
     config_cmds,
     image_cmds,
+    ip_cmds,
 )
 
 

@@ -1,0 +1,164 @@
+"""Sending through bootsh's netdevs with the kernel's IP stack, and resolving names there.
+
+bootsh leaves IP to the kernel: ``dhcp`` applies the lease to the netdev's kernel interface
+(netlink), so addresses and routes live there. iPXE sends only through its *open* netdevs, so
+bootsh does the same: a destination is reached through the first open netdev (``net0``,
+``net1``, ...) whose kernel interface has a route to it, asked of the kernel by connecting a
+UDP socket bound to that interface (``SO_BINDTODEVICE``: no packet is sent). Every socket
+that sends is bound to that interface, so bootsh's traffic never leaves through an interface
+that is not one of its open netdevs, whatever the rest of the machine's routing says.
+
+What bootsh sends this way is counted as the netdev's TX (iPXE counts its own traffic); what
+comes back arrives on the netdev's raw socket and is counted as RX when it is polled.
+
+``resolve`` is iPXE's name resolution for every command that takes a host name: a literal
+address is itself, anything else is asked of the DNS servers in the ``dns`` setting
+(``bootsh.dns``), over a UDP socket bound the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import select
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bootsh.dns import PORT, DnsError, Lookup, encode_name, search_list
+from bootsh.netstate import NetdevState
+
+if TYPE_CHECKING:
+    from bootsh.shell import Shell
+
+
+@dataclass(frozen=True)
+class Egress:
+    """The netdev a destination is reached through: its name, kernel interface and state."""
+
+    name: str
+    ifname: str
+    state: NetdevState
+
+
+def bind_device(sock: socket.socket, ifname: str) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+
+
+def open_netdevs(shell: Shell) -> list[Egress]:
+    """The shown netdevs that are open and have a kernel interface, in name order."""
+    found = []
+    for netdev in shell.netdevs().shown:
+        name, ifname = netdev.name, netdev.nic.ifname
+        state = shell.netstate.peek(name) if name else None
+        if name and ifname and state is not None and state.is_open and state.ifname == ifname:
+            found.append(Egress(name, ifname, state))
+    return found
+
+
+def family_of(address: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def route(shell: Shell, address: str) -> Egress | None:
+    """The first open netdev whose kernel interface has a route to ``address``, or None."""
+    for egress in open_netdevs(shell):
+        with socket.socket(family_of(address), socket.SOCK_DGRAM) as probe:
+            try:
+                bind_device(probe, egress.ifname)
+                probe.connect((address, 9))  # a route lookup only: UDP sends nothing here
+            except OSError:
+                continue
+            return egress
+    return None
+
+
+def count_send(egress: Egress, send: Callable[[], object]) -> None:
+    """Run ``send``; count it as the netdev's TX (good, or an error of its kind)."""
+    try:
+        send()
+    except OSError as exc:
+        egress.state.tx.fail(exc.strerror or str(exc))
+        raise
+    egress.state.tx.good += 1
+
+
+@dataclass
+class UdpTransport:
+    """``bootsh.dns.Transport`` over kernel UDP sockets, one per netdev used, bound to it."""
+
+    shell: Shell
+    sockets: dict[str, socket.socket] = field(default_factory=dict)
+
+    def send(self, server: str, payload: bytes) -> None:
+        egress = route(self.shell, server)
+        if egress is None:
+            raise OSError(errno.ENETUNREACH, f"no open netdev has a route to {server}")
+        sock = self.sockets.get(egress.ifname)
+        if sock is None:
+            sock = socket.socket(family_of(server), socket.SOCK_DGRAM)
+            try:
+                bind_device(sock, egress.ifname)
+            except OSError:
+                sock.close()
+                raise
+            sock.setblocking(False)
+            self.sockets[egress.ifname] = sock
+        count_send(egress, lambda: sock.sendto(payload, (server, PORT)))
+
+    def receive(self, timeout: float) -> bytes | None:
+        if not self.sockets:
+            select.select([], [], [], timeout)
+            return None
+        ready, _, _ = select.select(list(self.sockets.values()), [], [], timeout)
+        for sock in ready:
+            try:
+                data, (_, port, *_) = sock.recvfrom(65535)
+            except OSError:
+                continue  # an ICMP error reported on the socket: iPXE never sees those
+            if port == PORT:
+                return data
+        return b"" if ready else None  # b"": something arrived but nothing readable
+
+    def close(self) -> None:
+        for sock in self.sockets.values():
+            with contextlib.suppress(OSError):
+                sock.close()
+        self.sockets.clear()
+
+
+def dns_servers(shell: Shell) -> list[str]:
+    """The ``dns`` setting's IPv4 addresses (4 bytes each, as DHCP option 6 holds them)."""
+    found = shell.settings.lookup("dns")
+    if found is None:
+        return []
+    raw = found.raw
+    return [socket.inet_ntoa(raw[i : i + 4]) for i in range(0, len(raw) - len(raw) % 4, 4)]
+
+
+def dns_suffixes(shell: Shell) -> list[bytes]:
+    """The search list: ``dnssl`` (DHCP option 119), else ``domain`` (iPXE's order)."""
+    found = shell.settings.lookup("dnssl")
+    if found is not None:
+        return search_list(found.raw)
+    domain = shell.settings.lookup("domain")
+    if domain is None:
+        return []
+    try:
+        return [encode_name(domain.raw.decode("utf-8", "surrogateescape"))]
+    except DnsError:
+        return []  # iPXE ignores a domain it cannot encode
+
+
+def resolve(shell: Shell, name: str, trace: Callable[[str, int], None] | None = None) -> str:
+    """``name`` as an address, as iPXE resolves it; raises ``bootsh.dns.DnsError``.
+
+    Ctrl-C (``KeyboardInterrupt``) passes through with every socket closed.
+    """
+    transport = UdpTransport(shell)
+    try:
+        lookup = Lookup(name, dns_servers(shell), transport, dns_suffixes(shell), trace=trace)
+        return lookup.run()
+    finally:
+        transport.close()

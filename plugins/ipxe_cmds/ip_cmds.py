@@ -1,0 +1,279 @@
+"""``ping``, ``nslookup``, ``ipstat`` and ``nstat`` in iPXE's formats, over the kernel's IP.
+
+* ``ping [-s size] [-t ms] [-c count] [-q] <host>`` (``hci/commands/ping_cmd.c``): 64 bytes,
+  1000 ms, no count (until Ctrl-C) by default; one line per reply or timeout
+  (``64 bytes from 10.77.0.1: seq=1``, ``0 bytes from <none>: seq=2: Connection timed out
+  (...)``) and ``Finished: <error>`` when it fails (neither with ``-q``). A host name is
+  resolved through DNS first (``bootsh.egress.resolve``); a failure there ends it the same way.
+* ``nslookup <setting> <name>`` (``usr/nslookup.c``): resolves ``name`` and stores the address
+  in ``setting`` (type ipv4 or ipv6 unless the name says otherwise; scopes are created as by
+  ``set``); ``Could not resolve <name>: <error>`` otherwise.
+* ``ipstat`` (``usr/ipstat.c``): the IP statistics, read from the kernel's ``/proc/net/snmp``,
+  ``netstat`` and ``snmp6`` (the counters of the network namespace bootsh runs in).
+* ``nstat`` (``usr/neighmgmt.c``): the IPv4 neighbours (ARP) of the netdevs' kernel
+  interfaces, ``net0 IPv4 10.77.0.1 is Ethernet 02:00:00:00:00:01``.
+
+iPXE's DNS errors have no text in its error table, so iPXE prints only the number
+(``Error 0x3e116106 (https://ipxe.org/3e116106)``); bootsh prints the same and says the
+reason in words on stderr. Ctrl-C cancels with iPXE's "Operation canceled".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import select
+import socket
+from pathlib import Path
+
+from bootsh.commands import Command, Invocation, Option, parse_integer
+from bootsh.dns import DnsError, describe
+from bootsh.egress import Egress, count_send, resolve, route
+from bootsh.ipxe_errors import strerror
+from bootsh.ping import (
+    ECANCELED_JOB,
+    EINVAL_PING,
+    EPERM_PING,
+    Pinger,
+    icmp_socket,
+    parse_reply,
+)
+from bootsh.settings import SettingsError
+from bootsh.shell import Shell
+
+#: Ctrl-C during ``nslookup``: monojob's ECANCELED.
+ECANCELED_NSLOOKUP = ECANCELED_JOB
+PING_SIZE = 64
+PING_TIMEOUT_MS = 1000
+
+
+def _explain(shell: Shell, what: str, exc: DnsError) -> None:
+    words = describe(exc.errno)
+    shell.diagnose(f"{what}: {words + ': ' if words else ''}{exc.detail}")
+
+
+class _Echo:
+    """The raw ICMP sockets of one ping, one per netdev used, and the routing per packet."""
+
+    def __init__(self, shell: Shell, address: str) -> None:
+        self.shell = shell
+        self.address = address
+        self.sockets: dict[str, socket.socket] = {}
+
+    def send(self, sequence: int, packet: bytes) -> None:
+        egress = route(self.shell, self.address)
+        if egress is None:
+            return  # iPXE: "Network unreachable" on transmit, only the timer speaks
+        sock = self._socket(egress)
+        with contextlib.suppress(OSError):  # counted as a TX error; the timer goes on
+            count_send(egress, lambda: sock.sendto(packet, (self.address, 0)))
+
+    def _socket(self, egress: Egress) -> socket.socket:
+        sock = self.sockets.get(egress.ifname)
+        if sock is None:
+            sock = icmp_socket(egress.ifname)
+            self.sockets[egress.ifname] = sock
+        return sock
+
+    def receive(self, ident: int, timeout: float) -> tuple[str, int, bytes] | None:
+        if not self.sockets:
+            select.select([], [], [], timeout)
+            return None
+        ready, _, _ = select.select(list(self.sockets.values()), [], [], timeout)
+        for sock in ready:
+            try:
+                packet, (source, *_) = sock.recvfrom(65535)
+            except OSError:
+                continue
+            reply = parse_reply(packet, ident)
+            if reply is not None:
+                return source, reply[0], reply[1]
+        return None
+
+    def close(self) -> None:
+        for sock in self.sockets.values():
+            with contextlib.suppress(OSError):
+                sock.close()
+        self.sockets.clear()
+
+
+def _can_ping() -> bool:
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()
+    except PermissionError:
+        return False
+    return True
+
+
+def ping(inv: Invocation) -> int:
+    shell = inv.shell
+    size = parse_integer(inv.value("size") or str(PING_SIZE))
+    timeout_ms = parse_integer(inv.value("timeout") or str(PING_TIMEOUT_MS))
+    count = parse_integer(inv.value("count") or "0")
+    quiet = inv.flag("quiet")
+    host = inv.args[0]
+    if timeout_ms == 0:
+        shell.print(f"Could not start ping: {strerror(EINVAL_PING)}")
+        return EINVAL_PING
+    if not _can_ping():
+        shell.print(f"Could not start ping: {strerror(EPERM_PING)}")
+        shell.diagnose("ping needs CAP_NET_RAW for a raw ICMP socket (run bootsh as root)")
+        return EPERM_PING
+
+    def report(source: str | None, sequence: int, length: int, status: int) -> None:
+        line = f"{length} bytes from {source or '<none>'}: seq={sequence}"
+        shell.print(line + (f": {strerror(status)}" if status else ""))
+
+    echo: _Echo | None = None
+    try:
+        try:
+            address = resolve(shell, host)
+        except DnsError as exc:
+            if not quiet:
+                shell.print(f"Finished: {strerror(exc.errno)}")
+            _explain(shell, host, exc)
+            return exc.errno
+        if ipaddress.ip_address(address).version != 4:
+            shell.diagnose(f"{host} is {address}: bootsh pings IPv4 only")
+        echo = sockets = _Echo(shell, address)
+        pinger = Pinger(
+            echo.send,
+            lambda left: sockets.receive(pinger.ident, left),
+            None if quiet else report,
+            timeout=timeout_ms / 1000,
+            size=size,
+            count=count,
+        )
+        status = pinger.run()
+    except KeyboardInterrupt:
+        status = ECANCELED_JOB
+    finally:
+        if echo is not None:
+            echo.close()
+    if status and not quiet:
+        shell.print(f"Finished: {strerror(status)}")
+    return status
+
+
+def nslookup(inv: Invocation) -> int:
+    shell = inv.shell
+    setting_name, name = inv.args
+    try:
+        address = resolve(shell, name)
+        named = shell.settings.parse(setting_name, create=True)
+        raw = ipaddress.ip_address(address).packed
+        default = "ipv4" if len(raw) == 4 else "ipv6"
+        shell.settings.store_raw(named, raw, default)
+    except DnsError as exc:
+        shell.print(f"Could not resolve {name}: {strerror(exc.errno)}")
+        _explain(shell, name, exc)
+        return exc.errno
+    except SettingsError as exc:
+        shell.print(f"Could not resolve {name}: {exc}")
+        return exc.errno
+    except KeyboardInterrupt:
+        shell.print(f"Could not resolve {name}: {strerror(ECANCELED_NSLOOKUP)}")
+        return ECANCELED_NSLOOKUP
+    return 0
+
+
+# -- ipstat and nstat ---------------------------------------------------------------------
+
+
+def _table(path: Path, prefix: str) -> dict[str, int]:
+    """``/proc/net/snmp``-style pairs of lines (names, then values) starting with ``prefix``."""
+    try:
+        lines = [line.split() for line in path.read_text().splitlines()]
+    except OSError:
+        return {}
+    rows = [line[1:] for line in lines if line and line[0] == prefix]
+    if len(rows) < 2:
+        return {}
+    return {key: int(value) for key, value in zip(rows[0], rows[1], strict=False)}
+
+
+def _snmp6(path: Path) -> dict[str, int]:
+    try:
+        pairs = [line.split() for line in path.read_text().splitlines()]
+    except OSError:
+        return {}
+    return {p[0].removeprefix("Ip6"): int(p[1]) for p in pairs if len(p) == 2 and p[1].isdigit()}
+
+
+def _ipstat_lines(version: int, s: dict[str, int]) -> list[str]:
+    def v(key: str) -> int:
+        return s.get(key, 0)
+
+    out_transmits = v("OutTransmits") if "OutTransmits" in s else v("OutRequests")
+    return [
+        f"IP version {version}:",
+        f"  InReceives:{v('InReceives')} InMcastPkts:{v('InMcastPkts')}"
+        f" InBcastPkts:{v('InBcastPkts')} InOctets:{v('InOctets')}",
+        f"  InHdrErrors:{v('InHdrErrors')} InAddrErrors:{v('InAddrErrors')}"
+        f" InUnknownProtos:{v('InUnknownProtos')} InTruncatedPkts:{v('InTruncatedPkts')}",
+        f"  ReasmReqds:{v('ReasmReqds')} ReasmOKs:{v('ReasmOKs')} ReasmFails:{v('ReasmFails')}",
+        f"  InDelivers:{v('InDelivers')} OutRequests:{v('OutRequests')}"
+        f" OutNoRoutes:{v('OutNoRoutes')}",
+        f"  OutTransmits:{out_transmits} OutMcastPkts:{v('OutMcastPkts')}"
+        f" OutBcastPkts:{v('OutBcastPkts')} OutOctets:{v('OutOctets')}",
+    ]
+
+
+def ipstat(inv: Invocation) -> int:
+    proc = Path("/proc/net")
+    ipv4 = {**_table(proc / "snmp", "Ip:"), **_table(proc / "netstat", "IpExt:")}
+    for line in _ipstat_lines(4, ipv4):
+        inv.shell.print(line)
+    if (proc / "snmp6").exists():
+        for line in _ipstat_lines(6, _snmp6(proc / "snmp6")):
+            inv.shell.print(line)
+    return 0
+
+
+_ATF_COMPLETE = 0x2
+
+
+def nstat(inv: Invocation) -> int:
+    shell = inv.shell
+    names = {n.nic.ifname: str(n.name) for n in shell.netdevs().shown if n.name and n.nic.ifname}
+    try:
+        rows = [line.split() for line in Path("/proc/net/arp").read_text().splitlines()[1:]]
+    except OSError:
+        rows = []
+    for row in rows:
+        if len(row) < 6 or row[5] not in names:
+            continue
+        address, flags, mac, device = row[0], int(row[2], 16), row[3], row[5]
+        if flags & _ATF_COMPLETE:
+            shell.print(f"{names[device]} IPv4 {address} is Ethernet {mac.lower()}")
+        else:
+            shell.print(f"{names[device]} IPv4 {address} is Ethernet (incomplete) (ARP)")
+    return 0
+
+
+COMMANDS = (
+    Command(
+        "ping",
+        ping,
+        "ping a host",
+        args="<host>",
+        options=(
+            Option("size", "s", metavar="size", help="payload length (64)"),
+            Option("timeout", "t", metavar="timeout", help="time between packets in ms (1000)"),
+            Option("count", "c", metavar="count", help="packets to send (0: until Ctrl-C)"),
+            Option("quiet", "q", help="print nothing"),
+        ),
+        min_args=1,
+        max_args=1,
+    ),
+    Command(
+        "nslookup",
+        nslookup,
+        "resolve a host name into a setting",
+        args="<setting> <name>",
+        min_args=2,
+        max_args=2,
+    ),
+    Command("ipstat", ipstat, "show IP statistics"),
+    Command("nstat", nstat, "show neighbour table"),
+)
