@@ -22,12 +22,16 @@ from bootsh import __version__
 from bootsh.config import Choices, merge
 from bootsh.context import Context
 from bootsh.errors import BootshError, UsageError
+from bootsh.images import set_cwuri
 from bootsh.lint import check_files, resolver
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
 from bootsh.script import has_magic, parse_script
 from bootsh.shell import Shell
 
 USAGE_ERROR = 2
+#: ``bootsh lab ...`` is the lab, checked before the script argument: the first word is the
+#: subcommand only when it is exactly ``lab`` (a script of that name runs as ``./lab``).
+LAB_COMMAND = "lab"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bootsh",
         description="An iPXE-compatible boot shell for Linux user space.",
         epilog="Without a script or -c, commands are read from standard input, or an"
-        " interactive prompt is started when it is a terminal.",
+        " interactive prompt is started when it is a terminal. `bootsh lab ...` runs the"
+        " network lab (bootsh lab --help); a script named lab runs as `bootsh ./lab`.",
     )
     parser.add_argument("script", nargs="?", help="an iPXE script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
@@ -181,6 +186,9 @@ def main(
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [LAB_COMMAND]:
+        return _lab(argv[1:])
     ns = build_parser().parse_args(argv)
     try:
         config = merge(_choices(ns), env)
@@ -223,6 +231,21 @@ def main(
             return 130
 
 
+def _lab(argv: list[str]) -> int:
+    """``bootsh lab ...``: the network lab of ``bootsh.lab`` (loaded only here; it prints
+    on the process's own stderr and hands the terminal to the command it runs)."""
+    from bootsh import lab
+
+    parser = argparse.ArgumentParser(
+        prog=f"bootsh {LAB_COMMAND}",
+        description="A throw-away network lab: DHCP, TFTP, DNS and HTTP from a server network"
+        " namespace, a command (bootsh, say) in a client namespace joined to it by a veth pair;"
+        " everything is removed when the command ends, on Ctrl-C, SIGTERM or SIGHUP.",
+    )
+    lab.add_arguments(parser)
+    return lab.run(parser.parse_args(argv))
+
+
 def _check(host: PluginHost, paths: list[str], out: TextIO, err: TextIO) -> int:
     if not paths:
         print("bootsh: --check needs at least one script", file=err)
@@ -253,6 +276,9 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
         if not has_magic(text):
             # A user's own file may lack it; a fetched image without it is no script.
             shell.diagnose(f"{path}: no #!ipxe line; running it as a script anyway")
+        # Relative URIs in the script (``kernel vmlinuz``) resolve next to it, as they
+        # would against the URI iPXE fetched a script from.
+        set_cwuri(shell, path.resolve().as_uri())
         return _status(shell, shell.run_script(parse_script(text, str(path)), list(ns.args)))
     if ns.interactive or stdin.isatty():
         return _interactive(shell, stdin)

@@ -20,14 +20,22 @@ the shell and ``bootsh --check`` agree.
 from __future__ import annotations
 
 import hashlib
+import urllib.parse
 from collections.abc import Callable, Iterable
 
 from bootsh.commands import Command, Handler, Invocation, Option, parse_integer
+from bootsh.errors import BootshError
 from bootsh.fetch import ECANCELED_FETCH, FetchError, fetch, redact
 from bootsh.images import ENOENT_IMAGE, Image, ImageFlag, close_store, store_of
-from bootsh.ipxe_errors import strerror
+from bootsh.ipxe_errors import ipxe_errno, strerror
 from bootsh.ipxe_syntax import SYNTAX, ArgReq
 from bootsh.shell import STOP_SEQUENCE, Shell
+from bootsh.uri import parse_uri
+
+#: ``Nothing to boot`` (usr/autoboot.c ENOENT_BOOT).
+ENOENT_BOOT = ipxe_errno(0x2D, 0x0003E000, 0x01, 2)
+#: ``autoboot`` with no netdev to try (hci/commands/ifmgmt_cmd.c ``ifcommon_exec``).
+ENODEV_AUTOBOOT = ipxe_errno(0x2C, 0x001DE000, 0, 19)
 
 
 def _options(name: str) -> tuple[Option, ...]:
@@ -127,8 +135,17 @@ def _single(
     else:
         selected = store.find_selected()
         if selected is None:
-            shell.print("No image selected")
-            return 0  # iPXE returns the (successful) option parsing status here
+            boot_uri = dhcp_boot_uri(shell, announce=False)
+            if boot_uri is None:
+                shell.print("No image selected")
+                return 0  # iPXE returns the (successful) option parsing status here
+            # bootsh: with nothing selected, ``chain`` boots the DHCP lease's file.
+            got = download(
+                shell, boot_uri, timeout=_timeout(inv), quiet=inv.flag("quiet"), fetched_by=inv.name
+            )
+            if isinstance(got, int):
+                return got
+            selected = got
         image = selected
     if clear_args:
         image.cmdline = None
@@ -175,6 +192,92 @@ def imgexec(inv: Invocation) -> int:
 
 def imgargs(inv: Invocation) -> int:
     return _single(inv, clear_args=True)
+
+
+# -- the DHCP boot file and autoboot -----------------------------------------------------------
+
+
+def dhcp_boot_uri(shell: Shell, *, announce: bool) -> str | None:
+    """iPXE's ``fetch_next_server_and_filename``: the lease's ``filename`` as a URI.
+
+    A relative filename with a ``next-server`` (from the same settings block) becomes
+    ``tftp://NEXT-SERVER/FILENAME``, as iPXE's PXE boot does. ``announce`` prints iPXE's
+    ``Next server:`` and ``Filename:`` lines. None when there is no filename.
+    """
+    found = shell.settings.lookup("filename")
+    if found is None:
+        return None
+    try:
+        filename = found.format()
+    except BootshError:
+        return None
+    scope = found.origin.path()
+    next_server = shell.settings.get(f"{scope}/next-server" if scope else "next-server")
+    if next_server == "0.0.0.0":
+        next_server = None
+    if announce:
+        if next_server:
+            shell.print(f"Next server: {next_server}")
+        if filename:
+            shell.print(f"Filename: {filename}")
+    if not filename:
+        return None
+    if next_server and not parse_uri(filename).absolute:
+        path = filename if filename.startswith("/") else "/" + filename
+        return f"tftp://{next_server}{urllib.parse.quote(path, safe='/')}"
+    return filename
+
+
+def netboot(shell: Shell, name: str) -> int:
+    """iPXE's ``netboot``: open, configure, then boot the lease's file (autofreed)."""
+    shell.run_argv(["ifclose"])
+    status = shell.run_argv(["ifopen", name])
+    if status:
+        return status
+    shell.run_argv(["ifstat", name])
+    status = shell.run_argv(["ifconf", name])
+    if status:
+        return status
+    shell.run_argv(["route"])
+    uri = dhcp_boot_uri(shell, announce=True)
+    if uri is None or not parse_uri(uri).path:
+        shell.print(f"Nothing to boot: {strerror(ENOENT_BOOT)}")
+        return ENOENT_BOOT
+    got = download(shell, uri)
+    if isinstance(got, int):
+        return got
+    store = store_of(shell)
+    shell.print(store.stat_line(got))
+    got.flags |= ImageFlag.AUTO_UNREGISTER
+    status = store.execute(shell, got)
+    if status:
+        shell.print(f"Could not boot image: {strerror(status)}")
+    else:
+        shell.print()
+    return status
+
+
+def autoboot(inv: Invocation) -> int:
+    """``autoboot [netN...]``: ``netboot`` each netdev in turn until one boots.
+
+    iPXE's autoboot never comes back from a boot that worked; in bootsh a boot that returns
+    success (``--dry-run``, a script that ends well) ends the command there.
+    """
+    shell = inv.shell
+    if inv.args:
+        names = inv.args
+        status = ENODEV_AUTOBOOT
+    else:
+        names = [str(n.name) for n in shell.netdevs().shown if n.name]
+        status = ENODEV_AUTOBOOT
+    for name in names:
+        if shell.netdevs().by_name(name) is None:
+            shell.print(f'"{name}": no such network device')
+            continue
+        status = netboot(shell, name)
+        if status == 0:
+            return 0
+    return status
 
 
 # -- imgstat, imgfree --------------------------------------------------------------------------
@@ -266,6 +369,7 @@ COMMANDS = (
     _single_record("imgargs", imgargs, "set an image's command line"),
     _single_record("imgstat", imgstat, "list images"),
     _single_record("imgfree", imgfree, "free images"),
+    _single_record("autoboot", autoboot, "boot from the network (DHCP, then the boot file)"),
     *(
         _single_record(name, digest, f"{algo.upper()} digest of images")
         for name, algo in DIGESTS.items()
