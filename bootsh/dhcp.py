@@ -567,6 +567,8 @@ class Session:
         self.proxy_offer: Reply | None = None
         self.proxy_priority = 0
         self.naks: list[Reply] = []
+        #: The DHCPACK is in (a ProxyDHCP request may follow): iPXE registers the lease now.
+        self.acked = False
         self.offers_seen = 0
         self.state = _DISCOVERY
         self.start = now
@@ -612,6 +614,11 @@ class Session:
 
     _ack: DhcpPacket | None = None
     _proxy: DhcpPacket | None = None
+
+    @property
+    def ack(self) -> DhcpPacket | None:
+        """The accepted DHCPACK, once there is one."""
+        return self._ack
 
     # -- transmit --
 
@@ -682,6 +689,7 @@ class Session:
             return
         self.local = reply.packet.yiaddr
         self._ack = reply.packet
+        self.acked = True
         proxy = self.proxy_offer
         if proxy is not None and not self.no_pxedhcp:
             if has_pxe_options(proxy.packet):
@@ -837,13 +845,16 @@ def run_session(
     *,
     deadline: float | None = None,
     on_second: Callable[[], None] | None = None,
+    on_ack: Callable[[DhcpPacket], None] | None = None,
     broadcast: bool = False,
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[Outcome, Session]:
     """Run one DHCP session on an open netdev; ``deadline`` (monotonic) is ``-t``.
 
-    ``on_second`` is called once a second (the progress dots). KeyboardInterrupt passes
-    through; nothing is applied here, so an interrupted session leaves nothing behind.
+    ``on_second`` is called once a second (the progress dots); ``on_ack`` once, when the
+    DHCPACK is accepted (before any ProxyDHCP request, which needs the address in place to
+    get its unicast answer). KeyboardInterrupt passes through; nothing else is applied here,
+    so a session interrupted before its ACK leaves nothing behind.
     """
     assert state.sock is not None
     xid = int.from_bytes(os.urandom(4), "big")
@@ -873,6 +884,9 @@ def run_session(
             reply = parse_frame(frame, identity.mac, xid)
             if reply is not None:
                 session.receive(reply, clock())
+                if on_ack is not None and session.ack is not None:
+                    on_ack(session.ack)
+                    on_ack = None
                 for out in session.outbox:
                     state.send(out)
                 session.outbox.clear()

@@ -144,26 +144,32 @@ def configure(
 
     identity = dhcp.identity_for(shell, name, mac)
     broadcast = dhcp.ipv4_route(shell, name) is not None
+    problems: list[str] = []
+
+    def lease(ack: dhcp.DhcpPacket) -> None:
+        # iPXE registers the lease at the DHCPACK, before any ProxyDHCP request; the kernel
+        # gets it at the same time, so that it answers ARP for the unicast ProxyDHCP reply.
+        shell.settings.register_block(dhcp.DhcpBlock(dhcp.DHCP_SETTINGS_NAME, ack), name)
+        if netdev.nic.ifname:
+            problem = dhcp.apply_to_kernel(shell, name, netdev.nic.ifname)
+            if problem:
+                problems.append(f"the lease is not applied to {netdev.nic.ifname}: {problem}")
+
     try:
         outcome, session = dhcp.run_session(
-            state, identity, deadline=deadline, on_second=dot, broadcast=broadcast
+            state, identity, deadline=deadline, on_second=dot, on_ack=lease, broadcast=broadcast
         )
     except KeyboardInterrupt:
         outcome, session = dhcp.Outcome(dhcp.ECANCELED_MONOJOB), None
     rc = outcome.rc
     if rc == 0 and outcome.ack is not None:
-        shell.settings.register_block(dhcp.DhcpBlock(dhcp.DHCP_SETTINGS_NAME, outcome.ack), name)
         if outcome.proxy is not None:
             shell.settings.register_block(
                 dhcp.DhcpBlock(dhcp.PROXYDHCP_SETTINGS_NAME, outcome.proxy)
             )
         shell.print(" ok")
-        if netdev.nic.ifname:
-            problem = dhcp.apply_to_kernel(shell, name, netdev.nic.ifname)
-            if problem:
-                shell.diagnose(
-                    f"{name}: the lease is not applied to {netdev.nic.ifname}: {problem}"
-                )
+        for problem in problems:
+            shell.diagnose(f"{name}: {problem}")
         return 0
     # ifconf without -c reports that no configurator succeeded; a -t or Ctrl-C is the job's.
     if configurator is None and rc not in (dhcp.ETIMEDOUT_MONOJOB, dhcp.ECANCELED_MONOJOB):

@@ -92,7 +92,9 @@ DEFAULT_IPXE_BOOTFILE = "http://{server_ip}/boot.ipxe"
 
 _NETNS_DIR = Path("/run/netns")
 _ETC_NETNS = Path("/etc/netns")
-_LAB_RE = re.compile(rf"^{re.escape(NAME_PREFIX)}(\d+)-(\d+)-([0-9a-f]{{8}})(?:-(?:srv|cli))?$")
+_LAB_RE = re.compile(
+    rf"^{re.escape(NAME_PREFIX)}(\d+)-(\d+)-([0-9a-f]{{8}})(?:-(?:srv|cli|h\d+))?$"
+)
 _CLONE_NEWNET = 0x40000000
 _SIOCGIFFLAGS = 0x8913
 _IFF_RUNNING = 0x40
@@ -459,6 +461,9 @@ class Lab:
         self._http_thread: threading.Thread | None = None
         self._started = False
         self._closed = False
+        #: Namespaces of the extra hosts (``add_host``) and the dnsmasqs started there.
+        self.hosts: list[str] = []
+        self._host_dnsmasqs: list[subprocess.Popen[bytes]] = []
 
     # -- context manager
 
@@ -600,7 +605,13 @@ class Lab:
                 _stop(self._dnsmasq, self.timeout)
             except Exception as exc:
                 problems.append(f"dnsmasq: {exc}")
-        namespaces = [n for n in (self.client_ns, self.server_ns) if n in _netns_names()]
+        for proc in self._host_dnsmasqs:
+            try:
+                _stop(proc, self.timeout)
+            except Exception as exc:
+                problems.append(f"dnsmasq of an extra host: {exc}")
+        lab_namespaces = (self.client_ns, self.server_ns, *self.hosts)
+        namespaces = [n for n in lab_namespaces if n in _netns_names()]
         try:
             _kill_netns_processes(namespaces, self.timeout)
         except LabError as exc:
@@ -615,6 +626,85 @@ class Lab:
         self.timings["down"] = time.monotonic() - t0
         if problems:
             raise LabError("lab teardown incomplete: " + "; ".join(problems))
+
+    # -- extra hosts on the lab's link (a second DHCP server, a ProxyDHCP server, a responder)
+
+    def add_host(self, ip: str) -> str:
+        """Another host on the lab's link, in a namespace of its own; returns its name.
+
+        Its interface ``eth0`` is a macvlan (bridge mode) of the server's veth, so the client
+        reaches it on the same link (broadcasts included) without changing the server's
+        side; it has address ``ip`` in the lab subnet, no IPv6 and tx checksum offload off
+        (a raw-socket client sees finished checksums). Torn down with the lab.
+        """
+        self._require_running()
+        index = len(self.hosts)
+        ns = f"{self.name}-h{index}"
+        link = f"mvh{index}"
+        _ip("netns", "add", ns)
+        self.hosts.append(ns)
+        in_netns(ns, partial(_quiet, ipv6=False), timeout=self.timeout)
+        _ip("-n", self.server_ns, "link", "add", link, "link", self.server_if,
+            "type", "macvlan", "mode", "bridge")  # fmt: skip
+        _ip("-n", self.server_ns, "link", "set", link, "netns", ns)
+        _ip("-n", ns, "link", "set", link, "name", "eth0")
+        _ip("-n", ns, "address", "add", f"{ip}/{self.subnet.prefixlen}", "dev", "eth0")
+        _ip("-n", ns, "link", "set", "lo", "up")
+        _ip("-n", ns, "link", "set", "eth0", "up")
+        proc = subprocess.run(
+            ["ip", "netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off"],
+            capture_output=True,
+            text=True,
+            timeout=self.timeout,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise LabError(f"ethtool -K eth0 tx off in {ns}: {proc.stderr.strip()}")
+        in_netns(ns, partial(_wait_running, "eth0", self.timeout), timeout=self.timeout + 1)
+        return ns
+
+    def host_argv(self, ns: str, argv: Sequence[str]) -> list[str]:
+        return ["ip", "netns", "exec", ns, *argv]
+
+    def start_host_dnsmasq(
+        self, ns: str, args: Sequence[str], *, ports: Sequence[int] = (67,)
+    ) -> Path:
+        """Run a dnsmasq on the extra host ``ns`` with ``args`` (its whole DHCP setup: no
+        defaults besides files, interface and no DNS); returns its log file. It listens
+        (UDP ``ports``) when this returns."""
+        self._require_running()
+        tag = ns.rsplit("-", 1)[1]
+        log = self.tmpdir / f"dnsmasq-{tag}.log"
+        argv = [
+            "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+            "--no-hosts", "--user=root", "--port=0", "--bind-interfaces",
+            "--interface=eth0", f"--pid-file={self.tmpdir / f'dnsmasq-{tag}.pid'}",
+            f"--dhcp-leasefile={self.tmpdir / f'dnsmasq-{tag}.leases'}",
+            f"--log-facility={log}", "--log-dhcp", *args,
+        ]  # fmt: skip
+        stderr_path = self.tmpdir / f"dnsmasq-{tag}.stderr"
+        with stderr_path.open("wb") as stderr:
+            proc = subprocess.Popen(
+                self.host_argv(ns, argv), stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr
+            )
+        self._host_dnsmasqs.append(proc)
+        netns = os.stat(_NETNS_DIR / ns)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            if proc.poll() is not None:
+                raise LabError(
+                    f"dnsmasq on {ns} exited with status {proc.returncode}: "
+                    f"{_read(stderr_path).strip()} {_read(log).strip()}".strip()
+                )
+            with contextlib.suppress(OSError):
+                pid_ns = os.stat(f"/proc/{proc.pid}/ns/net")
+                if (pid_ns.st_dev, pid_ns.st_ino) == (netns.st_dev, netns.st_ino) and set(
+                    ports
+                ) <= _udp_ports(Path(f"/proc/{proc.pid}/net/udp")):
+                    return log
+            if time.monotonic() > deadline:
+                raise LabError(f"dnsmasq on {ns} not listening after {self.timeout:g} s")
+            time.sleep(0.005)
 
     def _require_running(self) -> None:
         if not self._started or self._closed:
