@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what bootsh.lab (the network lab, tests/test_lab.py) needs: Debian's dnsmasq as
 # DHCP/TFTP/DNS server, iproute2 for namespaces and veth pairs, ethtool for the checksum offload
-# setting, busybox (udhcpc, the benchmark's reference client), curl and tftp-hpa's tftp client.
+# setting, busybox (udhcpc, the benchmark's reference client), curl and tftp-hpa's tftp client,
+# openssl (tests/test_fetch.py makes a private CA for its HTTPS server).
 # dnsmasq-base rather than dnsmasq: it has no system service that would start on install and
 # grab port 53/67 on the host. Idempotent: safe to run again.
 set -euo pipefail
@@ -13,7 +14,7 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in dnsmasq-base iproute2 ethtool busybox curl tftp-hpa; do
+for pkg in dnsmasq-base iproute2 ethtool busybox curl tftp-hpa openssl; do
     status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
     [[ $status == "install ok installed" ]] || need+=("$pkg")
 done
@@ -22,7 +23,7 @@ if ((${#need[@]})); then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-for tool in dnsmasq ip ethtool busybox curl tftp; do
+for tool in dnsmasq ip ethtool busybox curl tftp openssl; do
     if ! command -v "$tool" >/dev/null && [[ ! -x /usr/sbin/$tool ]]; then
         echo "install-net.sh: $tool missing after install" >&2
         exit 1

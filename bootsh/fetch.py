@@ -160,6 +160,8 @@ class Download:
 
 
 _SCHEMES_KEY = "bootsh.fetch.schemes"
+#: The progress display's clock (tests replace it to step through seconds).
+_clock = time.monotonic
 
 
 def schemes(shell: Shell) -> dict[str, UriScheme]:
@@ -197,13 +199,13 @@ class _Progress:
     done: int = 0
     total: int | None = None
     shown_len: int = 0
-    last_display: float = field(default_factory=time.monotonic)
+    last_display: float = field(default_factory=lambda: _clock())
 
     def update(self, done: int, total: int | None) -> None:
         self.done, self.total = done, total
         if not self.live:
             return
-        now = time.monotonic()
+        now = _clock()
         if now - self.last_display < 1.0:
             return
         self.last_display = now

@@ -84,7 +84,7 @@ EPROTO_TLS = error_number("EPROTO", ERRFILE_TLS)
 
 # OpenSSL's X509_V_ERR_* codes that are iPXE's "expired" and "wrong name".
 _EXPIRED_CODES = {9, 10}  # not yet valid, expired
-_WRONG_NAME_CODES = {62}  # hostname mismatch
+_WRONG_NAME_CODES = {62, 63, 64}  # host name, e-mail, IP address mismatch
 
 
 def validate(parts: urllib.parse.SplitResult) -> None:
