@@ -2,11 +2,12 @@
 
 bootsh leaves IP to the kernel: ``dhcp`` applies the lease to the netdev's kernel interface
 (netlink), so addresses and routes live there. iPXE sends only through its *open* netdevs, so
-bootsh does the same: a destination is reached through the first open netdev (``net0``,
-``net1``, ...) whose kernel interface has a route to it, asked of the kernel by connecting a
-UDP socket bound to that interface (``SO_BINDTODEVICE``: no packet is sent). Every socket
-that sends is bound to that interface, so bootsh's traffic never leaves through an interface
-that is not one of its open netdevs, whatever the rest of the machine's routing says.
+bootsh does the same: a destination is reached through the open netdev (``net0``, ``net1``,
+...) whose kernel interface has the most specific route to it in the kernel's routing table
+(the first in netdev order among equals). Every socket that sends is bound to that interface
+(``SO_BINDTODEVICE``), so bootsh's traffic never leaves through an interface that is not one
+of its open netdevs, whatever the rest of the machine's routing says; with no such route,
+nothing is sent.
 
 What bootsh sends this way is counted as the netdev's TX (iPXE counts its own traffic); what
 comes back arrives on the netdev's raw socket and is counted as RX when it is polled.
@@ -20,10 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import select
 import socket
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bootsh.dns import PORT, DnsError, Lookup, encode_name, search_list
@@ -31,6 +35,8 @@ from bootsh.netstate import NetdevState
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell
+
+_RTF_UP = 0x0001
 
 
 @dataclass(frozen=True)
@@ -61,17 +67,52 @@ def family_of(address: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in address else socket.AF_INET
 
 
+def kernel_routes(path: Path = Path("/proc/net/route")) -> list[tuple[str, int, int]]:
+    """The kernel's IPv4 main-table routes that are up: (interface, network, netmask).
+
+    Read from ``/proc/net/route`` rather than asked of a socket: a socket bound to a device
+    reaches *any* address there (the kernel assumes it is on the link when no route says
+    otherwise), which is not what iPXE's routing does.
+    """
+    try:
+        lines = path.read_text().splitlines()[1:]
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 8 or not int(fields[3], 16) & _RTF_UP:
+            continue
+        # The file prints the raw network-order words as host-order hex.
+        network, mask = (
+            struct.unpack("!I", struct.pack("=I", int(f, 16)))[0] for f in (fields[1], fields[7])
+        )
+        found.append((fields[0], network, mask))
+    return found
+
+
 def route(shell: Shell, address: str) -> Egress | None:
-    """The first open netdev whose kernel interface has a route to ``address``, or None."""
-    for egress in open_netdevs(shell):
-        with socket.socket(family_of(address), socket.SOCK_DGRAM) as probe:
-            try:
-                bind_device(probe, egress.ifname)
-                probe.connect((address, 9))  # a route lookup only: UDP sends nothing here
-            except OSError:
-                continue
-            return egress
-    return None
+    """The open netdev whose kernel interface has the most specific route to ``address``
+    (the first in netdev order among equals), or None: nothing is sent then.
+
+    IPv4 only (the DNS servers iPXE takes from DHCP are IPv4; ``ping`` is IPv4).
+    """
+    try:
+        target = ipaddress.IPv4Address(address)
+    except ValueError:
+        return None
+    netdevs = open_netdevs(shell)
+    if not netdevs:
+        return None
+    routes = kernel_routes()
+    best: tuple[int, Egress] | None = None
+    for egress in netdevs:
+        for ifname, network, mask in routes:
+            if ifname == egress.ifname and int(target) & mask == network:
+                prefix = bin(mask).count("1")
+                if best is None or prefix > best[0]:
+                    best = (prefix, egress)
+    return best[1] if best is not None else None
 
 
 def count_send(egress: Egress, send: Callable[[], object]) -> None:
