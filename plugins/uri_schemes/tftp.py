@@ -129,6 +129,12 @@ def open_tftp(request: FetchRequest) -> None:
         Transfer(request, sock, server, path, want_blksize or DEFAULT_BLKSIZE, server_timeout).run()
 
 
+def _arm(sock: socket.socket, seconds: float) -> None:
+    whole = int(seconds)
+    micro = int((seconds - whole) * 1_000_000)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("@ll", whole, micro))
+
+
 class Transfer:
     """One download: the lock-step loop of DATA and ACK with iPXE's retransmission."""
 
@@ -151,6 +157,8 @@ class Transfer:
         self.blksize = PLAIN_BLKSIZE
         self.tsize: int | None = None
         self.peer: tuple[str, int] | None = None
+        #: The peer's address exactly as recvfrom gives it, for the fast comparison.
+        self.peer_raw: object = None
         #: The number (counted past 65535) of the next block wanted; 1 is the first.
         self.expected = 1
         self.done = 0
@@ -163,37 +171,70 @@ class Transfer:
         buf = bytearray(MAX_BLKSIZE + 4)
         view = memoryview(buf)
         sock = self.sock
-        rto = MIN_RTO
+        write = request.sink.write
+        progress = request.progress
+        rto = wanted = MIN_RTO
+        armed = 0.0
         sock.sendto(last, self.server)
         sent_at = progress_at = time.monotonic()
         try:
             while not self.finished:
-                now = time.monotonic()
-                wait = sent_at + rto - now
-                if silence is not None:
-                    wait = min(wait, progress_at + silence - now)
-                if wait <= 0:
-                    if silence is not None and now - progress_at >= silence:
-                        quiet_for = f"nothing from {self.server[0]} for {silence:g} s"
-                        raise FetchError(ETIMEDOUT_FETCH, quiet_for)
-                    rto *= 2
-                    if rto > MAX_RTO:
-                        gave_up = f"no answer from {self.server[0]} to 6 retransmissions"
-                        raise _error("ETIMEDOUT", gave_up)
-                    sock.sendto(last, self.peer or self.server)
-                    sent_at = time.monotonic()
-                    continue
-                sock.settimeout(wait)
+                if wanted != armed:
+                    # A kernel receive timeout (SO_RCVTIMEO) rather than settimeout(): the
+                    # socket stays blocking, so each packet costs one recvfrom, no poll.
+                    _arm(sock, wanted)
+                    armed = wanted
                 try:
                     size, source = sock.recvfrom_into(buf)
-                except TimeoutError:
+                except (BlockingIOError, TimeoutError):
+                    now = time.monotonic()
+                    if silence is not None and now - progress_at >= silence:
+                        quiet_for = f"nothing from {self.server[0]} for {silence:g} s"
+                        raise FetchError(ETIMEDOUT_FETCH, quiet_for) from None
+                    if now - sent_at >= rto * 0.99:
+                        rto *= 2
+                        if rto > MAX_RTO:
+                            gave_up = f"no answer from {self.server[0]} to 6 retransmissions"
+                            raise _error("ETIMEDOUT", gave_up) from None
+                        sock.sendto(last, self.peer or self.server)
+                        sent_at = now
+                    wanted = sent_at + rto - now
+                    if silence is not None:
+                        wanted = min(wanted, progress_at + silence - now)
+                    wanted = max(wanted, 0.001)
+                    continue
+                expected = self.expected
+                if (
+                    source == self.peer_raw
+                    and size >= 4
+                    and buf[1] == DATA
+                    and buf[0] == 0
+                    and (buf[2] << 8 | buf[3]) == expected & 0xFFFF
+                ):
+                    # The common case, kept short: the next DATA block from the server.
+                    length = size - 4
+                    if length > self.blksize:
+                        raise _error("EINVAL", f"DATA block of {length} bytes")
+                    write(view[4:size])
+                    self.done += length
+                    self.expected = expected + 1
+                    progress(self.done, self.tsize)
+                    last = struct.pack("!HH", ACK, expected & 0xFFFF)
+                    sock.sendto(last, source)
+                    if length < self.blksize:
+                        self.finished = True
+                    sent_at = progress_at = time.monotonic()
+                    rto = wanted = MIN_RTO
                     continue
                 reply = self.handle(view[:size], source)
                 if reply is not None:
                     last = reply
                     sock.sendto(last, source)
                     sent_at = progress_at = time.monotonic()
-                    rto = MIN_RTO
+                    rto = wanted = MIN_RTO
+                elif time.monotonic() - sent_at >= rto:
+                    # Strays must not hold the retransmission timer off: wake up at once.
+                    wanted = 0.001
         except BaseException:
             # iPXE's tftp_close(): tell the server we give up, so it stops retransmitting.
             if self.peer is not None and not self.finished:
@@ -205,11 +246,12 @@ class Transfer:
         """Process one datagram; return the ACK to send (and restart the timer), or None."""
         if len(packet) < 4:
             return None
+        raw = source
         source = (str(source[0]), int(source[1]))
         if self.peer is None:
             if source[0] != self.server[0]:
                 return None  # not an answer to our request at all
-            self.peer = source
+            self.peer, self.peer_raw = source, raw
         elif source != self.peer:
             # RFC 1350: a packet from another transfer id is answered with an ERROR and
             # does not disturb the transfer.
