@@ -9,7 +9,10 @@ the plan is printed, one line each, and nothing else happens::
     boot: initrd initrd.cpio 512 bytes http://10.77.0.1/initrd.cpio
     boot: cmdline "console=ttyS0 quiet"
 
-Otherwise the initrds are concatenated, each padded with NULs to a multiple of 4 bytes
+An initrd with arguments is a single file to put into the initramfs, as iPXE does it: the
+first argument is its path there and ``mode=`` its octal mode (``initrd hostname.txt
+/etc/hostname mode=644``); its plan line ends in ``as /etc/hostname mode 0644`` and the
+file is wrapped in a newc cpio header of that name. Otherwise the initrds are concatenated, each padded with NULs to a multiple of 4 bytes
 (the kernel's initramfs unpacker takes several archives in a row and skips that padding),
 into one temporary file, and the kernel is loaded with the ``kexec_file_load`` system call
 (x86_64: 320, aarch64: 294) through ctypes: kernel fd, initrd fd (or
@@ -71,12 +74,34 @@ class KexecError(BootshError):
 
 @dataclass(frozen=True)
 class PlanFile:
-    """One file of the plan: its image name, its file, size and URI."""
+    """One file of the plan: its image name, its file, size and URI.
+
+    ``cpio_name`` (an initrd's first argument, as iPXE's ``cpio_name``) wraps the file in a
+    cpio header of that name and ``mode`` (``mode=``, octal), so that ``initrd config.txt
+    /etc/config.txt mode=600`` puts the file there in the initramfs; without it the file is
+    taken to be a cpio archive already.
+    """
 
     name: str
     path: Path
     size: int
     uri: str | None
+    cpio_name: str | None = None
+    mode: int = 0o644
+
+    @classmethod
+    def initrd(
+        cls, name: str, path: Path, size: int, uri: str | None, cmdline: str | None
+    ) -> PlanFile:
+        words = (cmdline or "").split(" ")
+        cpio_name = words[0] or None
+        mode = 0o644
+        for word in words[1:]:
+            if word.startswith("mode="):
+                digits = word[5:]
+                end = len(digits) - len(digits.lstrip("01234567"))
+                mode = int(digits[:end], 8) if end else 0
+        return cls(name, path, size, uri, cpio_name, mode & 0o7777)
 
 
 @dataclass(frozen=True)
@@ -94,7 +119,18 @@ class BootPlan:
 
 
 def _line(kind: str, item: PlanFile) -> str:
-    return f"boot: {kind} {item.name} {item.size} bytes {item.uri or '-'}"
+    text = f"boot: {kind} {item.name} {item.size} bytes {item.uri or '-'}"
+    if item.cpio_name is not None:
+        text += f" as {item.cpio_name} mode {item.mode:04o}"
+    return text
+
+
+def cpio_header(name: str, mode: int, size: int) -> bytes:
+    """A newc header for one regular file (iPXE's ``cpio_header``), padded to 4 bytes."""
+    raw = name.encode("utf-8", "surrogateescape")
+    fields = (0, 0o100000 | mode, 0, 0, 1, 0, size, 0, 0, 0, 0, len(raw) + 1, 0)
+    header = b"070701" + b"".join(b"%08X" % f for f in fields) + raw + b"\0"
+    return header + b"\0" * (-len(header) % 4)
 
 
 def combine_initrds(initrds: tuple[PlanFile, ...], target: Path) -> Path | None:
@@ -103,6 +139,8 @@ def combine_initrds(initrds: tuple[PlanFile, ...], target: Path) -> Path | None:
         return None
     with target.open("wb") as out:
         for initrd in initrds:
+            if initrd.cpio_name is not None:
+                out.write(cpio_header(initrd.cpio_name, initrd.mode, initrd.size))
             with initrd.path.open("rb") as src:
                 size = 0
                 while chunk := src.read(1 << 20):

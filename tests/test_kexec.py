@@ -111,6 +111,33 @@ def test_combined_initrd_keeps_order_and_pads_to_four(shared: Path) -> None:
     assert combine_initrds((), shared / "none") is None
 
 
+def test_an_initrd_with_a_name_is_wrapped_in_a_cpio_header(shared: Path) -> None:
+    (shared / "hostname.txt").write_bytes(b"lab\n")
+    status, out, _ = run(
+        f"kernel {kernel().as_uri()}",
+        f"initrd {(shared / 'hostname.txt').as_uri()} /etc/hostname mode=600",
+        "boot",
+    )
+    assert status == 0
+    assert out.splitlines()[-2] == (
+        f"boot: initrd hostname.txt 4 bytes {(shared / 'hostname.txt').as_uri()}"
+        " as /etc/hostname mode 0600"
+    )
+    item = PlanFile.initrd("h", shared / "hostname.txt", 4, None, "/etc/hostname mode=600")
+    combined = combine_initrds((item,), shared / "combined")
+    assert combined is not None
+    data = combined.read_bytes()
+    fields = [int(data[6 + 8 * i : 14 + 8 * i], 16) for i in range(13)]
+    assert data[:6] == b"070701"
+    assert (fields[1], fields[6], fields[11]) == (0o100600, 4, len("/etc/hostname") + 1)
+    name_end = 110 + fields[11]
+    assert data[110:name_end] == b"/etc/hostname\0"
+    start = name_end + (-name_end % 4)
+    assert data[start:] == b"lab\n"  # 4 bytes: no padding needed
+    # Without arguments the file is taken to be an archive already.
+    assert PlanFile.initrd("r", Path("/r"), 1, None, None).cpio_name is None
+
+
 def test_the_newc_writer_is_real_cpio(shared: Path) -> None:
     (shared / "x.cpio").write_bytes(newc({"etc/hostname": b"lab\n"}, dirs=("etc",)))
     listed = subprocess.run(

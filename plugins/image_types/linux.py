@@ -65,7 +65,7 @@ def plan(shell: Shell, kernel: Image) -> BootPlan:
     """The kernel, every other registered image that is not executable, and the arguments."""
     store = store_of(shell)
     initrds = tuple(
-        PlanFile(i.name, i.path, i.size, i.uri)
+        PlanFile.initrd(i.name, i.path, i.size, i.uri, i.cmdline)
         for i in store.images
         if i is not kernel and not i.executable
     )
