@@ -717,3 +717,44 @@ def test_tftp_server_killed_with_a_timeout_is_monojobs_timeout(
             srv.send_signal(signal.SIGKILL)
             run = finish(f, start)
     assert_failed(run, uri, "Connection timed out (https://ipxe.org/4c07206e)", tmp_path)
+
+
+# -- through the shell's imgfetch
+
+
+def run_bootsh(lab: Lab, line: str) -> subprocess.CompletedProcess[str]:
+    return lab.run_in_client(
+        [sys.executable, "-m", "bootsh", "-c", line],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=90,
+    )
+
+
+def test_imgfetch_over_http_and_tftp_is_byte_exact(lab: Lab, served: Path) -> None:
+    big, exact = served / "big.bin", served / "exact.bin"
+    proc = run_bootsh(
+        lab,
+        f"imgfetch http://{SERVER}/big.bin && imgfetch -n e tftp://{SERVER}/exact.bin && "
+        "sha256sum big.bin e && imgstat",
+    )
+    assert proc.stdout.splitlines() == [
+        f"http://{SERVER}/big.bin... ok",
+        f"tftp://{SERVER}/exact.bin... ok",
+        f"{sha256(big)}  big.bin",
+        f"{sha256(exact)}  e",
+        f"big.bin : {big.stat().st_size} bytes",
+        f"e : {exact.stat().st_size} bytes",
+    ]
+
+
+def test_imgfetch_timeout_registers_nothing(lab: Lab) -> None:
+    with server(lab, "silent", 8088):
+        proc = run_bootsh(
+            lab, f"imgfetch -t 1000 http://{SERVER}:8088/x ; echo ${{errno}} ; imgstat"
+        )
+    assert proc.stdout.splitlines() == [
+        f"http://{SERVER}:8088/x... Connection timed out (https://ipxe.org/4c07206e)",
+        "0x4c07206e",
+    ]
