@@ -23,7 +23,7 @@ import hashlib
 import urllib.parse
 from collections.abc import Callable, Iterable
 
-from bootsh.commands import Command, Handler, Invocation, Option, parse_integer
+from bootsh.commands import Command, Completer, Handler, Invocation, Option, parse_integer
 from bootsh.errors import BootshError
 from bootsh.fetch import ECANCELED_FETCH, FetchError, fetch, redact
 from bootsh.images import ENOENT_IMAGE, Image, ImageFlag, close_store, store_of
@@ -31,6 +31,7 @@ from bootsh.ipxe_errors import ipxe_errno, strerror
 from bootsh.ipxe_syntax import SYNTAX, ArgReq
 from bootsh.shell import STOP_SEQUENCE, Shell
 from bootsh.uri import parse_uri
+from bootsh_ipxe_cmds.netdev_cmds import netdev_names
 
 #: ``Nothing to boot`` (usr/autoboot.c ENOENT_BOOT).
 ENOENT_BOOT = ipxe_errno(0x2D, 0x0003E000, 0x01, 2)
@@ -347,7 +348,9 @@ def digest(inv: Invocation) -> int:
 # -- the records -------------------------------------------------------------------------------
 
 
-def _single_record(name: str, handler: Handler, summary: str) -> Command:
+def _single_record(
+    name: str, handler: Handler, summary: str, completer: Completer = image_names
+) -> Command:
     syntax = SYNTAX[name]
     return Command(
         name,
@@ -358,7 +361,7 @@ def _single_record(name: str, handler: Handler, summary: str) -> Command:
         min_args=syntax.min_args,
         max_args=syntax.max_args,
         aliases=syntax.aliases,
-        completer=image_names,
+        completer=completer,
     )
 
 
@@ -369,7 +372,9 @@ COMMANDS = (
     _single_record("imgargs", imgargs, "set an image's command line"),
     _single_record("imgstat", imgstat, "list images"),
     _single_record("imgfree", imgfree, "free images"),
-    _single_record("autoboot", autoboot, "boot from the network (DHCP, then the boot file)"),
+    _single_record(
+        "autoboot", autoboot, "boot from the network (DHCP, then the boot file)", netdev_names
+    ),
     *(
         _single_record(name, digest, f"{algo.upper()} digest of images")
         for name, algo in DIGESTS.items()
