@@ -278,39 +278,56 @@ def fetch(
             shell.out.flush()
     progress = _Progress(shell, live=not quiet and _is_terminal(shell))
     final = directory / (name if name is not None else file_name(uri))
-    fd, temp_name = tempfile.mkstemp(prefix=".fetch-", suffix=".part", dir=directory)
-    temp = Path(temp_name)
+    temp: Path | None = None
     try:
+        fd, temp_name = tempfile.mkstemp(prefix=".fetch-", suffix=".part", dir=directory)
+        temp = Path(temp_name)
         with os.fdopen(fd, "wb") as sink:
             request = FetchRequest(uri, sink, timeout, progress.update, shell)
             scheme.open(request)
         size = temp.stat().st_size
         os.replace(temp, final)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                temp.unlink()
         if not quiet:
             progress.clear()
-        if isinstance(exc, FetchError):
-            _finish(shell, quiet, f" {exc.reason}")
-            _explain(shell, exc)
-            raise
         if isinstance(exc, KeyboardInterrupt):
             _finish(shell, quiet, f" {strerror(ECANCELED_FETCH)}")
             raise
-        if isinstance(exc, OSError):
-            # Writing the file failed (disk full, directory gone): the download fails
-            # with the matching iPXE kind instead of a traceback.
-            kind = "ENOSPC" if exc.errno == errno.ENOSPC else "EIO"
-            err = FetchError(error_number(kind, ERRFILE_DOWNLOADER), str(exc))
-            _finish(shell, quiet, f" {err.reason}")
+        err = _as_fetch_error(exc, scheme)
+        if err is None:
+            raise  # SystemExit and the like: not a download's failure
+        _finish(shell, quiet, f" {err.reason}")
+        if isinstance(exc, (FetchError, OSError)):
             _explain(shell, err)
-            raise err from exc
-        raise
+        else:
+            shell.diagnose(err.detail)  # a plugin's bug is always worth a line
+        if err is exc:
+            raise
+        raise err from exc
     if not quiet:
         progress.clear()
         _finish(shell, quiet, " ok")
     return Download(final, size, request.final_uri)
+
+
+def _as_fetch_error(exc: BaseException, scheme: UriScheme) -> FetchError | None:
+    if isinstance(exc, FetchError):
+        return exc
+    if isinstance(exc, OSError):
+        # The file could not be written (disk full, directory gone): the download fails
+        # with the matching iPXE kind instead of a traceback.
+        kind = "ENOSPC" if exc.errno == errno.ENOSPC else "EIO"
+        return FetchError(error_number(kind, ERRFILE_DOWNLOADER), str(exc))
+    if isinstance(exc, Exception):
+        # A bug in the scheme's plugin: one line naming it, not a traceback mid-line.
+        where = scheme.source or scheme.name
+        return FetchError(
+            error_number("EIO", ERRFILE_DOWNLOADER), f"{where}: {type(exc).__name__}: {exc}"
+        )
+    return None
 
 
 def _finish(shell: Shell, quiet: bool, text: str) -> None:

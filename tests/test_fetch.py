@@ -129,6 +129,23 @@ def test_ctrl_c_in_a_scheme_leaves_no_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_buggy_scheme_or_a_missing_directory_is_one_line(tmp_path: Path) -> None:
+    def buggy(request: FetchRequest) -> None:
+        request.sink.write(b"half")
+        raise ValueError("oops")
+
+    shell = _shell(UriScheme("demo", buggy))
+    with pytest.raises(FetchError) as caught:
+        fetch(shell, "demo://h/x", tmp_path)
+    assert caught.value.reason == "Input/output error (https://ipxe.org/1d012005)"
+    assert _out(shell) == "demo://h/x... Input/output error (https://ipxe.org/1d012005)\n"
+    assert shell.err.getvalue().endswith("bootsh: test_schemes: ValueError: oops\n")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(FetchError):
+        fetch(shell, "demo://h/x", tmp_path / "gone")
+    assert _out(shell).endswith("demo://h/x... Input/output error (https://ipxe.org/1d012005)\n")
+
+
 def test_success_names_the_file_and_reports_final_uri(tmp_path: Path) -> None:
     def ok(request: FetchRequest) -> None:
         request.sink.write(b"hello")
