@@ -687,6 +687,8 @@ class Settings:
         parent = self.find_block(scope)
         if parent is None:
             raise InvalidSetting(ENODEV_SCOPE, f"no settings block {scope!r}")
+        if block.fetch_here(_PRIORITY) is not None:
+            self._any_priority = True  # a DHCP server's 175.1 orders its block, as in iPXE
         self._register(block, parent)
 
     def unregister_block(self, scope: str) -> None:

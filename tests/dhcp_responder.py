@@ -2,8 +2,9 @@
 
     python tests/dhcp_responder.py MODE IFACE SERVER_IP LEASE_IP
 
-``nak``: answers a DHCPDISCOVER with a DHCPOFFER of LEASE_IP and every DHCPREQUEST with a
-DHCPNAK (the server changed its mind). ``garbage``: answers a DHCPDISCOVER with a good
+``nak``: answers a DHCPDISCOVER with a DHCPOFFER of LEASE_IP (saying no-pxedhcp, so the
+client requests at once) and every DHCPREQUEST with a DHCPNAK (the server changed its mind).
+``garbage``: answers a DHCPDISCOVER with a good
 DHCPOFFER of LEASE_IP (without no-pxedhcp, so the client keeps listening for two seconds)
 followed by junk a client must ignore, each piece offering 10.77.0.66 if it were taken:
 random bytes, another xid, another chaddr, a bad UDP checksum, a truncated packet, options
@@ -26,7 +27,13 @@ BAD_IP = "10.77.0.66"
 
 
 def reply(
-    request: Ether, server_ip: str, server_mac: str, msgtype: str, yiaddr: str, **over: object
+    request: Ether,
+    server_ip: str,
+    server_mac: str,
+    msgtype: str,
+    yiaddr: str,
+    no_pxedhcp: bool = False,
+    **over: object,
 ) -> Ether:
     bootp = request[BOOTP]
     options: list[object] = [
@@ -36,6 +43,8 @@ def reply(
         ("router", server_ip),
         ("lease_time", 3600),
     ]
+    if no_pxedhcp:
+        options.append((175, b"\xb0\x01\x01"))  # iPXE: do not wait for ProxyDHCP
     if msgtype == "nak":
         options = [("message-type", "nak"), ("server_id", server_ip),
                    ("error_message", b"address not available (bootsh test)")]  # fmt: skip
@@ -123,7 +132,7 @@ def main() -> int:
         options = {o[0]: o[1] for o in frame[DHCP].options if isinstance(o, tuple)}
         kind = options.get("message-type")
         if kind == 1:
-            answer = reply(frame, server_ip, server_mac, "offer", lease_ip)
+            answer = reply(frame, server_ip, server_mac, "offer", lease_ip, mode == "nak")
             sock.send(bytes(answer))
             if mode == "garbage":
                 for piece in junk(frame, server_ip, server_mac, "offer"):

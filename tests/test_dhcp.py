@@ -1,0 +1,358 @@
+"""``dhcp``/``ifconf``, ``route`` and ``iflinkwait`` in the lab, against real servers.
+
+bootsh runs in the lab's client namespace on veth-cli (``--net af_packet,if=veth-cli``), with
+the client kernel kept silent there (``client_ipv6=False``) so that counters are bootsh's
+own. The servers: the lab's dnsmasq (which tags iPXE clients), dnsmasqs on extra hosts of the
+link (a second server, a ProxyDHCP server), none at all (a silent network) and
+tests/dhcp_responder.py for what no real server does on demand (a NAK, garbage).
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bootsh.lab import Lab, LabUnavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+MAC = "02:00:00:00:dc:01"
+NET = "af_packet,if=veth-cli"
+LINK_LOCAL = "net0: fe80::ff:fe00:dc01/64"
+CONFIGURING = f"Configuring (net0 {MAC})..."
+
+
+def start(lab: Lab) -> Lab:
+    try:
+        lab.start()
+    except LabUnavailable as exc:
+        pytest.skip(str(exc))
+    return lab
+
+
+def bootsh(lab: Lab, *lines: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "bootsh", "--net", NET]
+    for line in lines:
+        argv += ["-c", line]
+    return lab.run_in_client(argv, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+def addresses(lab: Lab) -> list[str]:
+    out = lab.run_in_client(
+        ["ip", "-4", "-o", "addr", "show", "dev", lab.client_if], capture_output=True, text=True
+    ).stdout
+    return re.findall(r"inet (\S+)", out)
+
+
+def default_route(lab: Lab) -> str:
+    return lab.run_in_client(
+        ["ip", "route", "show", "default"], capture_output=True, text=True
+    ).stdout.strip()
+
+
+def forget(lab: Lab) -> None:
+    """Take the lease off the client's kernel interface again (as before any ``dhcp``)."""
+    lab.run_in_client(["ip", "addr", "flush", "dev", lab.client_if], check=True)
+
+
+def counters(stdout: str) -> dict[str, int]:
+    m = re.search(r"\[Link:\w+, TX:(\d+) TXE:(\d+) RX:(\d+) RXE:(\d+)\]", stdout)
+    assert m, stdout
+    return dict(zip(("TX", "TXE", "RX", "RXE"), map(int, m.groups()), strict=True))
+
+
+def shown(stdout: str) -> dict[str, str]:
+    """``show`` lines as {name: value} (name without the scope)."""
+    values = {}
+    for line in stdout.splitlines():
+        m = re.match(r"^[\w.]+/([\w.-]+):\w+ = (.*)$", line)
+        if m:
+            values[m[1]] = m[2]
+    return values
+
+
+# -- the lab's dnsmasq ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    serve = tmp_path_factory.mktemp("serve")
+    (serve / "hello.txt").write_text("hello from the lab\n")
+    extra = [
+        f"--dhcp-host={MAC},client1",
+        "--dhcp-option=tag:ipxe,encap:175,190,alice",
+        "--dhcp-option-force=225,01:02:03",
+    ]
+    with start(Lab(serve, client_mac=MAC, client_ipv6=False, dnsmasq_args=extra)) as lab:
+        yield lab
+
+
+def lease_of(lab: Lab) -> tuple[str, str]:
+    """(ip, hostname) of the client's lease in dnsmasq's lease file."""
+    for line in lab.leases().splitlines():
+        fields = line.split()
+        if fields[1] == MAC:
+            return fields[2], fields[3]
+    raise AssertionError(f"no lease for {MAC}: {lab.leases()!r}")
+
+
+def test_dhcp_gets_dnsmasqs_lease_into_net0_dhcp(lab: Lab) -> None:
+    forget(lab)
+    names = ["ip", "netmask", "gateway", "dns", "domain", "hostname", "filename",
+             "next-server", "dhcp-server", "username", "225:hex"]  # fmt: skip
+    proc = bootsh(lab, "dhcp", "route", *(f"show net0.dhcp/{n}" for n in names), "ifstat")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    ip, hostname = lease_of(lab)
+    assert lines[0] == f"{CONFIGURING} ok"
+    assert lines[1:3] == [f"net0: {ip}/255.255.255.0 gw {lab.server_ip}", LINK_LOCAL]
+    assert shown(proc.stdout) == {
+        "ip": ip,
+        "netmask": "255.255.255.0",
+        "gateway": lab.server_ip,
+        "dns": lab.server_ip,
+        "domain": lab.domain,
+        "hostname": hostname,
+        "filename": lab.ipxe_bootfile,  # dnsmasq took us for iPXE (option 175, user class)
+        "next-server": lab.server_ip,
+        "dhcp-server": lab.server_ip,
+        "username": "alice",  # 175.190, sent to iPXE-tagged clients only
+        "225": "01:02:03",
+    }
+    assert hostname == "client1"
+    # One DISCOVER and one REQUEST, one OFFER and one ACK: nothing else on the wire.
+    assert counters(proc.stdout) == {"TX": 2, "TXE": 0, "RX": 2, "RXE": 0}
+    log = lab.dnsmasq_log()
+    assert re.search(r"tags: .*\bipxe\b", log) and "user class: iPXE" in log
+    assert "vendor class: PXEClient:Arch:000" in log
+
+
+def test_the_lease_is_applied_so_kernel_tcp_and_udp_work(lab: Lab) -> None:
+    forget(lab)
+    curl = ["curl", "-sS", "--max-time", "5", f"{lab.http_url}hello.txt"]
+    before = lab.run_in_client(curl, capture_output=True, text=True)
+    assert before.returncode != 0  # no address, no route: the kernel cannot reach the server
+    proc = bootsh(lab, "dhcp")
+    assert proc.returncode == 0, proc.stderr
+    ip, _ = lease_of(lab)
+    assert addresses(lab) == [f"{ip}/24"]
+    assert default_route(lab).startswith(f"default via {lab.server_ip} dev {lab.client_if}")
+    after = lab.run_in_client(curl, capture_output=True, text=True)
+    assert after.stdout == "hello from the lab\n", after.stderr  # TCP (HTTP)
+    resolve = lab.run_in_client(
+        [sys.executable, "-c", f"import socket; print(socket.gethostbyname('{lab.server_name}'))"],
+        capture_output=True,
+        text=True,
+    )
+    assert resolve.stdout.strip() == lab.server_ip, resolve.stderr  # UDP (DNS to dnsmasq)
+
+
+def test_dhcp_again_replaces_the_lease_and_the_address(lab: Lab) -> None:
+    forget(lab)
+    proc = bootsh(lab, "dhcp", "dhcp net0", "ifconf -c dhcp netX", "show net0.dhcp/ip")
+    assert proc.returncode == 0, proc.stderr
+    ip, _ = lease_of(lab)
+    assert proc.stdout.splitlines() == [
+        f"{CONFIGURING} ok",
+        f"{CONFIGURING} ok",
+        f"Configuring [dhcp] (net0 {MAC})... ok",
+        f"net0.dhcp/ip:ipv4 = {ip}",
+    ]
+    assert addresses(lab) == [f"{ip}/24"]
+
+
+def test_unknown_netdevs_are_skipped_and_the_first_success_ends(lab: Lab) -> None:
+    proc = bootsh(lab, "dhcp nosuch net0 net0", "iflinkwait net0")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        '"nosuch": no such network device',
+        f"{CONFIGURING} ok",
+        "Waiting for link-up on net0... ok",
+    ]
+
+
+def test_scapy_is_not_loaded_by_route_or_iflinkwait(lab: Lab) -> None:
+    code = (
+        "import sys; from bootsh.cli import main; status = main(['--net', '" + NET + "', "
+        "'-c', 'iflinkwait', '-c', 'route']); "
+        "print('scapy' in sys.modules); sys.exit(status)"
+    )
+    proc = lab.run_in_client([sys.executable, "-c", code], capture_output=True, text=True,
+                             cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "False"
+
+
+# -- a network where nobody answers ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def silent() -> Iterator[Lab]:
+    with start(Lab(dhcp=False, tftp=False, dns=False, http=False, client_mac=MAC,
+                   client_ipv6=False)) as lab:  # fmt: skip
+        yield lab
+
+
+def test_silence_times_out_as_ipxe_does(silent: Lab) -> None:
+    t0 = time.monotonic()
+    proc = bootsh(silent, "dhcp || echo ${errno}", "ifstat")
+    took = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    m = re.fullmatch(re.escape(CONFIGURING) + r"(\.*) (.*)", lines[0])
+    assert m, lines[0]
+    assert m[2] == "No configuration methods succeeded (https://ipxe.org/040ee163)"
+    assert 13 <= len(m[1]) <= 16  # a dot a second; DISCOVERs at 0, 1, 3 and 7 s, given up at 15
+    assert 14.5 < took < 25
+    assert lines[1] == "0x40ee163"
+    assert lines[2].endswith("[closed]")  # iPXE closes a netdev it could not configure
+    assert counters(proc.stdout) == {"TX": 4, "TXE": 0, "RX": 0, "RXE": 0}
+    assert "net0: no DHCP server answered" in proc.stderr
+    assert addresses(silent) == []
+
+
+def test_timeout_option_ends_the_wait(silent: Lab) -> None:
+    t0 = time.monotonic()
+    proc = bootsh(silent, "ifconf -c dhcp -t 2000 net0")
+    took = time.monotonic() - t0
+    assert proc.returncode != 0
+    assert proc.stdout == (
+        f"Configuring [dhcp] (net0 {MAC}).... Connection timed out (https://ipxe.org/4c07206e)\n"
+    )
+    assert took < 6
+    assert addresses(silent) == []
+
+
+def test_ctrl_c_cancels_and_leaves_the_interface_alone(silent: Lab) -> None:
+    argv = silent.client_argv([sys.executable, "-u", "-m", "bootsh", "--net", NET, "-c", "dhcp"])
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + 20
+    while b"Configuring" not in seen and time.monotonic() < deadline:
+        seen += proc.stdout.read1(100)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    text = (seen + out).decode()
+    assert re.fullmatch(
+        re.escape(CONFIGURING) + r"\.* Operation canceled \(https://ipxe.org/0b07207d\)\n", text
+    ), text
+    assert proc.returncode != 0
+    assert b"Traceback" not in err
+    assert addresses(silent) == []
+
+
+# -- a server that says no, a server that sends garbage ----------------------------------------
+
+
+def responder(lab: Lab, mode: str, ip: str) -> subprocess.Popen[str]:
+    ns = lab.add_host(ip)
+    argv = lab.host_argv(ns, [sys.executable, "-u", str(ROOT / "tests" / "dhcp_responder.py"),
+                              mode, "eth0", ip, "10.77.0.150"])  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n", proc.stderr and proc.stderr.read()
+    return proc
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.terminate()
+    out, _ = proc.communicate(timeout=10)
+    return out
+
+
+@pytest.fixture
+def bare() -> Iterator[Lab]:
+    with start(Lab(dhcp=False, tftp=False, dns=False, http=False, client_mac=MAC,
+                   client_ipv6=False)) as lab:  # fmt: skip
+        yield lab
+
+
+def test_a_nak_is_ignored_like_ipxe_and_reported(bare: Lab) -> None:
+    server = responder(bare, "nak", "10.77.0.2")
+    proc = bootsh(bare, "ifconf -t 3000")
+    said = stop(server)
+    assert proc.returncode != 0
+    assert re.fullmatch(
+        re.escape(CONFIGURING) + r"\.+ Connection timed out \(https://ipxe.org/4c07206e\)\n",
+        proc.stdout,
+    ), proc.stdout
+    assert "refused the request (DHCPNAK: address not available (bootsh test))" in proc.stderr
+    assert said.count("nak") >= 3  # the REQUEST was retransmitted: 0, 0.25, 0.75, 1.75 s
+    assert addresses(bare) == []
+
+
+def test_garbage_is_ignored_and_the_good_answer_taken(bare: Lab) -> None:
+    server = responder(bare, "garbage", "10.77.0.2")
+    proc = bootsh(bare, "dhcp", "show net0.dhcp/ip", "show net0.dhcp/dhcp-server", "ifstat")
+    stop(server)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stdout.splitlines()
+    assert re.fullmatch(re.escape(CONFIGURING) + r"\.* ok", lines[0]), lines[0]
+    assert lines[1:3] == [
+        "net0.dhcp/ip:ipv4 = 10.77.0.150",
+        "net0.dhcp/dhcp-server:ipv4 = 10.77.0.2",
+    ]
+    assert counters(proc.stdout)["RX"] >= 2 * 9  # every piece of junk arrived, and was dropped
+    assert addresses(bare) == ["10.77.0.150/24"]
+
+
+# -- two servers, ProxyDHCP -----------------------------------------------------------------------
+
+
+def dnsmasq_range(first: str, last: str, *extra: str) -> list[str]:
+    return [f"--dhcp-range={first},{last},255.255.255.0,1h", "--no-ping",
+            "--dhcp-option=3,10.77.0.1", *extra]  # fmt: skip
+
+
+def test_the_higher_priority_offer_wins_after_waiting_for_proxydhcp(bare: Lab) -> None:
+    low = bare.add_host("10.77.0.2")
+    high = bare.add_host("10.77.0.3")
+    log_low = bare.start_host_dnsmasq(low, dnsmasq_range("10.77.0.100", "10.77.0.149"))
+    bare.start_host_dnsmasq(
+        high, dnsmasq_range("10.77.0.150", "10.77.0.199", "--dhcp-option=encap:175,1,5")
+    )
+    t0 = time.monotonic()
+    proc = bootsh(bare, "dhcp", "show net0.dhcp/dhcp-server", "show net0.dhcp/175.1:int8")
+    took = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    # No server said no-pxedhcp: iPXE listens for ProxyDHCP offers until more than 2 s passed.
+    assert lines[0] == f"{CONFIGURING}... ok"
+    assert lines[1:] == ["net0.dhcp/dhcp-server:ipv4 = 10.77.0.3", "net0.dhcp/priority:int8 = 5"]
+    assert 3 <= took < 8
+    low_log = log_low.read_text()
+    assert "DHCPOFFER" in low_log and "DHCPACK" not in low_log
+    assert addresses(bare)[0].startswith("10.77.0.1")
+
+
+def test_proxydhcp_answers_land_in_proxydhcp(bare: Lab) -> None:
+    dhcp_host = bare.add_host("10.77.0.2")
+    pxe_host = bare.add_host("10.77.0.3")
+    bare.start_host_dnsmasq(dhcp_host, dnsmasq_range("10.77.0.100", "10.77.0.149"))
+    pxe_log = bare.start_host_dnsmasq(
+        pxe_host,
+        ["--dhcp-range=10.77.0.0,proxy,255.255.255.0", '--pxe-service=9,"bootsh",boot.efi'],
+        ports=(67, 4011),
+    )
+    shows = ("net0.dhcp/dhcp-server", "proxydhcp/filename", "proxydhcp/next-server",
+             "proxydhcp/dhcp-server", "filename")  # fmt: skip
+    proc = bootsh(bare, "dhcp", *(f"show {name}" for name in shows))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        f"{CONFIGURING} ok",
+        "net0.dhcp/dhcp-server:ipv4 = 10.77.0.2",
+        "proxydhcp/filename:string = boot.efi",
+        "proxydhcp/next-server:ipv4 = 10.77.0.3",
+        "proxydhcp/dhcp-server:ipv4 = 10.77.0.3",
+        "proxydhcp/filename:string = boot.efi",
+    ]
+    assert "proxy" in pxe_log.read_text()
