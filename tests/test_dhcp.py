@@ -9,6 +9,7 @@ tests/dhcp_responder.py for what no real server does on demand (a NAK, garbage).
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -51,9 +52,8 @@ def addresses(lab: Lab) -> list[str]:
 
 
 def default_route(lab: Lab) -> str:
-    return lab.run_in_client(
-        ["ip", "route", "show", "default"], capture_output=True, text=True
-    ).stdout.strip()
+    proc = lab.run_in_client(["ip", "route", "show", "default"], capture_output=True, text=True)
+    return str(proc.stdout).strip()
 
 
 def forget(lab: Lab) -> None:
@@ -236,7 +236,7 @@ def test_ctrl_c_cancels_and_leaves_the_interface_alone(silent: Lab) -> None:
     seen = b""
     deadline = time.monotonic() + 20
     while b"Configuring" not in seen and time.monotonic() < deadline:
-        seen += proc.stdout.read1(100)
+        seen += os.read(proc.stdout.fileno(), 100)
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
