@@ -12,7 +12,8 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,71 @@ def test_ipstat_format(lab: Lab) -> None:
     # The ping's reply was received and delivered by this namespace's IPv4.
     received = int(re.search(r"InReceives:(\d+)", out[2])[1])  # type: ignore[index]
     assert received >= 1
+
+
+# -- ntp: a small SNTP server of the test's own in the server namespace -------------------
+
+SNTP_SERVER = """
+import socket, struct, sys
+address, offset, stratum = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((address, 123))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(512)
+    if len(data) < 48:
+        continue
+    seconds, fraction = struct.unpack_from("!II", data, 40)
+    reply = bytearray(48)
+    reply[0] = 0x24  # version 4, server
+    reply[1] = stratum
+    reply[12:16] = b"RATE" if stratum == 0 else b"LOCL"
+    struct.pack_into("!IIII", reply, 24, seconds, fraction, (seconds + offset) & 0xFFFFFFFF, 0)
+    s.sendto(b"garbage", peer)  # too short: ignored
+    s.sendto(bytes(reply), peer)
+"""
+
+
+@pytest.fixture
+def sntp(lab: Lab) -> Iterator[Callable[[int, int], None]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(offset: int, stratum: int = 2) -> None:
+        proc = subprocess.Popen(
+            lab.server_argv([sys.executable, "-c", SNTP_SERVER, SERVER, str(offset), str(stratum)]),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        started.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_ntp_adjusts_the_shells_clock_not_the_machines(
+    lab: Lab, sntp: Callable[[int, int], None]
+) -> None:
+    sntp(86400, 2)  # the server is a day ahead
+    before = int(time.time())
+    out, proc = leased(lab, f"ntp {SERVER}", "echo ${unixtime:int32}", f"ntp {SERVER}")
+    after = int(time.time())
+    assert proc.returncode == 0, proc.stderr
+    shown = int(out[0])
+    assert before + 86400 <= shown <= after + 86400
+    assert out[1:] == []  # silent on success, as iPXE
+    assert abs(time.time() - after) < 5  # the machine's clock did not move
+
+
+def test_ntp_kiss_of_death_and_no_server(lab: Lab, sntp: Callable[[int, int], None]) -> None:
+    sntp(0, 0)
+    out, proc = leased(lab, f"ntp {SERVER} || echo ${{errno}}", "ntp nosuch || echo ${errno}")
+    assert out == [
+        "Could not get time and date: Error 0x43496047 (https://ipxe.org/43496047)",
+        "0x43496047",
+        f"Could not get time and date: {NO_RECORD}",
+        "0x3e116106",
+    ]
+    assert "kiss-o'-death (RATE)" in proc.stderr

@@ -8,6 +8,9 @@
 * ``nslookup <setting> <name>`` (``usr/nslookup.c``): resolves ``name`` and stores the address
   in ``setting`` (type ipv4 or ipv6 unless the name says otherwise; scopes are created as by
   ``set``); ``Could not resolve <name>: <error>`` otherwise.
+* ``ntp <server>`` (``usr/ntpmgmt.c``): asks the server for the time (SNTP) and adjusts the
+  shell's clock, never the machine's (``bootsh.ntp``): ``${unixtime}`` shows the result;
+  silent on success, ``Could not get time and date: <error>`` otherwise.
 * ``ipstat`` (``usr/ipstat.c``): the IP statistics, read from the kernel's ``/proc/net/snmp``,
   ``netstat`` and ``snmp6`` (the counters of the network namespace bootsh runs in).
 * ``nstat`` (``usr/neighmgmt.c``): the IPv4 neighbours (ARP) of the netdevs' kernel
@@ -24,12 +27,15 @@ import contextlib
 import ipaddress
 import select
 import socket
+import time
 from pathlib import Path
 
 from bootsh.commands import Command, Invocation, Option, parse_integer
 from bootsh.dns import DnsError, describe
-from bootsh.egress import Egress, count_send, resolve, route
+from bootsh.egress import Egress, bind_device, count_send, resolve, route
 from bootsh.ipxe_errors import strerror
+from bootsh.ntp import PORT as NTP_PORT
+from bootsh.ntp import NtpError, Query
 from bootsh.ping import (
     ECANCELED_JOB,
     EINVAL_PING,
@@ -177,6 +183,90 @@ def nslookup(inv: Invocation) -> int:
     return 0
 
 
+# -- ntp ------------------------------------------------------------------------------------
+
+#: The shell's clock offset in seconds (``shell.state``), which ``ntp`` adjusts.
+CLOCK_OFFSET = "ntp.clock-offset"
+
+
+def clock_offset(shell: Shell) -> int:
+    value = shell.state.get(CLOCK_OFFSET, 0)
+    return value if isinstance(value, int) else 0
+
+
+def _adjust_clock(shell: Shell, delta: int) -> None:
+    """iPXE's ``time_adjust``: the offset accumulates; ``${unixtime}`` includes it."""
+    offset = clock_offset(shell) + delta
+    shell.state[CLOCK_OFFSET] = offset
+
+    def unixtime() -> bytes:
+        return ((int(time.time()) + offset) & 0xFFFFFFFF).to_bytes(4, "big")
+
+    builtin = shell.settings.builtin
+    builtin.fetchers = {**builtin.fetchers, "unixtime": unixtime}
+
+
+class _Datagrams:
+    """A UDP socket bound to the netdev the server is routed through (counted as its TX)."""
+
+    def __init__(self, shell: Shell, address: str, port: int) -> None:
+        self.shell, self.address, self.port = shell, address, port
+        self.sock: socket.socket | None = None
+
+    def send(self, payload: bytes) -> None:
+        egress = route(self.shell, self.address)
+        if egress is None:
+            return  # no route: nothing is sent, the timer runs out
+        if self.sock is None:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            bind_device(self.sock, egress.ifname)
+        sock = self.sock
+        count_send(egress, lambda: sock.sendto(payload, (self.address, self.port)))
+
+    def receive(self, timeout: float) -> bytes | None:
+        if self.sock is None:
+            select.select([], [], [], timeout)
+            return None
+        if not select.select([self.sock], [], [], timeout)[0]:
+            return None
+        try:
+            data, (_, port, *_) = self.sock.recvfrom(65535)
+        except OSError:
+            return b""  # an ICMP error on the socket: iPXE never sees those
+        return data if port == self.port else b""
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def ntp(inv: Invocation) -> int:
+    shell = inv.shell
+    host = inv.args[0]
+    datagrams: _Datagrams | None = None
+    try:
+        address = resolve(shell, host)
+        datagrams = _Datagrams(shell, address, NTP_PORT)
+        offset = clock_offset(shell)
+        query = Query(datagrams.send, datagrams.receive, wall=lambda: time.time() + offset)
+        _adjust_clock(shell, query.run())
+    except (DnsError, NtpError) as exc:
+        shell.print(f"Could not get time and date: {strerror(exc.errno)}")
+        if isinstance(exc, DnsError):
+            _explain(shell, host, exc)
+        else:
+            shell.diagnose(f"{host}: {exc.detail}")
+        return exc.errno
+    except KeyboardInterrupt:
+        shell.print(f"Could not get time and date: {strerror(ECANCELED_JOB)}")
+        return ECANCELED_JOB
+    finally:
+        if datagrams is not None:
+            datagrams.close()
+    return 0
+
+
 # -- ipstat and nstat ---------------------------------------------------------------------
 
 
@@ -273,6 +363,14 @@ COMMANDS = (
         args="<setting> <name>",
         min_args=2,
         max_args=2,
+    ),
+    Command(
+        "ntp",
+        ntp,
+        "get time and date (adjusts bootsh's clock, not the machine's)",
+        args="<server>",
+        min_args=1,
+        max_args=1,
     ),
     Command("ipstat", ipstat, "show IP statistics"),
     Command("nstat", nstat, "show neighbour table"),
