@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -319,3 +320,24 @@ def test_ntp_kiss_of_death_and_no_server(lab: Lab, sntp: Callable[[int, int], No
         "0x3e116106",
     ]
     assert "kiss-o'-death (RATE)" in proc.stderr
+
+
+def test_ping_without_cap_net_raw_says_what_is_missing() -> None:
+    """Root, but without CAP_NET_RAW in the bounding set (setpriv): no raw ICMP socket."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) missing")
+    proc = subprocess.run(
+        [
+            *("setpriv", "--bounding-set=-net_raw", sys.executable, "-m", "bootsh"),
+            *("-c", "ping -c 1 127.0.0.1 || echo ${errno}"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
+    assert proc.stdout.splitlines() == [
+        "Could not start ping: Operation not permitted (https://ipxe.org/413a6001)",
+        "0x413a6001",
+    ]
+    assert "ping needs CAP_NET_RAW" in proc.stderr

@@ -123,7 +123,10 @@ def ping(inv: Invocation) -> int:
         return EINVAL_PING
     if not _can_ping():
         shell.print(f"Could not start ping: {strerror(EPERM_PING)}")
-        shell.diagnose("ping needs CAP_NET_RAW for a raw ICMP socket (run bootsh as root)")
+        shell.diagnose(
+            "ping needs CAP_NET_RAW for a raw ICMP socket"
+            " (run bootsh as root or grant it CAP_NET_RAW)"
+        )
         return EPERM_PING
 
     def report(source: str | None, sequence: int, length: int, status: int) -> None:
