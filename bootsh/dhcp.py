@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from bootsh import __version__
 from bootsh.ipxe_errors import ipxe_errno, strerror
+from bootsh.linkstate import LINK_DOWN, LINK_UNKNOWN
 from bootsh.settings import Block, Setting, SettingsError, buildarch, error_number
 
 if TYPE_CHECKING:
@@ -143,8 +144,13 @@ EADDRNOTAVAIL_CONFIG = ipxe_errno(0x04, _ERRFILE_IFMGMT, 0x01, 99)
 ENODEV_NETDEV = ipxe_errno(0x2C, _ERRFILE_PARSEOPT, 0, 19)
 #: ``"x": no such configurator``.
 ENOTSUP_CONFIGURATOR = ipxe_errno(0x3C, _ERRFILE_PARSEOPT, 0, 95)
-#: The texts of the errors that are not in the common table.
-ERROR_TEXTS = {EADDRNOTAVAIL_CONFIG: "No configuration methods succeeded"}
+#: The texts of the errors that are not in the common table (the link's own from
+#: net/netdevice.c, ``iflinkwait``'s result when the link stays down).
+ERROR_TEXTS = {
+    EADDRNOTAVAIL_CONFIG: "No configuration methods succeeded",
+    LINK_DOWN[1]: LINK_DOWN[0],
+    LINK_UNKNOWN[1]: LINK_UNKNOWN[0],
+}
 #: iPXE's default for waiting for the link before configuring (usr/ifmgmt.c).
 LINK_WAIT_TIMEOUT = 15.0
 

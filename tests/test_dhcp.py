@@ -356,3 +356,24 @@ def test_proxydhcp_answers_land_in_proxydhcp(bare: Lab) -> None:
         "proxydhcp/filename:string = boot.efi",
     ]
     assert "proxy" in pxe_log.read_text()
+
+
+# -- the link ----------------------------------------------------------------------------------
+
+
+def test_iflinkwait_reports_a_down_link_and_sees_it_come_up(bare: Lab) -> None:
+    down = ["ip", "-n", bare.server_ns, "link", "set", bare.server_if, "down"]
+    subprocess.run(down, check=True)
+    proc = bootsh(bare, "iflinkwait -t 1500 || echo ${errno}", "ifstat")
+    assert proc.stdout.splitlines()[:2] == [
+        "Waiting for link-up on net0.... Down (https://ipxe.org/3808616b)",
+        "0x3808616b",
+    ]
+    assert "[closed]" in proc.stdout  # closed again, as iPXE does after a failed wait
+    argv = bare.client_argv([sys.executable, "-m", "bootsh", "--net", NET, "-c", "iflinkwait"])
+    waiting = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    time.sleep(1.2)
+    subprocess.run(["ip", "-n", bare.server_ns, "link", "set", bare.server_if, "up"], check=True)
+    out, _ = waiting.communicate(timeout=20)
+    assert waiting.returncode == 0
+    assert re.fullmatch(r"Waiting for link-up on net0\.\.\.\.+ ok\n", out), out
