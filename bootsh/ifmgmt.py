@@ -24,6 +24,7 @@ from bootsh.netstate import OpenError
 
 if TYPE_CHECKING:
     from bootsh.netdevs import Netdev
+    from bootsh.settings import Block, Setting
     from bootsh.shell import Shell
 
 
@@ -187,3 +188,31 @@ def configure(
         shell.diagnose(f"{name}: no DHCP server answered")
     close_netdev(shell, name)
     return rc
+
+
+#: The settings whose change moves an IPv4 route (iPXE's ``ipv4_settings``).
+ROUTE_SETTINGS = frozenset({"ip", "netmask", "gateway"})
+
+
+def route_applicator(shell: Shell) -> Callable[[Block, Setting], None]:
+    """An applicator for ``Settings.applicators``: when ``ip``, ``netmask`` or ``gateway`` of
+    an open netdev changes (``set net0/ip 10.0.0.5``), its kernel interface follows, as
+    iPXE recomputes its routes on every settings change. Closed netdevs are left alone: a
+    kernel interface becomes bootsh's only when it is opened."""
+
+    def apply(block: Block, setting: Setting) -> None:
+        if setting.name not in ROUTE_SETTINGS:
+            return
+        name = block.path().split(".", 1)[0]
+        if not shell.netstate.is_open(name):
+            return
+        netdev = shell.netdevs().by_name(name)
+        if netdev is None or not netdev.nic.ifname:
+            return
+        from bootsh.dhcp import apply_to_kernel
+
+        problem = apply_to_kernel(shell, name, netdev.nic.ifname)
+        if problem:
+            shell.diagnose(f"{name}: not applied to {netdev.nic.ifname}: {problem}")
+
+    return apply

@@ -600,6 +600,9 @@ class Settings:
 
     def __init__(self, netdevs: NetdevProvider | None = None) -> None:
         self.validators: dict[str, Validator] = {}
+        #: Called after every store with the block and the setting (iPXE's settings
+        #: applicators: routes are recomputed when ``net0/ip`` changes).
+        self.applicators: list[Callable[[Block, Setting], None]] = []
         #: The shown netdevs (``Resolution.shown``); called only when a lookup needs them.
         self.netdevs_provider: NetdevProvider | None = netdevs
         #: Where ``builtin/errno`` comes from (the shell's last error); without it the
@@ -871,6 +874,8 @@ class Settings:
         if setting.name == _PRIORITY.name:
             self._any_priority = self._any_priority or bool(raw)
             self._reprioritise(block)
+        for applicator in self.applicators:
+            applicator(block, setting)
 
     def store(self, named: NamedSetting, value: str | None) -> None:
         """iPXE's ``storef_setting``: parse ``value`` in the setting's type (string if it

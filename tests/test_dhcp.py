@@ -377,3 +377,21 @@ def test_iflinkwait_reports_a_down_link_and_sees_it_come_up(bare: Lab) -> None:
     out, _ = waiting.communicate(timeout=20)
     assert waiting.returncode == 0
     assert re.fullmatch(r"Waiting for link-up on net0\.\.\.\.+ ok\n", out), out
+
+
+def test_static_settings_of_an_open_netdev_reach_the_kernel(lab: Lab) -> None:
+    forget(lab)
+    lines = ("set net0/ip 10.77.0.60", "route", "ifopen net0", "set net0/ip 10.77.0.61",
+             "set net0/netmask 255.255.255.0", "set net0/gateway 10.77.0.1", "route")  # fmt: skip
+    proc = bootsh(lab, *lines)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "net0: 10.77.0.60/255.0.0.0 (inaccessible)",  # classful without a netmask, as iPXE
+        f"{LINK_LOCAL} (inaccessible)",
+        "net0: 10.77.0.61/255.255.255.0 gw 10.77.0.1",
+        LINK_LOCAL,
+    ]
+    assert addresses(lab) == ["10.77.0.61/24"]  # set while closed: not applied; then replaced
+    assert default_route(lab).startswith(f"default via {lab.server_ip} dev {lab.client_if}")
+    curl = ["curl", "-sS", "--max-time", "5", f"{lab.http_url}hello.txt"]
+    assert lab.run_in_client(curl, capture_output=True, text=True).stdout == "hello from the lab\n"

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from bootsh.commands import Command
 from bootsh.hookspecs import hookimpl
+from bootsh.ifmgmt import route_applicator
 from bootsh.shell import Shell
 from bootsh_ipxe_cmds import (
     config_cmds,
@@ -46,3 +47,10 @@ def bootsh_register_commands(register: Callable[[Command], None]) -> None:
 @hookimpl
 def bootsh_shell_shutdown(shell: Shell) -> None:
     image_cmds.shutdown(shell)
+
+
+@hookimpl
+def bootsh_shell_startup(shell: Shell) -> None:
+    # iPXE recomputes routes on every settings change: a static net0/ip, netmask or gateway
+    # of an open netdev reaches its kernel interface too.
+    shell.settings.applicators.append(route_applicator(shell))
