@@ -478,3 +478,14 @@ def test_digests_match_hashlib(files: Path) -> None:
         f"{hashlib.sha256(data).hexdigest()}  initrd.cpio",
         hashlib.sha512(data).hexdigest(),
     ]
+
+
+def test_exit_in_a_chained_script_does_not_end_the_interactive_shell(
+    shell: Shell, files: Path
+) -> None:
+    # The REPL runs lines without a frame of its own: the chained script's ``exit`` ends
+    # that script only, as in iPXE's shell.
+    status = shell.run_line(f"chain {uri(files / 'exit3.ipxe')}")
+    assert status == 3
+    assert shell.exit_requested is None
+    assert shell.run_line("echo still here") == 0
