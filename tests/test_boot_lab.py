@@ -29,7 +29,7 @@ MAC = "52:54:00:b0:07:01"
 SERVER = "10.77.0.1"
 HTTP = f"http://{SERVER}"
 TFTP = f"tftp://{SERVER}"
-BIG = 96 << 20  # bytes: a download that takes long enough to be interrupted
+BIG = 512 << 20  # bytes (sparse): a download long enough to be interrupted mid-way
 
 BOOT_SCRIPT = """#!ipxe
 kernel vmlinuz console=ttyS0 quiet
