@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bootsh.errors import BootshError
 from bootsh.ipxe_errors import ipxe_errno
 from bootsh.uri import resolve_uri
 
@@ -52,6 +53,8 @@ ERRFILE_BZIMAGE = 0x00808000  # arch/x86/image/bzimage.c (ERRFILE_ARCH | ERRFILE
 
 #: An image without a type that can execute: ``Exec format error``.
 ENOEXEC_IMAGE = ipxe_errno(0x2E, ERRFILE_IMAGE, 0, 8)
+#: An image whose file cannot be read: ``Input/output error``.
+EIO_IMAGE = ipxe_errno(0x1D, ERRFILE_IMAGE, 0, 5)
 #: ``imgexec --replace`` outside a running image: ``Inappropriate I/O control operation``.
 ENOTTY_REPLACE = ipxe_errno(0x3D, ERRFILE_IMAGE, 0, 25)
 #: ``imgstat``/``imgfree`` of a name that is not registered.
@@ -267,6 +270,9 @@ class ImageStore:
                 self.unregister(image)
                 try:
                     status = image.type.exec(shell, image)
+                except OSError as exc:  # the image's file vanished or cannot be read
+                    shell.diagnose(f"cannot run {image.name}: {exc}")
+                    status = EIO_IMAGE
                 finally:
                     # Back at the end of the list, unless it asked to be replaced.
                     replacement = self.replacements.pop(id(image), None)
@@ -321,7 +327,12 @@ def store_of(shell: Shell) -> ImageStore:
     """The shell's image store, made (with the registered image types) on first use."""
     store = shell.state.get(_STORE_KEY)
     if not isinstance(store, ImageStore):
-        store = ImageStore(shell.host.image_types())
+        try:
+            store = ImageStore(shell.host.image_types())
+        except OSError as exc:
+            raise BootshError(
+                f"cannot create the image directory in {tempfile.gettempdir()}: {exc.strerror}"
+            ) from None
         shell.state[_STORE_KEY] = store
     return store
 

@@ -335,9 +335,13 @@ def digest(inv: Invocation) -> int:
         if isinstance(got, int):
             continue
         h = hashlib.new(DIGESTS[inv.name])
-        with got.path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
+        try:
+            with got.path.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+        except OSError as exc:
+            shell.diagnose(f"cannot read {got.name}: {exc}")
+            continue
         if setting is not None:
             shell.settings.set(setting, h.hexdigest())
         else:
