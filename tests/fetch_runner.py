@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         report.update(outcome="interrupted")
         status = 130
     sys.stdout.flush()
-    report["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    report["maxrss_kib"] = usage.ru_maxrss
+    report["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 3)
     report["diagnostics"] = err.getvalue()
     print(json.dumps(report), file=sys.stderr, flush=True)
     return status
