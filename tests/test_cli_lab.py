@@ -8,6 +8,7 @@ no namespace, no link in this namespace, no process.
 from __future__ import annotations
 
 import json
+import os
 import re
 import selectors
 import shutil
@@ -138,6 +139,8 @@ def test_ctrl_c_cancels_bootsh_and_tears_the_lab_down(served: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        # Lines must come as they happen without help from the environment.
+        env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
     )
     try:
         assert proc.stdout is not None and proc.stderr is not None

@@ -117,6 +117,7 @@ def test_ifopen_and_counters_on_the_vif(lab: Lab, xsd: Xenstored, guest: Path) -
         **os.environ,
         "XENSTORED_PATH": str(xsd.socket_path),
         "BOOTSH_CONFIG": str(guest / "empty.toml"),
+        "PYTHONUNBUFFERED": "1",  # "opened" must reach us before bootsh waits in read
     }
     child = subprocess.Popen(
         lab.client_argv(argv),
