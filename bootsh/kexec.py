@@ -12,9 +12,11 @@ the plan is printed, one line each, and nothing else happens::
 An initrd with arguments is a single file to put into the initramfs, as iPXE does it: the
 first argument is its path there and ``mode=`` its octal mode (``initrd hostname.txt
 /etc/hostname mode=644``); its plan line ends in ``as /etc/hostname mode 0644`` and the
-file is wrapped in a newc cpio header of that name. Otherwise the initrds are concatenated, each padded with NULs to a multiple of 4 bytes
-(the kernel's initramfs unpacker takes several archives in a row and skips that padding),
-into one temporary file, and the kernel is loaded with the ``kexec_file_load`` system call
+file is wrapped in a newc cpio header of that name.
+
+Without ``--dry-run`` the initrds are concatenated, each padded with NULs to a multiple of
+4 bytes (the kernel's initramfs unpacker takes several archives in a row and skips that
+padding), into one temporary file, and the kernel is loaded with the ``kexec_file_load`` system call
 (x86_64: 320, aarch64: 294) through ctypes: kernel fd, initrd fd (or
 ``KEXEC_FILE_NO_INITRAMFS``), the command line with its NUL counted. Only when that worked
 does ``reboot(LINUX_REBOOT_CMD_KEXEC)`` start the new kernel. Every failure after a load
