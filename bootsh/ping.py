@@ -43,6 +43,8 @@ ECANCELED_JOB = ipxe_errno(0x0B, ERRFILE_MONOJOB, 0, 125)
 #: bootsh only: no raw ICMP socket (CAP_NET_RAW missing).
 EPERM_PING = ipxe_errno(0x41, ERRFILE_PING, 0, 1)
 
+#: The largest echo payload an IPv4 packet holds (65535 - 20 - 8).
+MAX_PAYLOAD = 65507
 ICMP_ECHO_REPLY = 0
 ICMP_ECHO_REQUEST = 8
 _SOL_RAW = 255
@@ -106,7 +108,9 @@ class Pinger:
         sequence = 0
         pending = False
         status = ETIMEDOUT_PING
-        data = payload(self.size)
+        # A payload IPv4 cannot carry is never built (iPXE's buffer allocation fails and it
+        # only logs that): nothing is sent and every packet times out.
+        data = payload(self.size) if self.size <= MAX_PAYLOAD else None
         expiry = self.clock()  # the timer starts without delay
         while True:
             left = expiry - self.clock()
@@ -120,7 +124,8 @@ class Pinger:
                 sequence = (sequence + 1) & 0xFFFF
                 expiry = self.clock() + self.timeout
                 pending = True
-                self.send(sequence, echo_request(self.ident, sequence, data))
+                if data is not None:
+                    self.send(sequence, echo_request(self.ident, sequence, data))
                 continue
             reply = self.receive(left)
             if reply is None:

@@ -181,3 +181,9 @@ def test_sequence_numbers_wrap_at_16_bits() -> None:
     pinger = Pinger(net.send, net.receive, None, 0.001, 0, 65537, clock=net.clock)
     assert pinger.run() == ETIMEDOUT_PING
     assert net.sent[-1][1] == 1 and net.sent[-2][1] == 0
+
+
+def test_a_payload_ipv4_cannot_carry_is_never_sent() -> None:
+    net = Net()
+    pinger = Pinger(net.send, net.receive, None, 1.0, 0xFFFFFFFF, 2, clock=net.clock)
+    assert pinger.run() == ETIMEDOUT_PING and net.sent == []

@@ -103,6 +103,12 @@ class _Echo:
         self.sockets.clear()
 
 
+def _integer(inv: Invocation, option: str, default: int) -> int:
+    """An option's value as iPXE's ``parse_integer`` reads it (an empty text is 0)."""
+    value = inv.value(option)
+    return default if value is None else parse_integer(value)
+
+
 def _can_ping() -> bool:
     try:
         socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()
@@ -113,9 +119,9 @@ def _can_ping() -> bool:
 
 def ping(inv: Invocation) -> int:
     shell = inv.shell
-    size = parse_integer(inv.value("size") or str(PING_SIZE))
-    timeout_ms = parse_integer(inv.value("timeout") or str(PING_TIMEOUT_MS))
-    count = parse_integer(inv.value("count") or "0")
+    size = _integer(inv, "size", PING_SIZE)
+    timeout_ms = _integer(inv, "timeout", PING_TIMEOUT_MS)
+    count = _integer(inv, "count", 0)
     quiet = inv.flag("quiet")
     host = inv.args[0]
     if timeout_ms == 0:
