@@ -128,6 +128,7 @@ def configure(
     name = str(netdev.name)
     rc = link_wait(shell, netdev, dhcp.LINK_WAIT_TIMEOUT, verbose=False)
     if rc:
+        close_netdev(shell, name)  # iPXE's ifconf_payload closes on any failure
         return rc
     state = shell.netstate.peek(name)
     assert state is not None and state.sock is not None

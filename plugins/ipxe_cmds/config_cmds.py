@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from bootsh.commands import Command, Invocation, Option, parse_integer
 from bootsh.dhcp import CONFIGURATORS, ENOTSUP_CONFIGURATOR, find_netdev, ipv4_route
-from bootsh.ifmgmt import configure, link_wait
+from bootsh.ifmgmt import close_netdev, configure, link_wait
 from bootsh.ipxe_errors import ipxe_errno
 from bootsh.netdevs import Netdev
 from bootsh.shell import Shell
@@ -73,7 +73,7 @@ def iflinkwait(inv: Invocation) -> int:
     def payload(netdev: Netdev) -> int:
         rc = link_wait(shell, netdev, timeout / 1000 if timeout else None, verbose=True)
         if rc:
-            shell.netstate.close(str(netdev.name))
+            close_netdev(shell, str(netdev.name))  # as iPXE, after a failed wait
         return rc
 
     return _each(shell, inv.args, payload)
