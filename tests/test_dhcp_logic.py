@@ -412,3 +412,36 @@ def test_error_texts_are_ipxes() -> None:
     assert dhcp.describe_error(dhcp.ETIMEDOUT_MONOJOB) == (
         "Connection timed out (https://ipxe.org/4c07206e)"
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([None, 0, OFFER, ACK, NAK, 99]),
+            st.binary(max_size=80),
+            st.sampled_from([bytes(4), LEASE]),
+            st.sampled_from([SERVER, PROXY, None]),
+            st.sampled_from([67, 4011, 68]),
+            st.floats(0, 20),
+        ),
+        max_size=12,
+    )
+)
+def test_the_session_survives_any_sequence_of_replies(
+    replies: list[tuple[int | None, bytes, bytes, bytes | None, int, float]],
+) -> None:
+    session = Session(IDENTITY, 1, 0.0)
+    now = 0.0
+    for msgtype, options, yiaddr, server, port, later in replies:
+        now += later
+        session.tick(now)
+        pkt = packet(msgtype, yiaddr=yiaddr, server=server, extra=walk_options(options))
+        session.receive(reply(pkt, port=port), now)
+        session.outbox.clear()
+    for step in range(200):  # then silence: every state gives up within 16 s
+        session.tick(now + step * 0.125)
+        session.outbox.clear()
+    assert session.outcome is not None
+    if session.outcome is not None and session.outcome.rc == 0:
+        assert session.outcome.ack is not None and session.outcome.ack.yiaddr == session.offer
