@@ -139,6 +139,7 @@ def test_a_buggy_scheme_or_a_missing_directory_is_one_line(tmp_path: Path) -> No
         fetch(shell, "demo://h/x", tmp_path)
     assert caught.value.reason == "Input/output error (https://ipxe.org/1d012005)"
     assert _out(shell) == "demo://h/x... Input/output error (https://ipxe.org/1d012005)\n"
+    assert isinstance(shell.err, io.StringIO)
     assert shell.err.getvalue().endswith("bootsh: test_schemes: ValueError: oops\n")
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(FetchError):
