@@ -341,3 +341,28 @@ def test_ping_without_cap_net_raw_says_what_is_missing() -> None:
         "0x413a6001",
     ]
     assert "ping needs CAP_NET_RAW" in proc.stderr
+
+
+def test_static_settings_from_the_net_option_without_dhcp(lab: Lab) -> None:
+    """``--net af_packet,if=veth-cli,ip=...,dns=...``: settings of net0 (iPXE's Linux build)
+    that ``ifopen`` gives to the kernel interface, so ping and DNS work with no lease."""
+    lab.run_in_client(["ip", "address", "flush", "dev", lab.client_if], check=True)
+    spec = f"{NET},ip=10.77.0.55,netmask=255.255.255.0,dns=10.77.0.1,domain=bootsh.test"
+    proc = bootsh(
+        lab,
+        "show net0/ip",
+        "ifopen",
+        "route",
+        f"ping -c 1 {SERVER}",
+        "nslookup a server",
+        "show a",
+        net=(spec,),
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:2] == ["net0/ip:ipv4 = 10.77.0.55", "net0: 10.77.0.55/255.255.255.0"]
+    assert lines[3:] == ["64 bytes from 10.77.0.1: seq=1", "a:ipv4 = 10.77.0.1"]
+    addresses = lab.run_in_client(
+        ["ip", "-4", "-o", "address", "show", "dev", lab.client_if], capture_output=True, text=True
+    ).stdout
+    assert "inet 10.77.0.55/24" in addresses

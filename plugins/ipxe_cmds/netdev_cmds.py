@@ -90,7 +90,23 @@ def ifopen(inv: Invocation) -> int:
             shell.diagnose(f"{name}: {exc.detail}")
             return exc.errno
         _refresh_netx(shell)
+        _apply_static(shell, name, nic.ifname)
     return 0
+
+
+def _apply_static(shell: Shell, name: str, ifname: str | None) -> None:
+    """iPXE routes an open netdev by its ``ip``/``netmask``/``gateway`` settings (from
+    ``--net af_packet,if=X,ip=...``, ``set net0/ip``, an earlier lease): now that the kernel
+    interface is bootsh's, it gets them too, so that ping and friends work at once."""
+    if not ifname:
+        return
+    from bootsh.dhcp import apply_to_kernel, ipv4_route
+
+    if ipv4_route(shell, name) is None:
+        return
+    problem = apply_to_kernel(shell, name, ifname)
+    if problem:
+        shell.diagnose(f"{name}: not applied to {ifname}: {problem}")
 
 
 def ifclose(inv: Invocation) -> int:
