@@ -8,6 +8,8 @@ stdout and serves until killed:
 - ``trickle SIZE``: answers 200 with ``Content-Length: SIZE`` and sends 16 KiB every 50 ms
   (for a kill in the middle of the body).
 - ``redirect LOCATION``: answers 302 to LOCATION (which may be itself: a loop).
+- ``busy COUNT SECONDS``: answers the first COUNT requests ``503`` with ``Retry-After:
+  SECONDS``, then 200 with 6000 bytes of ``ready``; logs ``request N`` on stderr.
 - ``chunked FILE [CUT]``: sends FILE with chunked encoding; with CUT, closes after CUT
   bytes of body without the last chunk.
 - ``https DIR CERT KEY``: serves DIR over TLS with the given certificate chain and key.
@@ -90,6 +92,24 @@ def redirect(address: str, port: int, location: str) -> None:
             f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
         )
         conn.close()
+
+
+def busy(address: str, port: int, count: str, seconds: str) -> None:
+    server = _listen(address, port)
+    _ready()
+    served = 0
+    body = b"ready\n" * 1000
+    while True:
+        conn, _ = server.accept()
+        _read_request(conn)
+        served += 1
+        if served <= int(count):
+            head = f"HTTP/1.1 503 Busy\r\nRetry-After: {seconds}\r\nContent-Length: 0\r\n\r\n"
+            conn.sendall(head.encode())
+        else:
+            conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        conn.close()
+        print(f"request {served}", file=sys.stderr, flush=True)
 
 
 def chunked(address: str, port: int, file: str, cut: str | None = None) -> None:
@@ -209,6 +229,7 @@ MODES = {
     "trickle": trickle,
     "redirect": redirect,
     "chunked": chunked,
+    "busy": busy,
     "https": https,
     "tftp": tftp,
 }

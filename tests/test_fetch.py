@@ -523,6 +523,25 @@ def test_http_chunked_whole_and_cut(lab: Lab, served: Path, tmp_path: Path) -> N
     assert_failed(run, uri, "Error 0x420c6020 (https://ipxe.org/420c6020)", cut_dir)
 
 
+def test_http_retry_after_is_honoured_then_bounded(lab: Lab, tmp_path: Path) -> None:
+    with server(lab, "busy", 8089, "1", "1") as srv:
+        uri = f"http://{SERVER}:8089/later.bin"
+        run = run_fetch(lab, uri, tmp_path)
+        assert run.status == 0 and run.stdout == f"{uri}... ok\n"
+        assert (tmp_path / "later.bin").read_bytes() == b"ready\n" * 1000
+        assert 0.9 < run.seconds < 10  # it waited the second the server asked for
+    never = tmp_path / "never"
+    never.mkdir()
+    with server(lab, "busy", 8090, "1000", "0") as srv:
+        uri = f"http://{SERVER}:8090/never.bin"
+        run = run_fetch(lab, uri, never)
+        srv.kill()
+        _, err = srv.communicate(timeout=10)
+    assert_failed(run, uri, "Input/output error (https://ipxe.org/1d0c6505)", never)
+    assert err.split() == ["request", "1", "request", "2", "request", "3", "request", "4",
+                           "request", "5", "request", "6"]  # fmt: skip
+
+
 def test_http_refused_connection_is_connection_reset(lab: Lab, tmp_path: Path) -> None:
     uri = f"http://{SERVER}:8099/x"
     run = run_fetch(lab, uri, tmp_path)
@@ -634,6 +653,19 @@ def test_tftp_block_numbers_wrap_past_65535(lab: Lab, served: Path, tmp_path: Pa
     assert_ok(run, uri, served / "wrap.bin", tmp_path)
     # dnsmasq really sent 8-byte blocks: 75001 DATA packets (the last one empty) + the OACK.
     assert udp_in_datagrams(lab) - before >= 75_002
+
+
+def test_tftp_timeout_option_is_accepted_by_dnsmasq(lab: Lab, served: Path, tmp_path: Path) -> None:
+    uri = f"tftp://{SERVER}/big.bin"
+    run = run_fetch(lab, uri, tmp_path, "--set", "tftp-timeout=2", "--set", "tftp-blksize=1428")
+    assert_ok(run, uri, served / "big.bin", tmp_path)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    run = run_fetch(lab, uri, bad, "--set", "tftp-blksize=70000", "--verbose")
+    assert_failed(run, uri, "Invalid argument (https://ipxe.org/1c126016)", bad)
+    assert (
+        "setting tftp-blksize='70000': not a number from 8 to 65464" in (run.report["diagnostics"])
+    )
 
 
 def test_tftp_missing_file(lab: Lab, tmp_path: Path) -> None:

@@ -24,6 +24,9 @@ What iPXE does, and so bootsh:
   is trusted in addition to the system roots. An untrusted chain is iPXE's
   ``Permission denied`` (x509 "untrusted root"), a wrong name or an expired certificate
   likewise with their own numbers.
+- A failed status with ``Retry-After`` (503 while an image is being built) is asked again
+  after that many seconds (5 s when it is a date), as iPXE does; bootsh gives up after 5
+  retries and waits at most 30 s each time.
 - Timeouts: 15 s to connect (and finish the TLS handshake), then 60 s of silence at most
   (iPXE waits forever without ``-t``; bootsh never hangs); ``imgfetch -t`` lowers both.
 """
@@ -37,6 +40,7 @@ import http.client
 import os
 import socket
 import ssl
+import time
 import urllib.parse
 
 from bootsh import __version__ as bootsh_version
@@ -56,6 +60,10 @@ from bootsh.fetch import (
 CONNECT_TIMEOUT = 15.0
 SILENCE_TIMEOUT = 60.0
 MAX_REDIRECTS = 10
+#: iPXE's HTTP_RETRY_SECONDS (a Retry-After it cannot read), and bootsh's bounds on retrying.
+RETRY_SECONDS = 5
+MAX_RETRIES = 5
+MAX_RETRY_WAIT = 30.0
 #: Read the body in blocks this large (the file is written block by block).
 BLOCK = 256 * 1024
 USER_AGENT = f"bootsh/{bootsh_version} (iPXE-compatible)"
@@ -134,24 +142,56 @@ def tls_context(request: FetchRequest) -> ssl.SSLContext:
     return context
 
 
+class _RetryLater(Exception):
+    """A failed status with ``Retry-After``: iPXE asks again after that many seconds."""
+
+    def __init__(self, seconds: float, error: FetchError) -> None:
+        super().__init__(error.detail)
+        self.seconds = seconds
+        self.error = error
+
+
+def retry_after(value: str) -> float:
+    """iPXE's http_parse_retry_after(): seconds, or 5 s for anything else (an HTTP date)."""
+    value = value.strip()
+    return float(int(value)) if value.isdigit() else float(RETRY_SECONDS)
+
+
 def open_http(request: FetchRequest) -> None:
     uri = request.uri
     context: ssl.SSLContext | None = None
-    for _ in range(MAX_REDIRECTS + 1):
+    hops = retries = 0
+    while True:
         parts = urllib.parse.urlsplit(uri)
         validate(parts)
         if parts.scheme.lower() == "https" and context is None:
             context = tls_context(request)
-        location = _get(request, parts, context)
+        try:
+            location = _get(request, parts, context)
+        except _RetryLater as later:
+            # iPXE retries for as long as the server says so; bootsh a bounded number of
+            # times, each wait capped, and never past the -t silence bound.
+            retries += 1
+            wait = min(later.seconds, MAX_RETRY_WAIT)
+            if retries > MAX_RETRIES:
+                raise later.error from None
+            if request.timeout is not None and wait >= request.timeout:
+                raise FetchError(
+                    ETIMEDOUT_FETCH, f"{parts.hostname} asks to retry after {wait:g} s"
+                ) from None
+            time.sleep(wait)
+            continue
         if location is None:
             request.final_uri = uri
             return
+        hops += 1
+        if hops > MAX_REDIRECTS:
+            raise FetchError(ELOOP_REDIRECTS, f"more than {MAX_REDIRECTS} redirects, last to {uri}")
         uri = urllib.parse.urljoin(uri, location)
         if urllib.parse.urlsplit(uri).scheme.lower() not in ("http", "https"):
             raise FetchError(
                 error_number("ENOTSUP", ERRFILE_OPEN), f"redirect to {uri}: not HTTP(S)"
             )
-    raise FetchError(ELOOP_REDIRECTS, f"more than {MAX_REDIRECTS} redirects, last to {uri}")
 
 
 def _timeouts(request: FetchRequest) -> tuple[float, float, bool]:
@@ -211,7 +251,11 @@ def _get(
             if location:
                 return location
         if not 200 <= status < 300:
-            raise status_error(status, response.reason)
+            error = status_error(status, response.reason)
+            later = response.getheader("Retry-After")
+            if later is not None:
+                raise _RetryLater(retry_after(later), error)
+            raise error
         _body(request, response, host)
         return None
     except TimeoutError as exc:
