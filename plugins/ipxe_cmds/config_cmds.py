@@ -26,8 +26,6 @@ from bootsh_ipxe_cmds.netdev_cmds import netdev_names
 
 #: ``ifcommon_exec``'s "no netdev at all" (hci/commands/ifmgmt_cmd.c).
 ENODEV_IFCOMMON = ipxe_errno(0x2C, 0x001DE000, 0, 19)
-#: ``iflinkwait``'s default wait (iPXE's LINK_WAIT_TIMEOUT).
-LINK_WAIT_MS = 15000
 
 
 def _each(shell: Shell, args: list[str], payload: Callable[[Netdev], int]) -> int:
@@ -68,7 +66,8 @@ def ifconf(inv: Invocation) -> int:
 def iflinkwait(inv: Invocation) -> int:
     shell = inv.shell
     text = inv.value("timeout")
-    timeout = parse_integer(text) if text is not None else LINK_WAIT_MS
+    # Without -t, iPXE waits for the link until it comes up or Ctrl-C.
+    timeout = parse_integer(text) if text is not None else 0
 
     def payload(netdev: Netdev) -> int:
         rc = link_wait(shell, netdev, timeout / 1000 if timeout else None, verbose=True)
