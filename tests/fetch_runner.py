@@ -15,6 +15,7 @@ import io
 import json
 import resource
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         shell.settings.set(name, value)
     report: dict[str, Any] = {}
     status = 0
+    started = time.perf_counter()
     try:
         got = fetch(shell, ns.uri, ns.directory, name=ns.name, timeout=ns.timeout, quiet=ns.quiet)
         report.update(outcome="ok", path=str(got.path), size=got.size, uri=got.uri)
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         report.update(outcome="interrupted")
         status = 130
+    report["fetch_s"] = round(time.perf_counter() - started, 4)
     sys.stdout.flush()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     report["maxrss_kib"] = usage.ru_maxrss
