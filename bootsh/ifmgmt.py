@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from bootsh.linkstate import read_link
 from bootsh.netstate import OpenError
+from bootsh.settings import RedirectBlock
 
 if TYPE_CHECKING:
     from bootsh.netdevs import Netdev
@@ -32,6 +33,10 @@ def _flush(shell: Shell) -> None:
     flush = getattr(shell.out, "flush", None)
     if callable(flush):
         flush()
+
+
+def _root_block(shell: Shell, name: str) -> Callable[[], Block | None]:
+    return lambda: shell.settings.find_block(name)
 
 
 def refresh_netx(shell: Shell) -> None:
@@ -168,6 +173,15 @@ def configure(
         if outcome.proxy is not None:
             shell.settings.register_block(
                 dhcp.DhcpBlock(dhcp.PROXYDHCP_SETTINGS_NAME, outcome.proxy)
+            )
+            # iPXE hangs the ProxyDHCP answer at the root (``proxydhcp/...``); the netdev that
+            # received it also reaches it as ``net0.proxydhcp/...``. A redirect, not a copy:
+            # the values live once, ``show`` names the block that holds them.
+            shell.settings.register_block(
+                RedirectBlock(
+                    dhcp.PROXYDHCP_SETTINGS_NAME, _root_block(shell, dhcp.PROXYDHCP_SETTINGS_NAME)
+                ),
+                name,
             )
         shell.print(" ok")
         for problem in problems:

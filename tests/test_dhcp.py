@@ -344,7 +344,7 @@ def test_proxydhcp_answers_land_in_proxydhcp(bare: Lab) -> None:
         ports=(67, 4011),
     )
     shows = ("net0.dhcp/dhcp-server", "proxydhcp/filename", "proxydhcp/next-server",
-             "proxydhcp/dhcp-server", "filename")  # fmt: skip
+             "proxydhcp/dhcp-server", "filename", "net0.proxydhcp/filename")  # fmt: skip
     proc = bootsh(bare, "dhcp", *(f"show {name}" for name in shows))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
@@ -353,6 +353,7 @@ def test_proxydhcp_answers_land_in_proxydhcp(bare: Lab) -> None:
         "proxydhcp/filename:string = boot.efi",
         "proxydhcp/next-server:ipv4 = 10.77.0.3",
         "proxydhcp/dhcp-server:ipv4 = 10.77.0.3",
+        "proxydhcp/filename:string = boot.efi",
         "proxydhcp/filename:string = boot.efi",
     ]
     assert "proxy" in pxe_log.read_text()
