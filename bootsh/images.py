@@ -57,8 +57,14 @@ ENOEXEC_IMAGE = ipxe_errno(0x2E, ERRFILE_IMAGE, 0, 8)
 EIO_IMAGE = ipxe_errno(0x1D, ERRFILE_IMAGE, 0, 5)
 #: ``imgexec --replace`` outside a running image: ``Inappropriate I/O control operation``.
 ENOTTY_REPLACE = ipxe_errno(0x3D, ERRFILE_IMAGE, 0, 25)
+#: A chain nested deeper than ``MAX_NESTED``: ``Not enough space``, as iPXE runs out of memory.
+ENOMEM_NESTED = ipxe_errno(0x31, ERRFILE_IMAGE, 0, 12)
 #: ``imgstat``/``imgfree`` of a name that is not registered.
 ENOENT_IMAGE = ipxe_errno(0x2D, ERRFILE_IMAGE_CMD, 0, 2)
+
+#: How many images may run inside one another (``chain`` in a chained script); each level
+#: costs about ten Python frames, so this stays far below the interpreter's recursion limit.
+MAX_NESTED = 32
 
 #: How many bytes of an image the type probes see.
 HEADER_SIZE = 64 * 1024
@@ -257,7 +263,25 @@ class ImageStore:
     # -- executing ----------------------------------------------------------------------------
 
     def execute(self, shell: Shell, image: Image) -> int:
-        """``image_exec``: run ``image`` with the working URI set to its own URI."""
+        """``image_exec``: run ``image`` with the working URI set to its own URI.
+
+        A replacement named by ``imgexec --replace`` runs in this same loop, not in a nested
+        call: a script that replaces itself forever is iPXE's endless loop (Ctrl-C ends it),
+        never a Python ``RecursionError``.
+        """
+        current: Image | None = image
+        status = 0
+        while current is not None:
+            if len(self.running) >= MAX_NESTED:
+                # iPXE nests chained images on its stack until memory runs out; bootsh
+                # stops at a fixed depth, far below Python's recursion limit.
+                shell.diagnose(f"cannot run {current.name}: more than {MAX_NESTED} nested images")
+                return ENOMEM_NESTED
+            status, current = self._execute_once(shell, current)
+        return status
+
+    def _execute_once(self, shell: Shell, image: Image) -> tuple[int, Image | None]:
+        """Run ``image`` once; return its status and the replacement it asked for, if any."""
         old_cwuri = self.cwuri(shell)
         if image.uri:
             set_cwuri(shell, resolve_uri(old_cwuri, image.uri))
@@ -283,9 +307,7 @@ class ImageStore:
             if image.flags & ImageFlag.AUTO_UNREGISTER or not self.is_registered(image):
                 self.free(image)
             set_cwuri(shell, old_cwuri)
-        if replacement is not None:
-            return self.execute(shell, replacement)
-        return status
+        return status, replacement
 
     def replace_current(self, image: Image) -> int:
         """``image_replace``: the running image is to be replaced by ``image`` when it ends."""

@@ -16,7 +16,7 @@ import pytest
 
 from bootsh.cli import main
 from bootsh.context import Config, Context
-from bootsh.images import store_of
+from bootsh.images import MAX_NESTED, store_of
 from bootsh.ipxe_syntax import usage
 from bootsh.plugins import PluginHost
 from bootsh.shell import Shell
@@ -323,6 +323,40 @@ def test_replace_hands_over_when_the_script_ends(tmp_path: Path) -> None:
         "b.ipxe... ok",
         f"in b x {uri(tmp_path / 'b.ipxe')}",
         f'b.ipxe : {(tmp_path / "b.ipxe").stat().st_size} bytes [script] "x"',  # a.ipxe: freed
+    ]
+
+
+def test_a_script_that_chains_itself_stops_at_a_bounded_depth(tmp_path: Path) -> None:
+    # iPXE runs out of memory eventually; bootsh must fail the same way, not die of
+    # Python's RecursionError, and the shell goes on.
+    (tmp_path / "self.ipxe").write_text("#!ipxe\ninc n\nchain ${cwuri}\n")
+    status, out, err = run(
+        f"set n:int32 0 && chain {uri(tmp_path / 'self.ipxe')} || echo depth ${{n}} ${{errno}}"
+    )
+    assert status == 0, err
+    assert "Traceback" not in err and "RecursionError" not in err
+    assert f"cannot run self.ipxe: more than {MAX_NESTED} nested images" in err
+    lines = out.splitlines()
+    assert lines[-1] == f"depth {MAX_NESTED} 0x3100800c"
+    assert lines[-2] == "Could not boot: Not enough space (https://ipxe.org/3100800c)"
+
+
+def test_a_script_replacing_itself_loops_without_recursion(tmp_path: Path) -> None:
+    # imgexec --replace is a loop in iPXE (the old image is gone before the new one runs):
+    # hundreds of rounds must not grow the Python stack.
+    (tmp_path / "again.ipxe").write_text(
+        "#!ipxe\ninc n\niseq ${n} 300 && exit 0 ||\nimgexec --replace ${cwuri}\n"
+    )
+    status, out, err = run(
+        f"set n:int32 0 && chain {uri(tmp_path / 'again.ipxe')} && echo done ${{n}}", "imgstat"
+    )
+    assert status == 0, err[-2000:]
+    assert "Traceback" not in err
+    lines = out.splitlines()
+    # Each round freed the image it replaced: only the last round's image is left.
+    assert lines[-2:] == [
+        "done 300",
+        f"again.ipxe : {(tmp_path / 'again.ipxe').stat().st_size} bytes [script]",
     ]
 
 
