@@ -23,12 +23,13 @@ import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import ipxe_errno, strerror
+from bootsh.uri import parse_uri
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell
@@ -81,6 +82,8 @@ def error_number(kind: str, errfile: int, uniq: int = 0) -> int:
 ECANCELED_FETCH = error_number("ECANCELED", ERRFILE_MONOJOB)
 #: No progress within the ``-t`` timeout (monojob_wait): ``Connection timed out``.
 ETIMEDOUT_FETCH = error_number("ETIMEDOUT", ERRFILE_MONOJOB)
+#: A URI that cannot be split into its parts: ``Invalid argument``.
+EINVAL_URI = error_number("EINVAL", ERRFILE_OPEN)
 #: No scheme registered for the URI (xfer_open_uri): ``Operation not supported``.
 ENOTSUP_SCHEME = error_number("ENOTSUP", ERRFILE_OPEN)
 
@@ -175,12 +178,15 @@ def schemes(shell: Shell) -> dict[str, UriScheme]:
 
 def redact(uri: str) -> str:
     """The URI as iPXE prints it: a password becomes ``***``."""
-    parts = urllib.parse.urlsplit(uri)
-    if parts.password is None:
+    # Split by RFC 3986's own expression (bootsh.uri), not urlsplit: that refuses a URI
+    # with unbalanced brackets ("http://[::1"), and a URI that cannot be fetched must still
+    # be printable, with its password hidden.
+    parsed = parse_uri(uri)
+    userinfo, at, host = (parsed.authority or "").rpartition("@")
+    if not at or ":" not in userinfo:
         return uri
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    user = userinfo.partition(":")[0]
+    return str(replace(parsed, authority=f"{user}:***@{host}"))
 
 
 def file_name(uri: str) -> str:
@@ -258,9 +264,13 @@ def fetch(
     printing ``Operation canceled`` (the caller returns ``ECANCELED_FETCH``). Either way no
     file is left in ``directory``.
     """
-    parts = urllib.parse.urlsplit(uri)
-    scheme = schemes(shell).get(parts.scheme.lower()) if parts.scheme else None
+    scheme: UriScheme | None = None
     try:
+        try:
+            parts = urllib.parse.urlsplit(uri)
+        except ValueError as exc:  # "http://[::1": a bracket left open, a bad IPv6 host
+            raise FetchError(EINVAL_URI, f"{redact(uri)}: {exc}", start=True) from None
+        scheme = schemes(shell).get(parts.scheme.lower()) if parts.scheme else None
         if scheme is None:
             what = f"{parts.scheme!r} URIs" if parts.scheme else "URIs without a scheme"
             raise FetchError(ENOTSUP_SCHEME, f"no plugin handles {what}", start=True)

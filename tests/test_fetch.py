@@ -247,6 +247,26 @@ def test_file_scheme_copies_and_reports_missing(host: Any, tmp_path: Path) -> No
     assert [p.name for p in out.iterdir()] == ["src.bin"]
 
 
+@pytest.mark.parametrize(
+    "uri", ["http://[::1", "http://a]/x", "tftp://[fe80::1/x", "//[::1/x", "file://[/x"]
+)
+def test_a_uri_that_does_not_split_cannot_start(host: Any, tmp_path: Path, uri: str) -> None:
+    # urllib refuses unbalanced brackets with ValueError: a user's typo, never a traceback.
+    shell = make_shell(host)
+    with pytest.raises(FetchError) as caught:
+        fetch(shell, uri, tmp_path)
+    assert caught.value.start
+    assert _out(shell) == "Could not start download: Invalid argument (https://ipxe.org/1c092016)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_redact_hides_the_password_of_a_uri_urllib_refuses() -> None:
+    assert redact("http://joe:secret@[::1/x") == "http://joe:***@[::1/x"
+    assert redact("http://joe:@h/x") == "http://joe:***@h/x"
+    assert redact("http://joe@h/x:y") == "http://joe@h/x:y"
+    assert redact("tftp://h/a@b:c") == "tftp://h/a@b:c"  # an @ in the path is no user info
+
+
 def test_tftp_request_is_ipxes() -> None:
     assert tftp_scheme.rrq("/boot/x", 1432, None) == (
         b"\x00\x01/boot/x\x00octet\x00blksize\x001432\x00tsize\x000\x00"
@@ -480,6 +500,26 @@ def test_http_absolute_redirect_and_redirect_loop(lab: Lab, served: Path, tmp_pa
         uri = f"http://{SERVER}:8082/again"
         run = run_fetch(lab, uri, loop_dir)
         assert_failed(run, uri, "Error 0x200c6028 (https://ipxe.org/200c6028)", loop_dir)
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        # Not followed: a server must not make bootsh read a local file into an image.
+        ("file:///etc/hostname", "Operation not supported (https://ipxe.org/3c09205f)"),
+        # A Location urllib cannot split is the server's error, not a plugin bug.
+        ("http://[::1/x", "Invalid argument (https://ipxe.org/1c092016)"),
+    ],
+)
+def test_http_redirect_to_a_local_file_or_a_broken_uri_fails(
+    lab: Lab, tmp_path: Path, location: str, reason: str
+) -> None:
+    with server(lab, "redirect", 8095, location):
+        uri = f"http://{SERVER}:8095/moved"
+        run = run_fetch(lab, uri, tmp_path, "--verbose")
+    assert_failed(run, uri, reason, tmp_path)
+    assert "redirect to" in run.report["diagnostics"]
+    assert "ValueError" not in run.report["diagnostics"]
 
 
 def test_http_silent_server_times_out(lab: Lab, tmp_path: Path) -> None:

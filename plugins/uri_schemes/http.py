@@ -55,6 +55,7 @@ from bootsh.fetch import (
     FetchError,
     FetchRequest,
     error_number,
+    redact,
 )
 
 CONNECT_TIMEOUT = 15.0
@@ -187,10 +188,18 @@ def open_http(request: FetchRequest) -> None:
         hops += 1
         if hops > MAX_REDIRECTS:
             raise FetchError(ELOOP_REDIRECTS, f"more than {MAX_REDIRECTS} redirects, last to {uri}")
-        uri = urllib.parse.urljoin(uri, location)
-        if urllib.parse.urlsplit(uri).scheme.lower() not in ("http", "https"):
+        try:
+            uri = urllib.parse.urljoin(uri, location)
+            scheme = urllib.parse.urlsplit(uri).scheme.lower()
+        except ValueError as exc:  # "Location: http://[::1": the server's mistake
             raise FetchError(
-                error_number("ENOTSUP", ERRFILE_OPEN), f"redirect to {uri}: not HTTP(S)"
+                error_number("EINVAL", ERRFILE_OPEN), f"redirect to {location!r}: {exc}"
+            ) from None
+        # iPXE opens a redirect of any scheme; bootsh follows only HTTP(S), so that a server
+        # cannot make bootsh read a local file (file://) into an image it may then send on.
+        if scheme not in ("http", "https"):
+            raise FetchError(
+                error_number("ENOTSUP", ERRFILE_OPEN), f"redirect to {redact(uri)}: not HTTP(S)"
             )
 
 
