@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bootsh.errors import BootshError
+from bootsh.fetch import redact
 from bootsh.ipxe_errors import ipxe_errno
 
 #: ``kexec_file_load`` by machine (``uname -m``).
@@ -121,7 +122,9 @@ class BootPlan:
 
 
 def _line(kind: str, item: PlanFile) -> str:
-    text = f"boot: {kind} {item.name} {item.size} bytes {item.uri or '-'}"
+    # The plan is printed (and logged by scripts' authors): a password in the URI is hidden
+    # as on the download line.
+    text = f"boot: {kind} {item.name} {item.size} bytes {redact(item.uri) if item.uri else '-'}"
     if item.cpio_name is not None:
         text += f" as {item.cpio_name} mode {item.mode:04o}"
     return text

@@ -96,6 +96,17 @@ def test_plan_without_initrd_or_arguments() -> None:
     assert plan.lines() == ["boot: kernel k 10 bytes -", 'boot: cmdline ""']
 
 
+def test_plan_lines_hide_a_password_as_the_download_line_does() -> None:
+    kernel_file = PlanFile("k", Path("/k"), 10, "http://joe:secret@h/k")
+    initrd = PlanFile("i", Path("/i"), 4, "tftp://joe:secret@h/i")
+    lines = BootPlan(kernel_file, (initrd,), "").lines()
+    assert lines[:2] == [
+        "boot: kernel k 10 bytes http://joe:***@h/k",
+        "boot: initrd i 4 bytes tftp://joe:***@h/i",
+    ]
+    assert "secret" not in "\n".join(lines)
+
+
 def test_combined_initrd_keeps_order_and_pads_to_four(shared: Path) -> None:
     first = newc({"a": b"12345"})
     second = b"\x1f\x8b\x08odd!"  # 7 bytes: padded with one NUL
