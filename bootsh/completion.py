@@ -13,11 +13,18 @@ What is completed, by where the cursor is:
   and after ``name:`` the types of ``bootsh.settypes.TYPES``;
 - a word starting with ``-`` while the command still parses options (iPXE's getopt stops at
   the first non-option word): the record's options and ``--help``;
-- an argument: the record's own ``completer(shell, partial)`` when it has one; otherwise
-  the argument's name in the record's synopsis (``args``) chooses: ``<setting>`` completes
-  setting names (and ``:type``), ``<interface>`` / ``<netdev>`` the shown netdevs,
-  ``<label>`` the labels of the running and the typed script, ``<command>`` commands (and
-  then that command's own completion, as for ``time``).
+- an argument: the record's own ``completer(shell, partial)`` when it has one, for the
+  arguments of the kind the synopsis names first (``imgargs <uri|image> [<arguments>...]``
+  completes image names for its first word only, ``sha256sum <image> [<image>...]`` for
+  every word); otherwise the argument's name in the record's synopsis (``args``) chooses:
+  ``<setting>`` completes setting names (and ``:type``), ``<interface>`` / ``<netdev>`` the
+  shown netdevs, ``<image>`` the registered images, ``<label>`` the labels of the running
+  and the typed script, ``<command>`` commands (and then that command's own completion, as
+  for ``time``);
+- the argument of an option, by the option's name: ``--set``/``--setting`` a setting name
+  (``sha256sum -s``), ``--configurator`` iPXE's configurators (``ifconf -c dhcp``),
+  ``--interface``/``--netdev`` a netdev, ``--image`` an image; other option arguments
+  (a timeout, a size) get nothing.
 
 A completer that raises is treated as having nothing to offer: completion never breaks the
 prompt. Work is linear in the number of settings (one ``startswith`` each), so thousands of
@@ -34,7 +41,7 @@ from typing import TYPE_CHECKING
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from bootsh.commands import HELP_OPTION, Command
+from bootsh.commands import HELP_OPTION, Command, Option
 from bootsh.errors import BootshError
 from bootsh.script import C_SPACE, TERMINATORS, split_label, split_words
 from bootsh.settypes import DEFAULT_TYPES, TYPES
@@ -109,13 +116,16 @@ def _command_candidates(
     if cmd is None:
         return []
     position = _argument_position(cmd, words[1:])
-    if position is None:
-        return []  # the argument of an option
+    if isinstance(position, Option):  # the argument of that option
+        return _option_argument_candidates(shell, position, current)
     if position < 0:  # options are still parsed
         if current.startswith("-"):
+            attached = _attached_argument(cmd, current)
+            if attached is not None:  # "-sNAME", "--set=NAME"
+                return _option_argument_candidates(shell, *attached)
             return _option_candidates(cmd, current)
         position = 0
-    if cmd.completer is not None:
+    if cmd.completer is not None and _metavar(cmd, position) in (_metavar(cmd, 0), None):
         try:
             found = sorted({w for w in cmd.completer(shell, current) if w.startswith(current)})
         except Exception:  # a plugin's completer must not break the prompt
@@ -127,14 +137,32 @@ def _command_candidates(
         first = len(words) - position + names.index("command")
         return _command_candidates(shell, words[first:], current, labels)
     metavar = _metavar(cmd, position)
-    if metavar == "setting":
-        return _setting_candidates(shell, current)
-    if metavar in ("interface", "netdev"):
-        return [Candidate(n, len(current)) for n in _netdev_names(shell) if n.startswith(current)]
     if metavar == "label" and labels is not None:
         found = sorted({label for label in labels() if label.startswith(current)})
         return [Candidate(label, len(current), "label") for label in found]
-    return []
+    return _named_candidates(shell, metavar, current)
+
+
+def _named_candidates(shell: Shell, name: str | None, current: str) -> list[Candidate]:
+    """Candidates for a word that the synopsis or an option names ``name``."""
+    if name in ("setting", "set"):
+        return _setting_candidates(shell, current)
+    words: Iterable[str] = ()
+    if name in ("interface", "netdev"):
+        words = _netdev_names(shell)
+    elif name == "image":
+        words = _image_names(shell)
+    elif name == "configurator":
+        from bootsh.dhcp import CONFIGURATORS  # no scapy at import: checked by a test
+
+        words = CONFIGURATORS
+    return [Candidate(w, len(current)) for w in sorted(set(words)) if w.startswith(current)]
+
+
+def _option_argument_candidates(shell: Shell, opt: Option, current: str) -> list[Candidate]:
+    if opt.long == "set" and opt.metavar:
+        return _setting_candidates(shell, current)
+    return _named_candidates(shell, opt.long, current)
 
 
 def _command_names(shell: Shell, prefix: str) -> list[Candidate]:
@@ -147,17 +175,17 @@ def _command_names(shell: Shell, prefix: str) -> list[Candidate]:
     return out
 
 
-def _argument_position(cmd: Command, args: list[str]) -> int | None:
+def _argument_position(cmd: Command, args: list[str]) -> int | Option:
     """Where the next word falls: -1 while options are parsed (getopt's rules, as in
-    ``bootsh.commands.parse_argv``), None for an option's argument, else its index among
+    ``bootsh.commands.parse_argv``), the option whose argument it is, else its index among
     the positional arguments."""
     if cmd.raw_args:
         return len(args)
     by_short = {o.short: o for o in (*cmd.options, HELP_OPTION) if o.short}
-    awaiting = False
+    awaiting: Option | None = None
     for i, word in enumerate(args):
-        if awaiting:
-            awaiting = False
+        if awaiting is not None:
+            awaiting = None
             continue
         if word == "--":
             return len(args) - i - 1
@@ -166,14 +194,29 @@ def _argument_position(cmd: Command, args: list[str]) -> int | None:
         if word.startswith("--"):
             long, eq, _ = word[2:].partition("=")
             opt = next((o for o in cmd.options if o.long == long), None)
-            awaiting = bool(opt and opt.metavar and not eq)
+            awaiting = opt if opt is not None and opt.metavar and not eq else None
             continue
         for j, letter in enumerate(word[1:], start=2):
             short = by_short.get(letter)
             if short is not None and short.metavar:
-                awaiting = j == len(word)
+                awaiting = short if j == len(word) else None
                 break
-    return None if awaiting else -1
+    return -1 if awaiting is None else awaiting
+
+
+def _attached_argument(cmd: Command, word: str) -> tuple[Option, str] | None:
+    """The option and its argument's text so far when ``word`` holds both (getopt's
+    ``-sVALUE``, after other short flags too, and ``--long=VALUE``)."""
+    if word.startswith("--"):
+        long, eq, value = word[2:].partition("=")
+        opt = next((o for o in cmd.options if o.long == long), None)
+        return (opt, value) if eq and opt is not None and opt.metavar else None
+    by_short = {o.short: o for o in (*cmd.options, HELP_OPTION) if o.short}
+    for j, letter in enumerate(word[1:], start=2):
+        short = by_short.get(letter)
+        if short is not None and short.metavar:
+            return (short, word[j:]) if j < len(word) else None
+    return None
 
 
 def _option_candidates(cmd: Command, current: str) -> list[Candidate]:
@@ -195,6 +238,14 @@ def _metavar(cmd: Command, position: int) -> str | None:
         return str(found[position][0])
     name, repeats = found[-1]
     return str(name) if repeats or cmd.args.rstrip().endswith("...") else None
+
+
+def _image_names(shell: Shell) -> list[str]:
+    """The registered images; a shell that has none yet gets no store made for a Tab."""
+    from bootsh.images import ImageStore
+
+    stores = (v for v in shell.state.values() if isinstance(v, ImageStore))
+    return [i.name for store in stores for i in store.images]
 
 
 def _netdev_names(shell: Shell) -> list[str]:
