@@ -514,6 +514,25 @@ def test_digests_match_hashlib(files: Path) -> None:
     ]
 
 
+def test_digest_into_a_setting_that_cannot_hold_it_is_iPXEs_store_error(files: Path) -> None:
+    status, out, err = run(
+        f"imgfetch {uri(files / 'initrd.cpio')}",
+        "sha256sum -s x:ipv4 initrd.cpio || echo st ${errno}",
+        "sha256sum -s y:nosuchtype initrd.cpio || echo st ${errno}",
+        "echo still here",
+    )
+    assert status == 0, err
+    assert "Traceback" not in err
+    assert out.splitlines()[1:] == [
+        'Could not store "x": Invalid argument (https://ipxe.org/1c056016)',
+        "st 0x1c056016",
+        # The name is checked before any image is acquired, as iPXE parses its options first.
+        '"y:nosuchtype": invalid setting',
+        "st 0x3c0c205f",
+        "still here",
+    ]
+
+
 def test_exit_in_a_chained_script_does_not_end_the_interactive_shell(
     shell: Shell, files: Path
 ) -> None:

@@ -29,6 +29,7 @@ from bootsh.fetch import ECANCELED_FETCH, FetchError, fetch, redact
 from bootsh.images import ENOENT_IMAGE, Image, ImageFlag, close_store, store_of
 from bootsh.ipxe_errors import ipxe_errno, strerror
 from bootsh.ipxe_syntax import SYNTAX, ArgReq
+from bootsh.settings import NamedSetting, SettingsError
 from bootsh.shell import STOP_SEQUENCE, Shell
 from bootsh.uri import parse_uri
 from bootsh_ipxe_cmds.netdev_cmds import netdev_names
@@ -329,7 +330,15 @@ def digest(inv: Invocation) -> int:
     stores the hex digest in SETTING instead of printing it.
     """
     shell = inv.shell
-    setting = inv.value("set")
+    setting_name = inv.value("set")
+    setting: NamedSetting | None = None
+    if setting_name is not None:
+        # As iPXE parses a setting option before doing anything: a bad name fails at once.
+        try:
+            setting = shell.settings.parse(setting_name, create=True)
+        except SettingsError as exc:
+            shell.print(f'"{setting_name}": invalid setting')
+            return exc.errno
     for name_uri in inv.args:
         got = acquire(shell, name_uri, inv)
         if isinstance(got, int):
@@ -343,7 +352,11 @@ def digest(inv: Invocation) -> int:
             shell.diagnose(f"cannot read {got.name}: {exc}")
             continue
         if setting is not None:
-            shell.settings.set(setting, h.hexdigest())
+            try:
+                shell.settings.store(setting, h.hexdigest())
+            except SettingsError as exc:  # a typed setting that cannot hold hex text
+                shell.print(f'Could not store "{setting.setting.name}": {exc}')
+                return exc.errno
         else:
             shell.print(f"{h.hexdigest()}  {got.name}")
     return 0
