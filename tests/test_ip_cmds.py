@@ -366,3 +366,25 @@ def test_static_settings_from_the_net_option_without_dhcp(lab: Lab) -> None:
         ["ip", "-4", "-o", "address", "show", "dev", lab.client_if], capture_output=True, text=True
     ).stdout
     assert "inet 10.77.0.55/24" in addresses
+
+
+def test_nslookup_checks_the_setting_before_asking_dns(lab: Lab) -> None:
+    """iPXE's ``resolv_setting`` parses the setting name first: a bad one fails at once with
+    its own error, whatever DNS would have said (no server, a silent one)."""
+    before = len(lab.dnsmasq_log())
+    start = time.monotonic()
+    proc = bootsh(
+        lab,
+        f"nslookup x:nosuchtype {NAME} || echo 1 ${{errno}}",
+        "set dns 10.77.0.200",  # nobody answers there: a query would wait 15 s
+        f"nslookup x:nosuchtype {NAME} || echo 2 ${{errno}}",
+    )
+    elapsed = time.monotonic() - start
+    assert proc.stdout.splitlines() == [
+        f"Could not resolve {NAME}: Operation not supported (https://ipxe.org/3c0c205f)",
+        "1 0x3c0c205f",
+        f"Could not resolve {NAME}: Operation not supported (https://ipxe.org/3c0c205f)",
+        "2 0x3c0c205f",
+    ], proc.stderr
+    assert elapsed < 10, elapsed
+    assert not any("query[" in line for line in lab.dnsmasq_log()[before:])

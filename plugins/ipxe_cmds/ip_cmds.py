@@ -177,8 +177,9 @@ def nslookup(inv: Invocation) -> int:
     shell = inv.shell
     setting_name, name = inv.args
     try:
-        address = resolve(shell, name)
+        # iPXE's resolv_setting parses the setting first: a bad name asks no server.
         named = shell.settings.parse(setting_name, create=True)
+        address = resolve(shell, name)
         raw = ipaddress.ip_address(address).packed
         default = "ipv4" if len(raw) == 4 else "ipv6"
         shell.settings.store_raw(named, raw, default)
