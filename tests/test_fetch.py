@@ -522,6 +522,30 @@ def test_http_redirect_to_a_local_file_or_a_broken_uri_fails(
     assert "ValueError" not in run.report["diagnostics"]
 
 
+@contextmanager
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs: a bigger download fills it (lab tests run as root)."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], check=True)
+    try:
+        yield small
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+@pytest.mark.parametrize("scheme", ["http", "tftp"])
+def test_a_full_disk_is_no_space_left_and_leaves_nothing(
+    lab: Lab, tmp_path: Path, scheme: str
+) -> None:
+    # The local disk's error, whatever the protocol: not a network "Input/output error".
+    with full_disk(tmp_path) as small:
+        uri = f"{scheme}://{SERVER}/big.bin"
+        run = run_fetch(lab, uri, small, "--verbose")
+        assert_failed(run, uri, "No space left on device (https://ipxe.org/3401201c)", small)
+        assert "No space left on device" in run.report["diagnostics"]
+
+
 def test_http_silent_server_times_out(lab: Lab, tmp_path: Path) -> None:
     with server(lab, "silent", 8083):
         uri = f"http://{SERVER}:8083/x"

@@ -143,6 +143,14 @@ def tls_context(request: FetchRequest) -> ssl.SSLContext:
     return context
 
 
+class _WriteFailed(Exception):
+    """The sink refused a block (disk full): kept apart from the socket's OSErrors."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _RetryLater(Exception):
     """A failed status with ``Retry-After``: iPXE asks again after that many seconds."""
 
@@ -267,6 +275,9 @@ def _get(
             raise error
         _body(request, response, host)
         return None
+    except _WriteFailed as failed:
+        # The local file, not the network: fetch() reports it (No space left on device).
+        raise failed.error from None
     except TimeoutError as exc:
         # No byte for the silence bound: monojob's "no progress" timeout, with -t or not.
         raise FetchError(ETIMEDOUT_FETCH, f"nothing from {host} for {silence:g} s") from exc
@@ -341,7 +352,10 @@ def _body(request: FetchRequest, response: http.client.HTTPResponse, host: str) 
             raise FetchError(EPIPE_CLOSED, f"{host}: {exc}") from exc
         if not n:
             break
-        request.sink.write(view[:n])
+        try:
+            request.sink.write(view[:n])
+        except OSError as exc:
+            raise _WriteFailed(exc) from None
         done += n
         request.progress(done, total or None)
     if total is not None and done != total:
