@@ -16,7 +16,8 @@ stdout and serves until killed:
 - ``tftp FILE [--duplicate] [--stranger]``: a TFTP server for one file (any name) that
   negotiates blksize and tsize; ``--duplicate`` sends every DATA block twice (a client that
   re-acknowledges duplicates doubles the traffic: the Sorcerer's Apprentice), ``--stranger``
-  also sends each DATA block from a second socket (another transfer id) with wrong data.
+  also sends each DATA block from a second socket (another transfer id) with wrong data,
+  ``--oversize`` sends DATA blocks 100 bytes larger than the block size it agreed to.
   It logs ``acks N`` (ACKs received) on stderr at the end of each transfer.
 """
 
@@ -187,7 +188,8 @@ def _tftp_transfer(
     block = 1
     offset = 0
     while True:
-        data = body[offset : offset + blksize]
+        # --oversize: 100 bytes more than the block size it agreed to (a broken server).
+        data = body[offset : offset + blksize + (100 if "--oversize" in flags else 0)]
         packet = struct.pack("!HH", 3, block & 0xFFFF) + data
         if "--stranger" in flags:
             stranger.sendto(struct.pack("!HH", 3, block & 0xFFFF) + b"x" * len(data), client)

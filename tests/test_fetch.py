@@ -820,6 +820,17 @@ def test_tftp_packets_from_another_transfer_id_are_ignored(
         assert_ok(run_fetch(lab, uri, tmp_path), uri, big, tmp_path)
 
 
+def test_tftp_block_larger_than_negotiated_fails_as_ipxe(
+    lab: Lab, served: Path, tmp_path: Path
+) -> None:
+    # iPXE's tftp_rx_data: an overlength DATA packet is EINVAL; nothing is kept.
+    with server(lab, "tftp", 6973, str(served / "big.bin"), "--oversize"):
+        uri = f"tftp://{SERVER}:6973/big.bin"
+        run = run_fetch(lab, uri, tmp_path, "--verbose")
+    assert_failed(run, uri, "Invalid argument (https://ipxe.org/1c126016)", tmp_path)
+    assert "DATA block of 1532 bytes" in run.report["diagnostics"]
+
+
 def test_tftp_server_killed_with_a_timeout_is_monojobs_timeout(
     lab: Lab, served: Path, tmp_path: Path
 ) -> None:
