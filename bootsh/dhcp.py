@@ -776,7 +776,8 @@ def classful_netmask(address: str) -> str:
 
 def ipv4_route(shell: Shell, name: str) -> Ipv4Route | None:
     """``netN``'s address, netmask and gateway from its settings (static ones first, then
-    the DHCP lease below it), or None without an address; a missing netmask is classful."""
+    the DHCP lease below it), or None without an address; a missing or zero netmask is
+    classful."""
 
     def fetch(setting: str) -> bytes | None:
         try:
@@ -790,7 +791,8 @@ def ipv4_route(shell: Shell, name: str) -> Ipv4Route | None:
         return None
     ip = socket.inet_ntoa(address[:4])
     mask = fetch("netmask")
-    netmask = socket.inet_ntoa(mask[:4]) if mask else classful_netmask(ip)
+    # iPXE takes a zero netmask for a missing one: the classful default, never a /0 route.
+    netmask = socket.inet_ntoa(mask[:4]) if mask and any(mask[:4]) else classful_netmask(ip)
     try:
         ipaddress.IPv4Network(f"0.0.0.0/{netmask}")
     except ValueError:

@@ -396,3 +396,14 @@ def test_static_settings_of_an_open_netdev_reach_the_kernel(lab: Lab) -> None:
     assert default_route(lab).startswith(f"default via {lab.server_ip} dev {lab.client_if}")
     curl = ["curl", "-sS", "--max-time", "5", f"{lab.http_url}hello.txt"]
     assert lab.run_in_client(curl, capture_output=True, text=True).stdout == "hello from the lab\n"
+
+
+def test_a_zero_netmask_is_no_netmask(lab: Lab) -> None:
+    """iPXE's ``ipv4_settings``: a netmask of 0.0.0.0 counts as missing, so the classful
+    default applies (in ``route`` and on the kernel interface), never a /0 route."""
+    forget(lab)
+    proc = bootsh(lab, "ifopen", "set net0/netmask 0.0.0.0", "set net0/ip 10.77.0.62", "route")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["net0: 10.77.0.62/255.0.0.0", LINK_LOCAL]
+    assert addresses(lab) == ["10.77.0.62/8"]
+    forget(lab)
