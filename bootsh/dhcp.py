@@ -904,14 +904,12 @@ def run_session(
 
 
 def find_netdev(shell: Shell, name: str) -> Netdev | None:
-    """iPXE's ``find_netdev``: ``netN`` by name, ``netX`` for the last opened one."""
+    """iPXE's ``find_netdev``: ``netN`` by name, ``netX`` for the last opened one (none
+    when no netdev is open, as ``last_opened_netdev``)."""
     res = shell.netdevs()
     if name == "netX":
         last = shell.settings.last_opened
-        shown = res.shown
-        if last is not None:
-            return res.by_name(last)
-        return shown[0] if shown else None
+        return res.by_name(last) if last is not None else None
     return res.by_name(name)
 
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bootsh.ipxe_errors import ipxe_errno
 from bootsh.linkstate import read_link
 from bootsh.netstate import OpenError
 from bootsh.settings import RedirectBlock
@@ -62,6 +63,54 @@ def open_netdev(shell: Shell, netdev: Netdev) -> int:
 def close_netdev(shell: Shell, name: str) -> None:
     shell.netstate.close(name)
     refresh_netx(shell)
+
+
+#: ``ifcommon_exec``'s "no netdev at all" (hci/commands/ifmgmt_cmd.c).
+ENODEV_IFCOMMON = ipxe_errno(0x2C, 0x001DE000, 0, 19)
+
+
+def ifcommon(
+    shell: Shell,
+    args: list[str],
+    payload: Callable[[Netdev], int],
+    stop_on_first_success: bool,
+) -> int:
+    """iPXE's ``ifcommon_exec``: the payload on each netdev named (a name that is none is
+    reported and skipped) or on every shown netdev; ``ifconf`` and ``iflinkwait`` stop at
+    the first success, the others go through all. The status is the last one's."""
+    from bootsh.dhcp import ENODEV_NETDEV, find_netdev
+
+    if args:
+        rc = ENODEV_NETDEV
+        for name in args:
+            netdev = find_netdev(shell, name)
+            if netdev is None:
+                shell.print(f'"{name}": no such network device')
+                rc = ENODEV_NETDEV
+                continue
+            rc = payload(netdev)
+            if rc == 0 and stop_on_first_success:
+                return 0
+        return rc
+    rc = ENODEV_IFCOMMON
+    for netdev in shell.netdevs().shown:
+        rc = payload(netdev)
+        if rc == 0 and stop_on_first_success:
+            return 0
+    return rc
+
+
+def apply_static(shell: Shell, name: str, ifname: str | None) -> None:
+    """Give an open netdev's IPv4 settings (static ``ip``/``netmask``/``gateway``, else the
+    lease) to its kernel interface, as iPXE routes an open netdev by them; a failure is
+    said on stderr and changes nothing else (the settings stay what the user set)."""
+    if not ifname:
+        return
+    from bootsh.dhcp import apply_to_kernel
+
+    problem = apply_to_kernel(shell, name, ifname)
+    if problem:
+        shell.diagnose(f"{name}: not applied to {ifname}: {problem}")
 
 
 def wait_with_dots(
@@ -222,12 +271,7 @@ def route_applicator(shell: Shell) -> Callable[[Block, Setting], None]:
         if not shell.netstate.is_open(name):
             return
         netdev = shell.netdevs().by_name(name)
-        if netdev is None or not netdev.nic.ifname:
-            return
-        from bootsh.dhcp import apply_to_kernel
-
-        problem = apply_to_kernel(shell, name, netdev.nic.ifname)
-        if problem:
-            shell.diagnose(f"{name}: not applied to {netdev.nic.ifname}: {problem}")
+        if netdev is not None:
+            apply_static(shell, name, netdev.nic.ifname)
 
     return apply

@@ -407,3 +407,33 @@ def test_a_zero_netmask_is_no_netmask(lab: Lab) -> None:
     assert proc.stdout.splitlines() == ["net0: 10.77.0.62/255.0.0.0", LINK_LOCAL]
     assert addresses(lab) == ["10.77.0.62/8"]
     forget(lab)
+
+
+def test_ifopen_ifclose_ifstat_skip_a_bad_name_and_go_on(lab: Lab) -> None:
+    """iPXE's ``ifcommon_exec`` without stop-on-first-success: a name that is no netdev is
+    reported and skipped, the others are still acted on; the status is the last one's.
+    ``netX`` is the last opened netdev, and no netdev at all when none is open."""
+    proc = bootsh(
+        lab,
+        "ifopen nosuch net0 && echo 1 ${errno}",
+        "ifstat nosuch net0 && echo 2 ${errno}",
+        "ifclose netX nosuch || echo 3 ${errno}",
+        "ifstat net0",
+        "ifopen netX || echo 4 ${errno}",
+    )
+    lines = proc.stdout.splitlines()
+    status = f"net0: {MAC} using af_packet on veth-cli (Ethernet)"
+    OPEN, CLOSED = f"{status} [open]", f"{status} [closed]"
+    nodev = '"nosuch": no such network device'
+    assert [line for line in lines if not line.startswith("  [")] == [
+        nodev,
+        "1 0x0",
+        nodev,
+        OPEN,
+        "2 0x0",
+        nodev,
+        "3 0x2c162013",
+        CLOSED,
+        '"netX": no such network device',
+        "4 0x2c162013",
+    ], proc.stderr

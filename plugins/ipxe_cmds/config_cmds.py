@@ -14,42 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from collections.abc import Callable
 
 from bootsh.commands import Command, Invocation, Option, parse_integer
-from bootsh.dhcp import CONFIGURATORS, ENOTSUP_CONFIGURATOR, find_netdev, ipv4_route
-from bootsh.ifmgmt import close_netdev, configure, link_wait
-from bootsh.ipxe_errors import ipxe_errno
+from bootsh.dhcp import CONFIGURATORS, ENOTSUP_CONFIGURATOR, ipv4_route
+from bootsh.ifmgmt import close_netdev, configure, ifcommon, link_wait
 from bootsh.netdevs import Netdev
 from bootsh.shell import Shell
 from bootsh_ipxe_cmds.netdev_cmds import netdev_names
-
-#: ``ifcommon_exec``'s "no netdev at all" (hci/commands/ifmgmt_cmd.c).
-ENODEV_IFCOMMON = ipxe_errno(0x2C, 0x001DE000, 0, 19)
-
-
-def _each(shell: Shell, args: list[str], payload: Callable[[Netdev], int]) -> int:
-    """iPXE's ``ifcommon_exec`` with stop-on-first-success."""
-    from bootsh.dhcp import ENODEV_NETDEV
-
-    if args:
-        rc = ENODEV_NETDEV
-        for name in args:
-            netdev = find_netdev(shell, name)
-            if netdev is None:
-                shell.print(f'"{name}": no such network device')
-                rc = ENODEV_NETDEV
-                continue
-            rc = payload(netdev)
-            if rc == 0:
-                return 0
-        return rc
-    rc = ENODEV_IFCOMMON
-    for netdev in shell.netdevs().shown:
-        rc = payload(netdev)
-        if rc == 0:
-            return 0
-    return rc
 
 
 def ifconf(inv: Invocation) -> int:
@@ -60,7 +31,11 @@ def ifconf(inv: Invocation) -> int:
         return ENOTSUP_CONFIGURATOR
     text = inv.value("timeout")
     timeout = parse_integer(text) if text is not None else 0
-    return _each(shell, inv.args, lambda n: configure(shell, n, timeout, configurator))
+
+    def payload(netdev: Netdev) -> int:
+        return configure(shell, netdev, timeout, configurator)
+
+    return ifcommon(shell, inv.args, payload, stop_on_first_success=True)
 
 
 def iflinkwait(inv: Invocation) -> int:
@@ -75,7 +50,7 @@ def iflinkwait(inv: Invocation) -> int:
             close_netdev(shell, str(netdev.name))  # as iPXE, after a failed wait
         return rc
 
-    return _each(shell, inv.args, payload)
+    return ifcommon(shell, inv.args, payload, stop_on_first_success=True)
 
 
 def link_local(mac: str) -> str:

@@ -2,9 +2,10 @@
 
 ``ifstat --all`` (a bootsh extension) also lists hidden and unusable NICs. Counters are
 bootsh's own traffic on the netdev's raw socket (``bootsh.netstate``); ``ifstat`` drains what
-has arrived first, as iPXE polls its netdevs. ``ifopen``/``ifclose`` with no argument act on
-every shown netdev, stopping at the first failure (iPXE's ``ifcommon_exec``); ``netX`` follows
-the most recently opened netdev that is still open.
+has arrived first, as iPXE polls its netdevs. The three act on each netdev named (a name
+that is none is reported and skipped) or on every shown one, the status being the last
+one's (iPXE's ``ifcommon_exec``); ``netX`` follows the most recently opened netdev that is
+still open. ``ifopen`` gives the kernel interface the netdev's IPv4 settings, if any.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bootsh.commands import Command, Invocation, Option
+from bootsh.dhcp import ipv4_route
+from bootsh.ifmgmt import apply_static, close_netdev, ifcommon, open_netdev
 from bootsh.linkstate import read_link
 from bootsh.netdevs import Netdev, Resolution
-from bootsh.netstate import Counters, OpenError
+from bootsh.netstate import Counters
 from bootsh.nic import Nic
 from bootsh.shell import Shell
 
@@ -55,91 +58,45 @@ def netdev_names(shell: Shell, prefix: str) -> Iterable[str]:
     return [n.name for n in shell.netdevs().shown if n.name and n.name.startswith(prefix)]
 
 
-def _chosen(shell: Shell, args: list[str]) -> list[Netdev] | None:
-    res = shell.netdevs()
-    if not args:
-        return res.shown
-    chosen = []
-    for name in args:
-        netdev = res.by_name(name)
-        if netdev is None:
-            shell.print(f'"{name}": no such network device')
-            return None
-        chosen.append(netdev)
-    return chosen
-
-
-def _refresh_netx(shell: Shell) -> None:
-    """``netX`` is the most recently opened netdev that is still open (iPXE's list order)."""
-    still = [n for n in shell.netstate.opened if shell.netstate.is_open(n)]
-    shell.settings.last_opened = still[-1] if still else None
-
-
 def ifopen(inv: Invocation) -> int:
     shell = inv.shell
-    chosen = _chosen(shell, inv.args)
-    if chosen is None:
-        return 1
-    for netdev in chosen:
-        name = str(netdev.name)
-        nic = netdev.nic
-        try:
-            shell.netstate.open(name, nic.ifname, f"{name} ({nic.describe()})", nic.mac)
-        except OpenError as exc:
-            shell.print(f"Could not open {name}: {exc.reason}")
-            shell.diagnose(f"{name}: {exc.detail}")
-            return exc.errno
-        _refresh_netx(shell)
-        _apply_static(shell, name, nic.ifname)
-    return 0
 
+    def payload(netdev: Netdev) -> int:
+        rc = open_netdev(shell, netdev)
+        if rc == 0 and ipv4_route(shell, str(netdev.name)) is not None:
+            apply_static(shell, str(netdev.name), netdev.nic.ifname)
+        return rc
 
-def _apply_static(shell: Shell, name: str, ifname: str | None) -> None:
-    """iPXE routes an open netdev by its ``ip``/``netmask``/``gateway`` settings (from
-    ``--net af_packet,if=X,ip=...``, ``set net0/ip``, an earlier lease): now that the kernel
-    interface is bootsh's, it gets them too, so that ping and friends work at once."""
-    if not ifname:
-        return
-    from bootsh.dhcp import apply_to_kernel, ipv4_route
-
-    if ipv4_route(shell, name) is None:
-        return
-    problem = apply_to_kernel(shell, name, ifname)
-    if problem:
-        shell.diagnose(f"{name}: not applied to {ifname}: {problem}")
+    return ifcommon(shell, inv.args, payload, stop_on_first_success=False)
 
 
 def ifclose(inv: Invocation) -> int:
     shell = inv.shell
-    chosen = _chosen(shell, inv.args)
-    if chosen is None:
-        return 1
-    for netdev in chosen:
-        shell.netstate.close(str(netdev.name))
-    _refresh_netx(shell)
-    return 0
+
+    def payload(netdev: Netdev) -> int:
+        close_netdev(shell, str(netdev.name))
+        return 0
+
+    return ifcommon(shell, inv.args, payload, stop_on_first_success=False)
 
 
 def ifstat(inv: Invocation) -> int:
     shell = inv.shell
     res = shell.netdevs()
-    if inv.args:
-        chosen = []
-        for name in inv.args:
-            netdev = res.by_name(name)
-            if netdev is None:
-                shell.print(f'"{name}": no such network device')
-                return 1
-            chosen.append(netdev)
-    else:
-        chosen = res.netdevs if inv.flag("all") else res.shown
-    for netdev in chosen:
+
+    def payload(netdev: Netdev) -> int:
         for line in describe_netdev(shell, res, netdev):
             shell.print(line)
-    if inv.flag("all") and not inv.args:
-        for nic in res.unusable:
-            shell.print(f"(unusable): {nic.mac or '-'} using {nic.driver} on {nic.location}")
-            shell.print(f"  [Unusable: {nic.problem}]")
+        return 0
+
+    if inv.args or not inv.flag("all"):
+        return ifcommon(shell, inv.args, payload, stop_on_first_success=False)
+    # --all (bootsh's): hidden netdevs too, then the NICs that are no netdev, with reasons.
+    for netdev in res.netdevs:
+        payload(netdev)
+    for nic in res.unusable:
+        shell.print(f"(unusable): {nic.mac or '-'} using {nic.driver} on {nic.location}")
+        shell.print(f"  [Unusable: {nic.problem}]")
     return 0
 
 
