@@ -28,37 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from bootsh.errors import BootshError
-from bootsh.ipxe_errors import ipxe_errno, strerror
+from bootsh.ipxe_errors import error_number as error_number  # re-exported for schemes
+from bootsh.ipxe_errors import strerror
 from bootsh.uri import parse_uri
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell
 
 # -- iPXE's error numbers for downloads ------------------------------------------------------
-#
-# POSIX code (include/errno.h) and the Linux build's platform byte (the kernel errno) of the
-# kinds a download can fail with.
-POSIX = {
-    "EACCES": (0x02, 13),
-    "ECANCELED": (0x0B, 125),
-    "ECONNREFUSED": (0x0E, 111),
-    "ECONNRESET": (0x0F, 104),
-    "EHOSTUNREACH": (0x17, 113),
-    "EINVAL": (0x1C, 22),
-    "EIO": (0x1D, 5),
-    "EISDIR": (0x1F, 21),
-    "ELOOP": (0x20, 40),
-    "ENETUNREACH": (0x28, 101),
-    "ENOENT": (0x2D, 2),
-    "ENOSPC": (0x34, 28),
-    "ENOTSUP": (0x3C, 95),
-    "ENOTTY": (0x3D, 25),
-    "ENXIO": (0x3E, 6),
-    "EPERM": (0x41, 1),
-    "EPIPE": (0x42, 32),
-    "EPROTO": (0x43, 71),
-    "ETIMEDOUT": (0x4C, 110),
-}
 
 # Source files' ids (include/ipxe/errfile.h), already shifted into place.
 ERRFILE_DOWNLOADER = 0x00012000  # core/downloader.c
@@ -70,12 +47,6 @@ ERRFILE_TFTP = 0x00126000  # net/udp/tftp.c
 ERRFILE_TLS = 0x000DE000  # net/tls.c
 ERRFILE_X509 = 0x0016E000  # crypto/x509.c: certificate validation
 ERRFILE_DNS = 0x00116000  # net/udp/dns.c
-
-
-def error_number(kind: str, errfile: int, uniq: int = 0) -> int:
-    """iPXE's error number for a POSIX ``kind`` raised in ``errfile`` (Linux build)."""
-    posix, platform = POSIX[kind]
-    return ipxe_errno(posix, errfile, uniq, platform)
 
 
 #: Ctrl-C during a download (monojob_wait): ``Operation canceled``.
@@ -187,6 +158,23 @@ def redact(uri: str) -> str:
         return uri
     user = userinfo.partition(":")[0]
     return str(replace(parsed, authority=f"{user}:***@{host}"))
+
+
+def check_server(parts: urllib.parse.SplitResult, errfile: int) -> None:
+    """Refuse (before any I/O) a URI without a host or with a port that is no number.
+
+    Raises ``FetchError(EINVAL in errfile, start=True)``: iPXE's "Could not start
+    download". The explanation shows the URI with its password hidden.
+    """
+    uri = redact(urllib.parse.urlunsplit(parts))
+    if not parts.hostname:
+        raise FetchError(error_number("EINVAL", errfile), f"{uri}: no server", start=True)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port == -1 or port == 0:
+        raise FetchError(error_number("EINVAL", errfile), f"{uri}: bad port", start=True)
 
 
 def file_name(uri: str) -> str:

@@ -24,14 +24,29 @@ def ipxe_strerror(message: str, number: int) -> str:
 # POSIX codes (iPXE's include/errno.h) and the Linux build's platform byte (the kernel errno,
 # include/ipxe/errno/linux.h).
 EPOSIX = {
+    "EACCES": (0x02, 13),
+    "EBUSY": (0x0A, 16),
     "ECANCELED": (0x0B, 125),
+    "ECONNREFUSED": (0x0E, 111),
+    "ECONNRESET": (0x0F, 104),
+    "EHOSTUNREACH": (0x17, 113),
     "EINVAL": (0x1C, 22),
+    "EIO": (0x1D, 5),
+    "EISDIR": (0x1F, 21),
+    "ELOOP": (0x20, 40),
+    "ENETUNREACH": (0x28, 101),
     "ENOENT": (0x2D, 2),
     "ENOEXEC": (0x2E, 8),
     "ENOMEM": (0x31, 12),
+    "ENOSPC": (0x34, 28),
     "ENOTSUP": (0x3C, 95),
     "ENOTTY": (0x3D, 25),
+    "ENXIO": (0x3E, 6),
+    "EPERM": (0x41, 1),
+    "EPIPE": (0x42, 32),
+    "EPROTO": (0x43, 71),
     "ERANGE": (0x46, 34),
+    "ETIMEDOUT": (0x4C, 110),
 }
 
 # Source files' ids (include/ipxe/errfile.h), already shifted into place.
@@ -40,9 +55,13 @@ ERRFILE_PARSEOPT = 0x00162000  # core/parseopt.c: option and argument parsing
 ERRFILE_SCRIPT = 0x00028000  # image/script.c: script lines, goto
 
 
-def _err(name: str, errfile: int, uniq: int = 0) -> int:
+def error_number(name: str, errfile: int, uniq: int = 0) -> int:
+    """iPXE's error number for the POSIX kind ``name`` raised in ``errfile`` (Linux build)."""
     posix, platform = EPOSIX[name]
     return ipxe_errno(posix, errfile, uniq, platform)
+
+
+_err = error_number
 
 
 #: ``NAME: command not found``

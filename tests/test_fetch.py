@@ -260,6 +260,25 @@ def test_a_uri_that_does_not_split_cannot_start(host: Any, tmp_path: Path, uri: 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("uri", "detail"),
+    [
+        ("http://joe:secret@h:0/x", "http://joe:***@h:0/x: bad port"),  # was port 80
+        ("https://joe:secret@h:99999/x", "https://joe:***@h:99999/x: bad port"),
+        ("tftp://joe:secret@:69/x", "tftp://joe:***@:69/x: no server"),
+        ("tftp://joe:secret@h", "tftp://joe:***@h: no file"),
+    ],
+)
+def test_a_uri_without_server_or_port_cannot_start_and_hides_the_password(
+    host: Any, tmp_path: Path, uri: str, detail: str
+) -> None:
+    shell = make_shell(host)
+    with pytest.raises(FetchError) as caught:
+        fetch(shell, uri, tmp_path)
+    assert caught.value.start and caught.value.detail == detail
+    assert _out(shell).startswith("Could not start download: Invalid argument")
+
+
 def test_redact_hides_the_password_of_a_uri_urllib_refuses() -> None:
     assert redact("http://joe:secret@[::1/x") == "http://joe:***@[::1/x"
     assert redact("http://joe:@h/x") == "http://joe:***@h/x"

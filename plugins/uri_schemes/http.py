@@ -54,6 +54,7 @@ from bootsh.fetch import (
     ETIMEDOUT_FETCH,
     FetchError,
     FetchRequest,
+    check_server,
     error_number,
     redact,
 )
@@ -97,15 +98,7 @@ _WRONG_NAME_CODES = {62, 63, 64}  # host name, e-mail, IP address mismatch
 
 
 def validate(parts: urllib.parse.SplitResult) -> None:
-    uri = urllib.parse.urlunsplit(parts)
-    if not parts.hostname:
-        raise FetchError(error_number("EINVAL", ERRFILE_OPEN), f"{uri}: no host", start=True)
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError as exc:
-        raise FetchError(
-            error_number("EINVAL", ERRFILE_OPEN), f"{uri}: bad port", start=True
-        ) from exc
+    check_server(parts, ERRFILE_OPEN)
 
 
 def status_error(status: int, reason: str) -> FetchError:

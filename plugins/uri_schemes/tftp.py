@@ -33,7 +33,9 @@ from bootsh.fetch import (
     ETIMEDOUT_FETCH,
     FetchError,
     FetchRequest,
+    check_server,
     error_number,
+    redact,
 )
 
 PORT = 69
@@ -59,17 +61,10 @@ def _error(kind: str, detail: str) -> FetchError:
 
 def validate(parts: urllib.parse.SplitResult) -> None:
     """iPXE refuses a TFTP URI without a host or a path before sending anything."""
-    uri = urllib.parse.urlunsplit(parts)
-    if not parts.hostname:
-        raise FetchError(error_number("EINVAL", ERRFILE_TFTP), f"{uri}: no server", start=True)
+    check_server(parts, ERRFILE_TFTP)
     if not parts.path:
+        uri = redact(urllib.parse.urlunsplit(parts))
         raise FetchError(error_number("EINVAL", ERRFILE_TFTP), f"{uri}: no file", start=True)
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError as exc:
-        raise FetchError(
-            error_number("EINVAL", ERRFILE_TFTP), f"{uri}: bad port", start=True
-        ) from exc
 
 
 def _int_setting(request: FetchRequest, name: str, low: int, high: int) -> int | None:
