@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bootsh.errors import BootshError
-from bootsh.ipxe_errors import ipxe_errno
+from bootsh.ipxe_errors import error_number
 from bootsh.uri import resolve_uri
 
 if TYPE_CHECKING:
@@ -52,15 +52,15 @@ ERRFILE_IMAGE_CMD = 0x000AE000  # hci/commands/image_cmd.c
 ERRFILE_BZIMAGE = 0x00808000  # arch/x86/image/bzimage.c (ERRFILE_ARCH | ERRFILE_IMAGE)
 
 #: An image without a type that can execute: ``Exec format error``.
-ENOEXEC_IMAGE = ipxe_errno(0x2E, ERRFILE_IMAGE, 0, 8)
+ENOEXEC_IMAGE = error_number("ENOEXEC", ERRFILE_IMAGE)
 #: An image whose file cannot be read: ``Input/output error``.
-EIO_IMAGE = ipxe_errno(0x1D, ERRFILE_IMAGE, 0, 5)
+EIO_IMAGE = error_number("EIO", ERRFILE_IMAGE)
 #: ``imgexec --replace`` outside a running image: ``Inappropriate I/O control operation``.
-ENOTTY_REPLACE = ipxe_errno(0x3D, ERRFILE_IMAGE, 0, 25)
+ENOTTY_REPLACE = error_number("ENOTTY", ERRFILE_IMAGE)
 #: A chain nested deeper than ``MAX_NESTED``: ``Not enough space``, as iPXE runs out of memory.
-ENOMEM_NESTED = ipxe_errno(0x31, ERRFILE_IMAGE, 0, 12)
+ENOMEM_NESTED = error_number("ENOMEM", ERRFILE_IMAGE)
 #: ``imgstat``/``imgfree`` of a name that is not registered.
-ENOENT_IMAGE = ipxe_errno(0x2D, ERRFILE_IMAGE_CMD, 0, 2)
+ENOENT_IMAGE = error_number("ENOENT", ERRFILE_IMAGE_CMD)
 
 #: How many images may run inside one another (``chain`` in a chained script); each level
 #: costs about ten Python frames, so this stays far below the interpreter's recursion limit.

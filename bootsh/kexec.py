@@ -41,7 +41,7 @@ from pathlib import Path
 
 from bootsh.errors import BootshError
 from bootsh.fetch import redact
-from bootsh.ipxe_errors import ipxe_errno
+from bootsh.ipxe_errors import error_number
 
 #: ``kexec_file_load`` by machine (``uname -m``).
 SYSCALLS = {"x86_64": 320, "aarch64": 294}
@@ -55,22 +55,12 @@ NEVER_ENV = "BOOTSH_NEVER_KEXEC"
 
 ERRFILE_KEXEC = 0x00808000  # as iPXE's bzimage.c (ERRFILE_ARCH | ERRFILE_IMAGE)
 
-# The Linux errno -> (iPXE POSIX code, Linux platform byte) of the error shown.
-_EPERM = (0x41, 1)
-_ENOTSUP = (0x3C, 95)
-_ENOEXEC = (0x2E, 8)
-_EACCES = (0x02, 13)
-_ENOMEM = (0x31, 12)
-_EINVAL = (0x1C, 22)
-_EIO = (0x1D, 5)
-_EBUSY = (0x0A, 16)
-
 
 class KexecError(BootshError):
     """A load or boot that did not happen: ``errno`` is iPXE's number, ``why`` bootsh's."""
 
-    def __init__(self, code: tuple[int, int], why: str) -> None:
-        self.errno = ipxe_errno(code[0], ERRFILE_KEXEC, 0, code[1])
+    def __init__(self, kind: str, why: str) -> None:
+        self.errno = error_number(kind, ERRFILE_KEXEC)
         self.why = why
         super().__init__(why)
 
@@ -166,7 +156,7 @@ def syscall_number(machine: str | None = None) -> int:
     machine = machine or platform.machine()
     number = SYSCALLS.get(machine)
     if number is None:
-        raise KexecError(_ENOTSUP, f"kexec_file_load is not known on {machine}")
+        raise KexecError("ENOTSUP", f"kexec_file_load is not known on {machine}")
     return number
 
 
@@ -185,26 +175,26 @@ def explain(err: int) -> KexecError:
     """The error shown for the kernel's ``err`` from ``kexec_file_load``."""
     if err == errno.ENOSYS:
         return KexecError(
-            _ENOTSUP, "this kernel has no kexec_file_load (built without CONFIG_KEXEC_FILE)"
+            "ENOTSUP", "this kernel has no kexec_file_load (built without CONFIG_KEXEC_FILE)"
         )
     if err == errno.EPERM:
         mode = _lockdown()
         if mode is not None:
             return KexecError(
-                _EPERM, f"the kernel is locked down ({mode}): kexec needs a signed kernel"
+                "EPERM", f"the kernel is locked down ({mode}): kexec needs a signed kernel"
             )
-        return KexecError(_EPERM, "loading a kernel needs CAP_SYS_BOOT (run bootsh as root)")
+        return KexecError("EPERM", "loading a kernel needs CAP_SYS_BOOT (run bootsh as root)")
     if err in (errno.EKEYREJECTED, errno.EBADMSG, errno.ENOKEY):
-        return KexecError(_EACCES, "the kernel's signature was rejected (secure boot/lockdown)")
+        return KexecError("EACCES", "the kernel's signature was rejected (secure boot/lockdown)")
     if err == errno.ENOEXEC:
-        return KexecError(_ENOEXEC, "the running kernel cannot load this image")
+        return KexecError("ENOEXEC", "the running kernel cannot load this image")
     if err == errno.ENOMEM:
-        return KexecError(_ENOMEM, "not enough memory to load the kernel and initrd")
+        return KexecError("ENOMEM", "not enough memory to load the kernel and initrd")
     if err == errno.EBUSY:
-        return KexecError(_EBUSY, "a kexec image is in use")
+        return KexecError("EBUSY", "a kexec image is in use")
     if err == errno.EINVAL:
-        return KexecError(_EINVAL, "the kernel refused the image or the command line")
-    return KexecError(_EIO, f"kexec_file_load failed: {os.strerror(err)}")
+        return KexecError("EINVAL", "the kernel refused the image or the command line")
+    return KexecError("EIO", f"kexec_file_load failed: {os.strerror(err)}")
 
 
 def load(kernel: Path, initrd: Path | None, cmdline: str) -> None:
@@ -264,7 +254,7 @@ def execute() -> None:
     """
     if os.environ.get(NEVER_ENV) is not None:
         unload()
-        raise KexecError(_EPERM, f"{NEVER_ENV} is set: the loaded kernel was unloaded again")
+        raise KexecError("EPERM", f"{NEVER_ENV} is set: the loaded kernel was unloaded again")
     os.sync()
     libc = _libc()
     ctypes.set_errno(0)
@@ -272,8 +262,8 @@ def execute() -> None:
     err = ctypes.get_errno()
     unload()
     if err == errno.EPERM:
-        raise KexecError(_EPERM, "starting the kernel needs CAP_SYS_BOOT")
-    raise KexecError(_EIO, f"reboot(LINUX_REBOOT_CMD_KEXEC) failed: {os.strerror(err)}")
+        raise KexecError("EPERM", "starting the kernel needs CAP_SYS_BOOT")
+    raise KexecError("EIO", f"reboot(LINUX_REBOOT_CMD_KEXEC) failed: {os.strerror(err)}")
 
 
 def boot(plan: BootPlan, workdir: Path) -> None:

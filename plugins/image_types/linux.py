@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bootsh.images import ERRFILE_BZIMAGE, Image, ImageType, store_of
-from bootsh.ipxe_errors import ipxe_errno
+from bootsh.ipxe_errors import error_number
 from bootsh.kexec import BootPlan, KexecError, PlanFile, boot
 from bootsh.shell import Shell
 
@@ -87,7 +87,7 @@ def exec_bzimage(shell: Shell, image: Image) -> int:
         return exc.errno
     except OSError as exc:
         shell.diagnose(f"cannot boot {image.name}: {exc}")
-        return ipxe_errno(0x1D, ERRFILE_BZIMAGE, 0, 5)  # EIO
+        return error_number("EIO", ERRFILE_BZIMAGE)
     return 0  # not reached: a successful kexec does not return
 
 
