@@ -279,6 +279,21 @@ def test_a_uri_without_server_or_port_cannot_start_and_hides_the_password(
     assert _out(shell).startswith("Could not start download: Invalid argument")
 
 
+@pytest.mark.parametrize("scheme", ["http", "https", "tftp"])
+@pytest.mark.parametrize("name", ["a..b", "x" * 64 + ".test"])
+def test_a_host_name_the_resolver_cannot_encode_is_a_dns_error(
+    host: Any, tmp_path: Path, scheme: str, name: str
+) -> None:
+    # Python's idna codec refuses empty and over-long labels with UnicodeError before any
+    # lookup: that is the name's fault (iPXE's DNS error), not a bug in the plugin.
+    shell = make_shell(host)
+    with pytest.raises(FetchError) as caught:
+        fetch(shell, f"{scheme}://{name}/x", tmp_path)
+    assert caught.value.reason == "Error 0x3e116106 (https://ipxe.org/3e116106)"
+    assert "uri_schemes" not in caught.value.detail
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_redact_hides_the_password_of_a_uri_urllib_refuses() -> None:
     assert redact("http://joe:secret@[::1/x") == "http://joe:***@[::1/x"
     assert redact("http://joe:@h/x") == "http://joe:***@h/x"

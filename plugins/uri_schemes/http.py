@@ -288,7 +288,8 @@ def _get(
 def _connect(conn: http.client.HTTPConnection, host: str, user_timeout: bool) -> None:
     try:
         conn.connect()
-    except socket.gaierror as exc:
+    except (socket.gaierror, UnicodeError) as exc:
+        # UnicodeError: a name the resolver cannot even encode ("a..b", a 64-letter label).
         raise FetchError(error_number("ENXIO", ERRFILE_DNS, 0x01), f"{host}: {exc}") from exc
     except ssl.SSLCertVerificationError as exc:
         code = exc.verify_code
