@@ -533,6 +533,13 @@ def test_digest_into_a_setting_that_cannot_hold_it_is_iPXEs_store_error(files: P
     ]
 
 
+def test_autoboot_of_an_unknown_netdev_is_parse_netdevs_error() -> None:
+    # As every ifcommon command (ifopen, ifconf): iPXE's parse_netdev number.
+    status, out, _ = run("autoboot nosuch || echo st ${errno}", "ifopen nosuch || echo st ${errno}")
+    assert status == 0
+    assert out.splitlines() == ['"nosuch": no such network device', "st 0x2c162013"] * 2
+
+
 def test_exit_in_a_chained_script_does_not_end_the_interactive_shell(
     shell: Shell, files: Path
 ) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from bootsh.commands import Command, Completer, Handler, Invocation, Option, parse_integer
 from bootsh.errors import BootshError
 from bootsh.fetch import ECANCELED_FETCH, FetchError, fetch, redact
+from bootsh.ifmgmt import ifcommon
 from bootsh.images import ENOENT_IMAGE, Image, ImageFlag, close_store, store_of
 from bootsh.ipxe_errors import ipxe_errno, strerror
 from bootsh.ipxe_syntax import SYNTAX, ArgReq
@@ -36,8 +37,6 @@ from bootsh_ipxe_cmds.netdev_cmds import netdev_names
 
 #: ``Nothing to boot`` (usr/autoboot.c ENOENT_BOOT).
 ENOENT_BOOT = ipxe_errno(0x2D, 0x0003E000, 0x01, 2)
-#: ``autoboot`` with no netdev to try (hci/commands/ifmgmt_cmd.c ``ifcommon_exec``).
-ENODEV_AUTOBOOT = ipxe_errno(0x2C, 0x001DE000, 0, 19)
 
 
 def _options(name: str) -> tuple[Option, ...]:
@@ -263,23 +262,16 @@ def autoboot(inv: Invocation) -> int:
     """``autoboot [netN...]``: ``netboot`` each netdev in turn until one boots.
 
     iPXE's autoboot never comes back from a boot that worked; in bootsh a boot that returns
-    success (``--dry-run``, a script that ends well) ends the command there.
+    success (``--dry-run``, a script that ends well) ends the command there. The netdevs are
+    walked as by every ifcommon command (a name that is none: iPXE's parse_netdev error).
     """
     shell = inv.shell
-    if inv.args:
-        names = inv.args
-        status = ENODEV_AUTOBOOT
-    else:
-        names = [str(n.name) for n in shell.netdevs().shown if n.name]
-        status = ENODEV_AUTOBOOT
-    for name in names:
-        if shell.netdevs().by_name(name) is None:
-            shell.print(f'"{name}": no such network device')
-            continue
-        status = netboot(shell, name)
-        if status == 0:
-            return 0
-    return status
+    return ifcommon(
+        shell,
+        list(inv.args),
+        lambda netdev: netboot(shell, str(netdev.name)),
+        stop_on_first_success=True,
+    )
 
 
 # -- imgstat, imgfree --------------------------------------------------------------------------
