@@ -35,6 +35,7 @@ every option stays readable by number as raw bytes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import os
 import select
@@ -822,6 +823,8 @@ def apply_to_kernel(shell: Shell, name: str, ifname: str) -> str | None:
         config = netlink.Ipv4Config(route.address, route.prefixlen, route.gateway)
         netlink.apply(ifname, config, previous)
     except (netlink.NetlinkError, OSError) as exc:
+        if exc.errno in (errno.EPERM, errno.EACCES):
+            return f"{exc} (configuring it needs CAP_NET_ADMIN: run bootsh as root or grant it)"
         return str(exc)
     applied[ifname] = config
     return None

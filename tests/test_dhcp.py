@@ -437,3 +437,18 @@ def test_ifopen_ifclose_ifstat_skip_a_bad_name_and_go_on(lab: Lab) -> None:
         '"netX": no such network device',
         "4 0x2c162013",
     ], proc.stderr
+
+
+def test_without_cap_net_admin_the_missing_capability_is_named(lab: Lab) -> None:
+    """The lease is taken (a raw socket needs only CAP_NET_RAW) but the kernel interface
+    cannot be configured: the error says which capability is missing, and nothing changes."""
+    forget(lab)
+    drop = ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-all"]
+    argv = [*drop, sys.executable, "-m", "bootsh", "--net", NET, "-c", "dhcp"]
+    proc = lab.run_in_client(argv, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert re.fullmatch(re.escape(CONFIGURING) + r"\.* ok\n", proc.stdout), proc.stdout
+    assert proc.stderr.startswith(f"bootsh: net0: the lease is not applied to {lab.client_if}")
+    assert "needs CAP_NET_ADMIN" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert addresses(lab) == []
