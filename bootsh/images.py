@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import error_number
-from bootsh.uri import resolve_uri
+from bootsh.uri import resolve_uri, uri_basename
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell
@@ -187,8 +187,6 @@ class ImageStore:
 
     def name_for(self, uri: str | None) -> str:
         """iPXE's name for a new image from ``uri``: its basename, else ``imgN``."""
-        from bootsh.uri import uri_basename
-
         name = uri_basename(uri) if uri else None
         if name is None:
             name = f"img{self._index}"

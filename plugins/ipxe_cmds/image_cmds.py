@@ -99,8 +99,13 @@ def acquire(shell: Shell, name_uri: str, inv: Invocation) -> Image | int:
     image = store_of(shell).find(name_uri)
     if image is not None:
         return image
+    return _download(inv, name_uri)
+
+
+def _download(inv: Invocation, uri: str) -> Image | int:
+    """``download`` with the command's ``--timeout`` and ``--quiet``."""
     return download(
-        shell, name_uri, timeout=_timeout(inv), quiet=inv.flag("quiet"), fetched_by=inv.name
+        inv.shell, uri, timeout=_timeout(inv), quiet=inv.flag("quiet"), fetched_by=inv.name
     )
 
 
@@ -120,16 +125,7 @@ def _single(
     store = store_of(shell)
     cmdline = " ".join(inv.args[1:]) if len(inv.args) > 1 else None
     if inv.args:
-        if fetch_only:
-            got = download(
-                shell,
-                inv.args[0],
-                timeout=_timeout(inv),
-                quiet=inv.flag("quiet"),
-                fetched_by=inv.name,
-            )
-        else:
-            got = acquire(shell, inv.args[0], inv)
+        got = _download(inv, inv.args[0]) if fetch_only else acquire(shell, inv.args[0], inv)
         if isinstance(got, int):
             return got
         image = got
@@ -141,9 +137,7 @@ def _single(
                 shell.print("No image selected")
                 return 0  # iPXE returns the (successful) option parsing status here
             # bootsh: with nothing selected, ``chain`` boots the DHCP lease's file.
-            got = download(
-                shell, boot_uri, timeout=_timeout(inv), quiet=inv.flag("quiet"), fetched_by=inv.name
-            )
+            got = _download(inv, boot_uri)
             if isinstance(got, int):
                 return got
             selected = got
