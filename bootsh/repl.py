@@ -12,8 +12,15 @@ Keys and signals:
 
 - Ctrl-C while typing drops the line and gives a new prompt;
 - Ctrl-C while a command runs raises ``KeyboardInterrupt`` into ``Shell.run_line``: a command
-  that handles it (``sleep``) ends with its own status, any other is abandoned with iPXE's
-  "Operation canceled" in ``${errno}``; either way the prompt returns;
+  that handles it (``sleep``, a download, ``dhcp``, ``ping``) ends with its own status and
+  line (``... Operation canceled (...)``, ``Finished: Operation canceled (...)``), any other
+  is abandoned with iPXE's "Operation canceled" in ``${errno}``; either way the prompt
+  returns. On a terminal the kernel's echo of ``^C`` is turned off while a command runs
+  (``ECHOCTL``), as iPXE's console shows no such thing: it would land in the middle of the
+  command's line (a progress percentage is erased with backspaces, which the two extra
+  characters would defeat). The prompt after an interrupted command starts at the beginning
+  of a line without leaving an empty one: a line's width of spaces and a carriage return
+  (zsh's ``PROMPT_SP``) moves to a new line only when the cursor is not at a line's start;
 - Ctrl-D on an empty line, or ``exit [N]``, leaves (the CLI turns ``exit N`` into status N);
 - Enter after a line ending in ``\\`` continues the input (``bootsh.keys``); input of more
   than one line (typed so, or pasted) runs as one script: its labels and ``goto`` work, it
@@ -32,11 +39,12 @@ history suggestion is underlined instead of grey.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -90,11 +98,12 @@ def _noting_interrupts(seen: list[bool]) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def execute(shell: Shell, text: str) -> bool:
+def execute(shell: Shell, text: str, fresh_line: Callable[[], None] | None = None) -> bool:
     """Run what was typed; True when the shell is to be left (``exit``).
 
     One line runs as a command line (``Shell.run_line``); several lines run as a script.
     Never raises for a command's trouble: Ctrl-C abandons the command, errors are printed.
+    After Ctrl-C, ``fresh_line`` puts the cursor at a line's start (default: a new line).
     """
     interrupted = [False]
     try:
@@ -116,8 +125,12 @@ def execute(shell: Shell, text: str) -> bool:
     except KeyboardInterrupt:  # a second Ctrl-C before the handler was restored
         interrupted[0] = True
     if interrupted[0]:
-        # The terminal echoed "^C" where the cursor was; the next prompt starts a line.
-        shell.print()
+        # The cursor may be anywhere in a line (where the terminal echoed "^C", or where an
+        # abandoned command stopped); the next prompt starts a line.
+        if fresh_line is None:
+            shell.print()
+        else:
+            fresh_line()
         shell.stopped(STOP_SEQUENCE)  # an interrupted line leaves no stop behind
         return False
     if shell.stopped(STOP_SEQUENCE):
@@ -160,8 +173,49 @@ def interact(
         from prompt_toolkit.input import create_input
         from prompt_toolkit.output import create_output
 
-        input, output = create_input(stdin), create_output(shell.out)
+        with _unbuffered_out(shell):
+            input, output = create_input(stdin), create_output(shell.out)
+            Repl(shell, env, input=input, output=output).run()
+        return
     Repl(shell, env, input=input, output=output).run()
+
+
+class _FlushingWriter(io.TextIOWrapper):
+    """A text stream that hands each write to the terminal at once."""
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        self.flush()
+        return written
+
+
+@contextmanager
+def _unbuffered_out(shell: Shell) -> Iterator[None]:
+    """Make ``shell.out`` show every write at once while the body runs.
+
+    A terminal's standard output is line-buffered: a partial line (``echo -n waiting``, a
+    command's ``Configuring ...``) would stay in the buffer for as long as the next command
+    runs. iPXE's console has no buffer; on the terminal neither has bootsh's.
+    """
+    original = shell.out
+    try:
+        fd = original.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        yield
+        return
+    original.flush()
+    writer = _FlushingWriter(
+        open(fd, "wb", closefd=False),  # noqa: SIM115 - closed with the writer, not the fd
+        encoding=original.encoding,
+        errors=original.errors,
+    )
+    shell.out = writer
+    try:
+        yield
+    finally:
+        shell.out = original
+        with suppress(OSError, ValueError):
+            writer.close()
 
 
 def plain_loop(shell: Shell, stdin: TextIO) -> None:
@@ -239,8 +293,54 @@ class Repl:
             except EOFError:
                 return  # Ctrl-D
             self.typed.append(line)
-            if execute(self.shell, line):
-                return
+            with _no_echoctl(self._terminal_fd()):
+                if execute(self.shell, line, self._fresh_line):
+                    return
+
+    def _terminal_fd(self) -> int | None:
+        """The input's file descriptor when it is a terminal."""
+        try:
+            fd = self.session.input.fileno()
+        except (NotImplementedError, OSError, ValueError):
+            return None
+        return fd if os.isatty(fd) else None
+
+    def _fresh_line(self) -> None:
+        """Go to the start of a line, a new one only if the cursor is not at one already:
+        as many spaces as the line is wide wrap to the next line from any column but the
+        first (where they stop at the margin), and a carriage return goes to its start."""
+        output = self.session.output
+        try:
+            columns = output.get_size().columns if os.isatty(output.fileno()) else 0
+        except (NotImplementedError, OSError, ValueError):
+            columns = 0
+        if columns <= 0:
+            self.shell.print()
+            return
+        self.shell.out.write(" " * columns + "\r")
+        self.shell.out.flush()
+
+
+@contextmanager
+def _no_echoctl(fd: int | None) -> Iterator[None]:
+    """Turn the terminal's echo of control characters (``^C``) off for the body."""
+    if fd is None:
+        yield
+        return
+    import termios
+
+    try:
+        saved = termios.tcgetattr(fd)
+        quiet = [*saved[:3], saved[3] & ~termios.ECHOCTL, *saved[4:]]
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    except termios.error:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with suppress(termios.error):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 # -- history ----------------------------------------------------------------------------------

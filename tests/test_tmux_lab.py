@@ -1,0 +1,232 @@
+"""The interactive shell on a real terminal (tmux) in the network lab.
+
+``bootsh --net af_packet,if=veth-cli --interactive`` runs inside the lab's client namespace
+in a tmux window of the test's own server; the test types with ``send-keys`` (Ctrl-C as the
+key, so the terminal's line discipline sends SIGINT as for a user) and reads the screen with
+``capture-pane``. What a user sees is checked: iPXE's ``Configuring (net0 MAC)... ok`` on one
+line, a download's percentage updated in place and replaced by `` ok``, Ctrl-C during
+``dhcp`` on a silent network, during a download and during ``ping``, each ending in iPXE's
+"Operation canceled" line with no ``^C`` on the screen and a usable prompt after it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bootsh.lab import CLIENT_IF, Lab, LabUnavailable
+from tests.helpers import ROOT, Tmux
+
+MAC = "52:54:00:b0:07:71"
+SILENT_MAC = "52:54:00:b0:07:72"
+SERVER = "10.77.0.1"
+PROMPT = "bootsh>"
+CANCELED = "Operation canceled (https://ipxe.org/0b07207d)"
+#: Sparse files: BIG downloads in a few seconds on the veth (long enough for iPXE's first
+#: percentage, shown after a second); HUGE never finishes before the Ctrl-C.
+BIG = 1 << 30
+HUGE = 64 << 30
+
+
+def start_lab(lab: Lab) -> Lab:
+    for tool in ("ip", "dnsmasq", "ethtool"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            pytest.skip(f"{tool} missing: run .ci/install-net.sh")
+    try:
+        return lab.start()
+    except LabUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    served = tmp_path_factory.mktemp("tmux-served")
+    for name, size in (("big.bin", BIG), ("huge.bin", HUGE)):
+        with (served / name).open("wb") as f:
+            f.truncate(size)  # sparse: costs no disk on the server side
+    with start_lab(Lab(serve=served, client_mac=MAC, client_ipv6=False)) as the_lab:
+        yield the_lab
+
+
+def start_bootsh(tmux: Tmux, tmp_path: Path, lab: Lab) -> None:
+    """``bootsh --interactive`` on the lab's client veth, in a detached 100x30 window."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "HOME": str(home),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "TMPDIR": str(tmp_path),  # the image store's directory, checked at the end
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "TERM": "screen",
+        "LANG": "C.UTF-8",
+    }
+    bootsh = [sys.executable, "-m", "bootsh", "--net", f"af_packet,if={CLIENT_IF}", "--interactive"]
+    command = shlex.join(
+        lab.client_argv(["env", "-i", *(f"{k}={v}" for k, v in env.items()), *bootsh])
+    )
+    tmux("new-session", "-d", "-s", tmux.session, "-x", "100", "-y", "30", command + "; sleep 300")
+    tmux.wait(lambda lines: lines == [PROMPT], "the first prompt")
+
+
+def run(tmux: Tmux, line: str) -> None:
+    """Type ``line`` and Enter, once the line shows as typed."""
+    tmux.keys(line, literal=True)
+    tmux.wait(lambda lines: lines[-1] == f"{PROMPT} {line}", f"{line!r} typed")
+    tmux.keys("Enter")
+
+
+def after(lines: list[str], command: str) -> list[str]:
+    """The screen's lines after the last prompt line showing ``command``."""
+    index = max(i for i, text in enumerate(lines) if text == f"{PROMPT} {command}")
+    return lines[index + 1 :]
+
+
+def rows(tmux: Tmux) -> list[str]:
+    """The screen's rows up to the last non-empty one, empty rows kept."""
+    found = [row.rstrip() for row in tmux.screen().splitlines()]
+    while found and not found[-1]:
+        found.pop()
+    return found
+
+
+def dhcp(tmux: Tmux, mac: str = MAC) -> None:
+    run(tmux, "dhcp")
+    tmux.wait(lambda lines: after(lines, "dhcp")[-1:] == [PROMPT], "the prompt after dhcp")
+    assert after(tmux.lines(), "dhcp") == [f"Configuring (net0 {mac})... ok", PROMPT]
+
+
+def test_dhcp_shows_ipxes_progress_line_then_the_prompt(
+    tmux: Tmux, tmp_path: Path, lab: Lab
+) -> None:
+    start_bootsh(tmux, tmp_path, lab)
+    dhcp(tmux)
+    run(tmux, "echo ${net0/ip}")
+    tmux.wait(lambda lines: lines[-1] == PROMPT and len(after(lines, "echo ${net0/ip}")) == 2, "ip")
+    assert re.fullmatch(r"10\.77\.0\.\d+", after(tmux.lines(), "echo ${net0/ip}")[0])
+
+
+def test_a_download_shows_its_percentage_in_place_and_ends_in_ok(
+    tmux: Tmux, tmp_path: Path, lab: Lab
+) -> None:
+    start_bootsh(tmux, tmp_path, lab)
+    dhcp(tmux)
+    uri = f"http://{SERVER}/big.bin"
+    run(tmux, f"imgfetch {uri}")
+    percentage = re.compile(rf"{re.escape(uri)}\.\.\. +\d{{1,3}}%")
+    tmux.wait(
+        lambda lines: (
+            [bool(percentage.fullmatch(t)) for t in after(lines, f"imgfetch {uri}")] == [True]
+        ),
+        "a percentage on the download's line",
+    )
+    tmux.wait(lambda lines: lines[-1] == PROMPT, "the end of the download", timeout=60)
+    # The percentage was replaced on its own line: one line, " ok", nothing left of "NN%".
+    assert after(tmux.lines(), f"imgfetch {uri}") == [f"{uri}... ok", PROMPT]
+    run(tmux, "imgstat")
+    tmux.wait(lambda lines: after(lines, "imgstat")[-1:] == [PROMPT], "imgstat")
+    assert after(tmux.lines(), "imgstat") == [f"big.bin : {BIG} bytes", PROMPT]
+    run(tmux, "imgfree")
+    tmux.wait(lambda lines: after(lines, "imgfree") == [PROMPT], "imgfree")
+
+
+def test_ctrl_c_during_a_download_cancels_it_and_the_prompt_is_usable(
+    tmux: Tmux, tmp_path: Path, lab: Lab
+) -> None:
+    start_bootsh(tmux, tmp_path, lab)
+    dhcp(tmux)
+    uri = f"http://{SERVER}/huge.bin"
+    run(tmux, f"imgfetch {uri}")
+    tmux.wait(
+        lambda lines: (after(lines, f"imgfetch {uri}") or [""])[-1].endswith("%"), "a percentage"
+    )
+    tmux.keys("C-c")
+    took = tmux.wait(lambda lines: lines[-1] == PROMPT, "the prompt after Ctrl-C")
+    assert took < 5
+    # iPXE's line: the percentage erased, no "^C" echoed into it.
+    assert after(tmux.lines(), f"imgfetch {uri}") == [f"{uri}... {CANCELED}", PROMPT]
+    run(tmux, "echo ok")
+    tmux.wait(lambda lines: after(lines, "echo ok") == ["ok", PROMPT], "echo ok")
+    run(tmux, "imgstat")  # nothing was registered
+    tmux.wait(lambda lines: after(lines, "imgstat") == [PROMPT], "an empty imgstat")
+    assert "^C" not in tmux.screen()
+    # No partial file is left in the image store's directory.
+    assert [p.name for p in tmp_path.glob("bootsh-images-*/*")] == []
+
+
+def test_ping_runs_until_ctrl_c_then_finishes_canceled(
+    tmux: Tmux, tmp_path: Path, lab: Lab
+) -> None:
+    start_bootsh(tmux, tmp_path, lab)
+    dhcp(tmux)
+    run(tmux, f"ping {SERVER}")
+    tmux.wait(lambda lines: f"64 bytes from {SERVER}: seq=3" in lines, "three replies", 30)
+    assert PROMPT not in tmux.lines()  # still running: no bare prompt yet
+    tmux.keys("C-c")
+    tmux.wait(lambda lines: lines[-1] == PROMPT, "the prompt after Ctrl-C")
+    shown = after(tmux.lines(), f"ping {SERVER}")
+    assert shown[-2:] == [f"Finished: {CANCELED}", PROMPT]
+    replies = shown[:-2]
+    assert len(replies) >= 3
+    assert replies == [f"64 bytes from {SERVER}: seq={n}" for n in range(1, len(replies) + 1)]
+    run(tmux, "echo ok")
+    tmux.wait(lambda lines: after(lines, "echo ok") == ["ok", PROMPT], "echo ok")
+    assert "^C" not in tmux.screen()
+
+
+def test_the_prompt_after_ctrl_c_starts_a_line_without_an_empty_one(
+    tmux: Tmux, tmp_path: Path, lab: Lab
+) -> None:
+    start_bootsh(tmux, tmp_path, lab)
+    # The cursor at a line's start (nothing printed): the prompt comes on the next row.
+    run(tmux, "sleep 30")
+    tmux.keys("C-c")
+    tmux.wait(lambda lines: lines[-1] == PROMPT, "the prompt after Ctrl-C")
+    assert rows(tmux)[-2:] == [f"{PROMPT} sleep 30", PROMPT]
+    # The cursor in the middle of a line: the prompt still starts a line of its own.
+    run(tmux, "echo -n waiting ; sleep 30")
+    tmux.wait(lambda lines: lines[-1] == "waiting", "the partial line")
+    tmux.keys("C-c")
+    tmux.wait(lambda lines: lines[-1] == PROMPT, "the prompt after Ctrl-C")
+    assert rows(tmux)[-3:] == [f"{PROMPT} echo -n waiting ; sleep 30", "waiting", PROMPT]
+    run(tmux, "echo ${errno}")
+    tmux.wait(lambda lines: after(lines, "echo ${errno}") == ["0xb02207d", PROMPT], "errno")
+
+
+# -- a silent network ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def silent_lab() -> Iterator[Lab]:
+    lab = Lab(dhcp=False, tftp=False, dns=False, http=False, client_mac=SILENT_MAC)
+    with start_lab(lab) as the_lab:
+        yield the_lab
+
+
+def test_ctrl_c_during_dhcp_on_a_silent_network(
+    tmux: Tmux, tmp_path: Path, silent_lab: Lab
+) -> None:
+    start_bootsh(tmux, tmp_path, silent_lab)
+    run(tmux, "dhcp")
+    start = f"Configuring (net0 {SILENT_MAC})..."
+    tmux.wait(lambda lines: after(lines, "dhcp") == [start + ".."], "two dots: two seconds", 10)
+    tmux.keys("C-c")
+    took = tmux.wait(lambda lines: lines[-1] == PROMPT, "the prompt after Ctrl-C")
+    assert took < 5
+    [line, _] = after(tmux.lines(), "dhcp")
+    assert re.fullmatch(
+        rf"{re.escape(start)}\.* Operation canceled \(https://ipxe\.org/\w+\)", line
+    )
+    run(tmux, "echo ok")
+    tmux.wait(lambda lines: after(lines, "echo ok") == ["ok", PROMPT], "echo ok")
+    run(tmux, "ifstat net0")
+    tmux.wait(lambda lines: after(lines, "ifstat net0")[-1:] == [PROMPT], "ifstat")
+    assert "^C" not in tmux.screen()
