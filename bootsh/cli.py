@@ -11,10 +11,13 @@ script: labels and ``goto`` work, and the first failing line ends it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
+import signal
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -217,7 +220,7 @@ def main(
     except BootshError as exc:
         print(f"bootsh: {exc}", file=stderr)
         return USAGE_ERROR
-    with shell:
+    with shell, _termination_ends_the_shell():
         try:
             return _run(shell, ns, stdin)
         except UsageError as exc:
@@ -255,6 +258,32 @@ def _check(host: PluginHost, paths: list[str], out: TextIO, err: TextIO) -> int:
     for finding in findings:
         print(finding, file=out)
     return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+@contextlib.contextmanager
+def _termination_ends_the_shell() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the shell by ``SystemExit(128 + signal)``.
+
+    Their default action kills the process on the spot, leaving a download's temporary
+    file and the image directory behind; unwinding runs the same clean-up as Ctrl-C. A
+    signal the caller ignores (``nohup``) stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    saved = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            saved[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, previous in saved.items():
+            signal.signal(signum, previous)
 
 
 def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:

@@ -9,6 +9,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +27,7 @@ from bootsh.plugins import PluginHost
 from bootsh.shell import Shell
 from bootsh.uri import remove_dot_segments, resolve_uri, uri_basename
 from bootsh_ipxe_cmds.image_cmds import dhcp_boot_uri
+from tests.helpers import ROOT
 from tests.initrd import kernel, newc
 
 
@@ -538,6 +544,42 @@ def test_autoboot_of_an_unknown_netdev_is_parse_netdevs_error() -> None:
     status, out, _ = run("autoboot nosuch || echo st ${errno}", "ifopen nosuch || echo st ${errno}")
     assert status == 0
     assert out.splitlines() == ['"nosuch": no such network device', "st 0x2c162013"] * 2
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_mid_download_leaves_no_file(tmp_path: Path, signum: int) -> None:
+    # Killed by the default action, bootsh left the .part file and its image directory in
+    # TMPDIR; it must unwind as for Ctrl-C and end with 128 + the signal.
+    big = tmp_path / "big.img"
+    with big.open("wb") as f:
+        f.truncate(64 << 30)  # sparse: costs no disk, takes far longer than the test waits
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "BOOTSH_NEVER_KEXEC": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bootsh", "-c", f"imgfetch {big.as_uri()}"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A test runner started under nohup passes SIGHUP on ignored; bootsh keeps that.
+        preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not list(tmp.glob("bootsh-images-*/.fetch-*.part")):
+            assert proc.poll() is None and time.monotonic() < deadline, "no download started"
+            time.sleep(0.02)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signum, err
+    assert "Traceback" not in err
+    assert list(tmp.iterdir()) == []
 
 
 def test_exit_in_a_chained_script_does_not_end_the_interactive_shell(
