@@ -125,48 +125,93 @@ def count_send(egress: Egress, send: Callable[[], object]) -> None:
     egress.state.tx.good += 1
 
 
-@dataclass
-class UdpTransport:
-    """``bootsh.dns.Transport`` over kernel UDP sockets, one per netdev used, bound to it."""
+#: A datagram and its sender's address; ``(b"", ())`` when the socket had only an error.
+Datagram = tuple[bytes, tuple[object, ...]]
 
-    shell: Shell
+
+@dataclass
+class BoundSockets:
+    """The kernel sockets of one command, one per netdev it sends through, each bound to
+    that netdev's kernel interface (``make(ifname)`` creates it; it is closed on failure
+    there), so that replies are read where they arrive."""
+
+    make: Callable[[str], socket.socket]
     sockets: dict[str, socket.socket] = field(default_factory=dict)
 
-    def send(self, server: str, payload: bytes) -> None:
-        egress = route(self.shell, server)
-        if egress is None:
-            raise OSError(errno.ENETUNREACH, f"no open netdev has a route to {server}")
+    def for_egress(self, egress: Egress) -> socket.socket:
         sock = self.sockets.get(egress.ifname)
         if sock is None:
-            sock = socket.socket(family_of(server), socket.SOCK_DGRAM)
-            try:
-                bind_device(sock, egress.ifname)
-            except OSError:
-                sock.close()
-                raise
-            sock.setblocking(False)
-            self.sockets[egress.ifname] = sock
-        count_send(egress, lambda: sock.sendto(payload, (server, PORT)))
+            sock = self.sockets[egress.ifname] = self.make(egress.ifname)
+        return sock
 
-    def receive(self, timeout: float) -> bytes | None:
+    def receive(self, timeout: float) -> Datagram | None:
+        """One datagram from the first socket that is readable, or None when ``timeout``
+        passes first. Only one is read, so a datagram on another socket waits for the next
+        call instead of being lost."""
         if not self.sockets:
-            select.select([], [], [], timeout)
+            select.select([], [], [], timeout)  # nothing was sent, nothing can come
             return None
         ready, _, _ = select.select(list(self.sockets.values()), [], [], timeout)
-        for sock in ready:
-            try:
-                data, (_, port, *_) = sock.recvfrom(65535)
-            except OSError:
-                continue  # an ICMP error reported on the socket: iPXE never sees those
-            if port == PORT:
-                return data
-        return b"" if ready else None  # b"": something arrived but nothing readable
+        if not ready:
+            return None
+        try:
+            data, address = ready[0].recvfrom(65535)
+        except OSError:
+            return b"", ()  # an ICMP error reported on the socket: iPXE never sees those
+        return data, tuple(address)
 
     def close(self) -> None:
         for sock in self.sockets.values():
             with contextlib.suppress(OSError):
                 sock.close()
         self.sockets.clear()
+
+
+def bound_udp_socket(family: socket.AddressFamily) -> Callable[[str], socket.socket]:
+    """A ``BoundSockets.make`` for UDP sockets of ``family``."""
+
+    def make(ifname: str) -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            bind_device(sock, ifname)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    return make
+
+
+def from_port(got: Datagram | None, port: int) -> bytes | None:
+    """A ``receive`` result as the DNS and NTP clients take it: None when nothing came,
+    the payload when it came from ``port``, else ``b""`` (something came, nothing usable)."""
+    if got is None:
+        return None
+    data, address = got
+    return data if len(address) > 1 and address[1] == port else b""
+
+
+@dataclass
+class UdpTransport:
+    """``bootsh.dns.Transport`` over kernel UDP sockets, one per netdev used, bound to it."""
+
+    shell: Shell
+    sockets: BoundSockets = field(
+        default_factory=lambda: BoundSockets(bound_udp_socket(socket.AF_INET))
+    )
+
+    def send(self, server: str, payload: bytes) -> None:
+        egress = route(self.shell, server)
+        if egress is None:
+            raise OSError(errno.ENETUNREACH, f"no open netdev has a route to {server}")
+        sock = self.sockets.for_egress(egress)
+        count_send(egress, lambda: sock.sendto(payload, (server, PORT)))
+
+    def receive(self, timeout: float) -> bytes | None:
+        return from_port(self.sockets.receive(timeout), PORT)
+
+    def close(self) -> None:
+        self.sockets.close()
 
 
 def dns_servers(shell: Shell) -> list[str]:

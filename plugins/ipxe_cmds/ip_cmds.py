@@ -25,14 +25,20 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import select
 import socket
 import time
 from pathlib import Path
 
 from bootsh.commands import Command, Invocation, Option, parse_integer
 from bootsh.dns import DnsError, describe
-from bootsh.egress import Egress, bind_device, count_send, resolve, route
+from bootsh.egress import (
+    BoundSockets,
+    bound_udp_socket,
+    count_send,
+    from_port,
+    resolve,
+    route,
+)
 from bootsh.ipxe_errors import strerror
 from bootsh.ntp import PORT as NTP_PORT
 from bootsh.ntp import NtpError, Query
@@ -64,43 +70,26 @@ class _Echo:
     def __init__(self, shell: Shell, address: str) -> None:
         self.shell = shell
         self.address = address
-        self.sockets: dict[str, socket.socket] = {}
+        self.sockets = BoundSockets(icmp_socket)
 
     def send(self, sequence: int, packet: bytes) -> None:
         egress = route(self.shell, self.address)
         if egress is None:
             return  # iPXE: "Network unreachable" on transmit, only the timer speaks
-        sock = self._socket(egress)
+        sock = self.sockets.for_egress(egress)
         with contextlib.suppress(OSError):  # counted as a TX error; the timer goes on
             count_send(egress, lambda: sock.sendto(packet, (self.address, 0)))
 
-    def _socket(self, egress: Egress) -> socket.socket:
-        sock = self.sockets.get(egress.ifname)
-        if sock is None:
-            sock = icmp_socket(egress.ifname)
-            self.sockets[egress.ifname] = sock
-        return sock
-
     def receive(self, ident: int, timeout: float) -> tuple[str, int, bytes] | None:
-        if not self.sockets:
-            select.select([], [], [], timeout)
+        got = self.sockets.receive(timeout)
+        if got is None or not got[1]:
             return None
-        ready, _, _ = select.select(list(self.sockets.values()), [], [], timeout)
-        for sock in ready:
-            try:
-                packet, (source, *_) = sock.recvfrom(65535)
-            except OSError:
-                continue
-            reply = parse_reply(packet, ident)
-            if reply is not None:
-                return source, reply[0], reply[1]
-        return None
+        packet, (source, *_) = got
+        reply = parse_reply(packet, ident)
+        return (str(source), reply[0], reply[1]) if reply is not None else None
 
     def close(self) -> None:
-        for sock in self.sockets.values():
-            with contextlib.suppress(OSError):
-                sock.close()
-        self.sockets.clear()
+        self.sockets.close()
 
 
 def _integer(inv: Invocation, option: str, default: int) -> int:
@@ -220,38 +209,24 @@ def _adjust_clock(shell: Shell, delta: int) -> None:
 
 
 class _Datagrams:
-    """A UDP socket bound to the netdev the server is routed through (counted as its TX)."""
+    """UDP sockets bound to the netdev the server is routed through (counted as its TX)."""
 
     def __init__(self, shell: Shell, address: str, port: int) -> None:
         self.shell, self.address, self.port = shell, address, port
-        self.sock: socket.socket | None = None
+        self.sockets = BoundSockets(bound_udp_socket(socket.AF_INET))
 
     def send(self, payload: bytes) -> None:
         egress = route(self.shell, self.address)
         if egress is None:
             return  # no route: nothing is sent, the timer runs out
-        if self.sock is None:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            bind_device(self.sock, egress.ifname)
-        sock = self.sock
+        sock = self.sockets.for_egress(egress)
         count_send(egress, lambda: sock.sendto(payload, (self.address, self.port)))
 
     def receive(self, timeout: float) -> bytes | None:
-        if self.sock is None:
-            select.select([], [], [], timeout)
-            return None
-        if not select.select([self.sock], [], [], timeout)[0]:
-            return None
-        try:
-            data, (_, port, *_) = self.sock.recvfrom(65535)
-        except OSError:
-            return b""  # an ICMP error on the socket: iPXE never sees those
-        return data if port == self.port else b""
+        return from_port(self.sockets.receive(timeout), self.port)
 
     def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        self.sockets.close()
 
 
 def ntp(inv: Invocation) -> int:
