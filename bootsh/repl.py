@@ -22,6 +22,8 @@ Keys and signals:
   of a line without leaving an empty one: a line's width of spaces and a carriage return
   (zsh's ``PROMPT_SP``) moves to a new line only when the cursor is not at a line's start;
 - Ctrl-D on an empty line, or ``exit [N]``, leaves (the CLI turns ``exit N`` into status N);
+- SIGHUP (the terminal closed) and SIGTERM leave too, with status 128 + the signal, after
+  the shell's ordinary shutdown (the CLI's handlers raise ``SystemExit``);
 - Enter after a line ending in ``\\`` continues the input (``bootsh.keys``); input of more
   than one line (typed so, or pasted) runs as one script: its labels and ``goto`` work, it
   stops at its first failing line, and its ``exit`` ends the script, not the shell.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,12 +21,15 @@ from tests.helpers import MACHINE, ROOT, Tmux
 PROMPT = "bootsh> "
 
 
-def start_bootsh(tmux: Tmux, tmp_path: Path) -> Path:
-    """Start ``bootsh --interactive`` in a detached 100x30 window; returns the status file."""
+def start_bootsh(tmux: Tmux, tmp_path: Path, **extra: str) -> Path:
+    """Start ``bootsh --interactive`` in a detached 100x30 window; returns the status file.
+
+    ``extra`` adds environment variables."""
     home = tmp_path / "home"
     home.mkdir()
     status = tmp_path / "status"
     env = {
+        **extra,
         "HOME": str(home),
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
@@ -95,3 +100,49 @@ def test_complete_run_cancel_and_leave_on_a_real_terminal(tmux: Tmux, tmp_path: 
 
     history = (tmp_path / "state" / "bootsh" / "history").read_text()
     assert "+ifstat" in history and "+sleep 30" in history
+
+
+def _session_with_an_image(tmux: Tmux, tmp_path: Path) -> tuple[Path, Path]:
+    """bootsh with an image fetched into its store under ``tmp_path/tmp``; returns the status
+    file and the store's directory."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    image = tmp_path / "vmlinuz"
+    image.write_bytes(b"\0" * 4096)
+    status = start_bootsh(tmux, tmp_path, TMPDIR=str(tmp))
+    tmux.wait(lambda lines: lines == [PROMPT.rstrip()], "the first prompt")
+    tmux.keys(f"imgfetch file://{image}", literal=True)
+    tmux.keys("Enter")
+    tmux.wait(lambda lines: lines[-1] == PROMPT.rstrip() and prompts(lines) == 2, "imgfetch")
+    [store] = tmp.glob("bootsh-images-*")
+    assert [p.name for p in store.iterdir()] != []
+    return status, store
+
+
+def _wait_gone(path: Path, what: str) -> None:
+    deadline = time.monotonic() + 20
+    while path.exists():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_closing_the_terminal_removes_the_shells_images(tmux: Tmux, tmp_path: Path) -> None:
+    _, store = _session_with_an_image(tmux, tmp_path)
+    tmux("kill-session", "-t", tmux.session)  # SIGHUP, as when a terminal window closes
+    _wait_gone(store, "the image store outlived a hang-up")
+
+
+def test_sigterm_ends_the_session_cleanly_with_status_143(tmux: Tmux, tmp_path: Path) -> None:
+    status, store = _session_with_an_image(tmux, tmp_path)
+    pane = tmux("list-panes", "-t", tmux.session, "-F", "#{pane_pid}").split()[0]
+    children = subprocess.run(
+        ["pgrep", "-P", pane], capture_output=True, text=True, timeout=10, check=True
+    ).stdout.split()
+    [bootsh] = [int(pid) for pid in children]
+    os.kill(bootsh, signal.SIGTERM)
+    _wait_gone(store, "the image store outlived SIGTERM")
+    deadline = time.monotonic() + 20
+    while not (status.exists() and status.read_text().strip()):
+        assert time.monotonic() < deadline, "bootsh did not end on SIGTERM"
+        time.sleep(0.02)
+    assert status.read_text().strip() == "143"
