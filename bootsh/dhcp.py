@@ -824,7 +824,10 @@ def apply_to_kernel(shell: Shell, name: str, ifname: str) -> str | None:
         netlink.apply(ifname, config, previous)
     except (netlink.NetlinkError, OSError) as exc:
         if exc.errno in (errno.EPERM, errno.EACCES):
-            return f"{exc} (configuring it needs CAP_NET_ADMIN: run bootsh as root or grant it)"
+            return (
+                f"{exc}: configuring {ifname} needs CAP_NET_ADMIN"
+                " (run bootsh as root or grant it CAP_NET_ADMIN)"
+            )
         return str(exc)
     applied[ifname] = config
     return None
