@@ -350,8 +350,12 @@ def store_of(shell: Shell) -> ImageStore:
         try:
             store = ImageStore(shell.host.image_types())
         except OSError as exc:
+            # Not tempfile.gettempdir() in the message: with no writable temporary directory
+            # at all (a read-only rescue system) it raises again; its own text names them.
+            where = f" {exc.filename}" if exc.filename else ""
             raise BootshError(
-                f"cannot create the image directory in {tempfile.gettempdir()}: {exc.strerror}"
+                f"cannot create the image directory{where}: {exc.strerror or exc}"
+                " (set TMPDIR to a writable directory)"
             ) from None
         shell.state[_STORE_KEY] = store
     return store

@@ -582,6 +582,29 @@ def test_sigterm_or_sighup_mid_download_leaves_no_file(tmp_path: Path, signum: i
     assert list(tmp.iterdir()) == []
 
 
+def test_no_writable_temporary_directory_is_one_line(tmp_path: Path) -> None:
+    # A read-only rescue system: every directory tempfile tries is read-only. bootsh says so
+    # in one line (tempfile.gettempdir() raising inside the error message was a traceback).
+    script = (
+        "mount -t tmpfs -o ro tmpfs /tmp && mount -t tmpfs -o ro tmpfs /var/tmp && cd /tmp && "
+        f"exec {sys.executable} -m bootsh -c 'imgfetch {kernel().as_uri()} || echo st ${{errno}}'"
+        " -c 'echo after'"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("TMPDIR", "TEMP", "TMP")}
+    proc = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("cannot create the image directory: No usable temporary directory")
+    assert lines[0].endswith("(set TMPDIR to a writable directory)")
+    assert lines[1:] == ["st 0x1", "after"]
+
+
 def test_exit_in_a_chained_script_does_not_end_the_interactive_shell(
     shell: Shell, files: Path
 ) -> None:
