@@ -231,6 +231,18 @@ def test_nstat_lists_the_servers_mac_after_a_ping(lab: Lab) -> None:
     ]
 
 
+def test_nstat_lists_only_the_neighbours_of_open_netdevs(lab: Lab) -> None:
+    """iPXE's neighbour table holds what its own open netdevs learned: the kernel's entries
+    for an interface bootsh has not opened (the host's own traffic) are not its."""
+    leased(lab)  # the kernel interface gets an address, so the kernel itself can ping
+    curl = ["curl", "-sS", "-o", "/dev/null", "--max-time", "5", lab.http_url]
+    lab.run_in_client(curl, check=True, capture_output=True)  # the kernel's own ARP entry
+    proc = bootsh(lab, "nstat", "echo ==", "ifopen", "nstat")
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "==", lines
+    assert [line.split(" is ")[0] for line in lines[1:]] == ["net0 IPv4 10.77.0.1"]
+
+
 def test_ipstat_format(lab: Lab) -> None:
     out, _ = leased(lab, f"ping -c 1 {SERVER}", "ipstat")
     assert out[0] == "64 bytes from 10.77.0.1: seq=1"

@@ -13,7 +13,7 @@
   silent on success, ``Could not get time and date: <error>`` otherwise.
 * ``ipstat`` (``usr/ipstat.c``): the IP statistics, read from the kernel's ``/proc/net/snmp``,
   ``netstat`` and ``snmp6`` (the counters of the network namespace bootsh runs in).
-* ``nstat`` (``usr/neighmgmt.c``): the IPv4 neighbours (ARP) of the netdevs' kernel
+* ``nstat`` (``usr/neighmgmt.c``): the IPv4 neighbours (ARP) of the open netdevs' kernel
   interfaces, ``net0 IPv4 10.77.0.1 is Ethernet 02:00:00:00:00:01``.
 
 iPXE's DNS errors have no text in its error table, so iPXE prints only the number
@@ -36,6 +36,7 @@ from bootsh.egress import (
     bound_udp_socket,
     count_send,
     from_port,
+    open_netdevs,
     resolve,
     route,
 )
@@ -313,7 +314,9 @@ _ATF_COMPLETE = 0x2
 
 def nstat(inv: Invocation) -> int:
     shell = inv.shell
-    names = {n.nic.ifname: str(n.name) for n in shell.netdevs().shown if n.name and n.nic.ifname}
+    # Only open netdevs' interfaces: iPXE's table holds what its own open netdevs learned,
+    # and a closed netdev's interface (or one that is not its NIC) is the host's business.
+    names = {egress.ifname: egress.name for egress in open_netdevs(shell)}
     try:
         rows = [line.split() for line in Path("/proc/net/arp").read_text().splitlines()[1:]]
     except OSError:
