@@ -16,6 +16,7 @@ import re
 import shlex
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,8 +56,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield the_lab
 
 
-def start_bootsh(tmux: Tmux, tmp_path: Path, lab: Lab) -> None:
-    """``bootsh --interactive`` on the lab's client veth, in a detached 100x30 window."""
+def start_bootsh(tmux: Tmux, tmp_path: Path, lab: Lab, net: str = "") -> None:
+    """``bootsh --interactive`` on the lab's client veth, in a detached 100x30 window;
+    ``net`` adds ``,key=value`` settings to its ``--net``."""
     home = tmp_path / "home"
     home.mkdir()
     env = {
@@ -69,7 +71,8 @@ def start_bootsh(tmux: Tmux, tmp_path: Path, lab: Lab) -> None:
         "TERM": "screen",
         "LANG": "C.UTF-8",
     }
-    bootsh = [sys.executable, "-m", "bootsh", "--net", f"af_packet,if={CLIENT_IF}", "--interactive"]
+    bootsh = [sys.executable, "-m", "bootsh", "--net", f"af_packet,if={CLIENT_IF}{net}"]
+    bootsh.append("--interactive")
     command = shlex.join(
         lab.client_argv(["env", "-i", *(f"{k}={v}" for k, v in env.items()), *bootsh])
     )
@@ -230,3 +233,27 @@ def test_ctrl_c_during_dhcp_on_a_silent_network(
     run(tmux, "ifstat net0")
     tmux.wait(lambda lines: after(lines, "ifstat net0")[-1:] == [PROMPT], "ifstat")
     assert "^C" not in tmux.screen()
+
+
+def test_ctrl_c_cancels_nslookup_ntp_and_a_tftp_fetch_on_a_silent_network(
+    tmux: Tmux, tmp_path: Path, silent_lab: Lab
+) -> None:
+    # A static address: the server's address answers, none of its services does.
+    start_bootsh(tmux, tmp_path, silent_lab, ",ip=10.77.0.50,netmask=255.255.255.0")
+    run(tmux, "ifopen")
+    tmux.wait(lambda lines: after(lines, "ifopen") == [PROMPT], "ifopen")
+    run(tmux, f"set dns {SERVER}")
+    tmux.wait(lambda lines: after(lines, f"set dns {SERVER}") == [PROMPT], "set dns")
+    for command, line in (
+        ("nslookup x server.bootsh.test", f"Could not resolve server.bootsh.test: {CANCELED}"),
+        (f"ntp {SERVER}", f"Could not get time and date: {CANCELED}"),
+        (f"imgfetch tftp://{SERVER}/boot.ipxe", f"tftp://{SERVER}/boot.ipxe... {CANCELED}"),
+    ):
+        run(tmux, command)
+        time.sleep(1)  # it waits for an answer that never comes (no new prompt meanwhile)
+        assert after(tmux.lines(), command)[-1:] != [PROMPT], f"{command} ended by itself"
+        tmux.keys("C-c")
+        tmux.wait(lambda lines, c=command: after(lines, c)[-1:] == [PROMPT], f"{command} ended")
+        assert after(tmux.lines(), command) == [line, PROMPT]
+    run(tmux, "echo ${errno}")
+    tmux.wait(lambda lines: after(lines, "echo ${errno}") == ["0xb07207d", PROMPT], "errno")
