@@ -180,7 +180,9 @@ def check_server(parts: urllib.parse.SplitResult, errfile: int) -> None:
 def file_name(uri: str) -> str:
     """iPXE's image name for a URI: the last segment of its path (``image`` when none)."""
     path = urllib.parse.urlsplit(uri).path
-    name = urllib.parse.unquote(path.rsplit("/", 1)[-1])
+    # The last segment after decoding: "%2F..%2F..%2Fetc%2Fpasswd" must not name a file
+    # outside the target directory.
+    name = urllib.parse.unquote(path.rsplit("/", 1)[-1]).rpartition("/")[2].replace("\0", "")
     return name if name not in ("", ".", "..") else "image"
 
 

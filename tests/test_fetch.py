@@ -35,6 +35,7 @@ from bootsh.fetch import (
     FetchRequest,
     UriScheme,
     fetch,
+    file_name,
     redact,
 )
 from bootsh.hookspecs import hookimpl
@@ -292,6 +293,22 @@ def test_a_host_name_the_resolver_cannot_encode_is_a_dns_error(
     assert caught.value.reason == "Error 0x3e116106 (https://ipxe.org/3e116106)"
     assert "uri_schemes" not in caught.value.detail
     assert list(tmp_path.iterdir()) == []
+
+
+def test_file_name_never_leaves_the_target_directory(tmp_path: Path) -> None:
+    assert file_name("http://h/a%2F..%2F..%2Fetc%2Fpasswd") == "passwd"
+    assert file_name("http://h/x/%2E%2E") == "image"
+    assert file_name("http://h/a%00b") == "ab"
+    target = tmp_path / "dir"
+    target.mkdir()
+
+    def one_byte(request: FetchRequest) -> None:
+        request.sink.write(b"x")
+
+    shell = _shell(UriScheme("demo", one_byte))
+    got = fetch(shell, "demo://h/%2E%2E%2Fescaped", target)
+    assert got.path == target / "escaped"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir"]
 
 
 def test_redact_hides_the_password_of_a_uri_urllib_refuses() -> None:
