@@ -2,9 +2,10 @@
 
 A DHCP lease (or a static ``set net0/ip``) only helps the kernel's own TCP and UDP (HTTP,
 TFTP, DNS fetches) once the interface has the address and the default route. This module
-sends the three rtnetlink requests that ``ip addr replace`` / ``ip route replace`` would
-send: ``RTM_NEWADDR`` (with ``NLM_F_REPLACE``), ``RTM_DELADDR`` for an address bootsh put
-there before, and ``RTM_NEWROUTE``/``RTM_DELROUTE`` for the default route. No subprocess, no
+sends the rtnetlink requests that ``ip addr replace`` / ``ip route replace`` would send:
+``RTM_NEWADDR`` (with ``NLM_F_REPLACE``), ``RTM_DELADDR`` for an address bootsh put there
+before (or, the first time, any other address the interface has: ``RTM_GETADDR`` lists
+them), and ``RTM_NEWROUTE``/``RTM_DELROUTE`` for the default route. No subprocess, no
 dependency: the messages are packed with ``struct`` from ``linux/netlink.h``,
 ``linux/rtnetlink.h`` and ``linux/if_addr.h``, and every request asks for an ACK so that a
 failure comes back as an errno (``NetlinkError``) instead of being lost.
@@ -25,9 +26,10 @@ from dataclasses import dataclass
 from bootsh.errors import BootshError
 
 NETLINK_ROUTE = 0
-RTM_NEWADDR, RTM_DELADDR = 20, 21
+RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE = 24, 25
-NLMSG_ERROR = 2
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_DUMP = 0x300
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x100, 0x200, 0x400
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
 RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
@@ -116,6 +118,55 @@ class Rtnetlink:
                     return
                 offset += (length + 3) & ~3
 
+    def ipv4_addresses(self, index: int, what: str) -> list[tuple[str, int]]:
+        """The IPv4 addresses (address, prefix length) of interface ``index``: a dump."""
+        self.seq += 1
+        body = _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)
+        header = _NLMSG.pack(_NLMSG.size + len(body), RTM_GETADDR,
+                             NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0)  # fmt: skip
+        try:
+            self.sock.send(header + body)
+        except OSError as exc:
+            raise NetlinkError(exc.errno or errno.EIO, what) from None
+        found: list[tuple[str, int]] = []
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                raise NetlinkError(errno.ETIMEDOUT, what) from None
+            offset = 0
+            while offset + _NLMSG.size <= len(data):
+                length, msg_type, _, seq, _ = _NLMSG.unpack_from(data, offset)
+                if length < _NLMSG.size:
+                    raise NetlinkError(errno.EPROTO, what)
+                if seq == self.seq:
+                    if msg_type == NLMSG_DONE:
+                        return found
+                    if msg_type == NLMSG_ERROR:
+                        (code,) = struct.unpack_from("=i", data, offset + _NLMSG.size)
+                        raise NetlinkError(-code or errno.EPROTO, what)
+                    if msg_type == RTM_NEWADDR:
+                        found += _local_address(data[offset + _NLMSG.size : offset + length], index)
+                offset += (length + 3) & ~3
+
+
+def _local_address(message: bytes, index: int) -> list[tuple[str, int]]:
+    """The ``IFA_LOCAL`` of one ``RTM_NEWADDR`` message when it is of interface ``index``."""
+    if len(message) < _IFADDRMSG.size:
+        return []
+    family, prefixlen, _, _, where = _IFADDRMSG.unpack_from(message)
+    if family != socket.AF_INET or where != index:
+        return []
+    offset = _IFADDRMSG.size
+    while offset + 4 <= len(message):
+        length, kind = struct.unpack_from("=HH", message, offset)
+        if length < 4:
+            break
+        if kind == IFA_LOCAL and length == 8:
+            return [(socket.inet_ntoa(message[offset + 4 : offset + 8]), prefixlen)]
+        offset += (length + 3) & ~3
+    return []
+
 
 def _addr_body(index: int, config: Ipv4Config) -> bytes:
     return (
@@ -140,10 +191,17 @@ def apply(ifname: str, config: Ipv4Config, previous: Ipv4Config | None = None) -
 
     ``previous`` is what bootsh applied to this interface before: its address is removed
     when it differs, and its default route when ``config`` has none (or another one).
+    Without one (the first time this shell configures the interface), every other IPv4
+    address of the interface goes: an iPXE netdev has one, and an address left there (by an
+    earlier bootsh, say) would stay primary and be the source of the kernel's own traffic.
     Raises ``NetlinkError``.
     """
     index = socket.if_nametoindex(ifname)
     with Rtnetlink() as nl:
+        if previous is None:
+            for address, prefixlen in nl.ipv4_addresses(index, f"listing {ifname}'s addresses"):
+                if (address, prefixlen) != (config.address, config.prefixlen):
+                    remove(ifname, Ipv4Config(address, prefixlen), nl=nl, index=index)
         if previous is not None and (previous.address, previous.prefixlen) != (
             config.address,
             config.prefixlen,
