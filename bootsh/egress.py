@@ -63,10 +63,6 @@ def open_netdevs(shell: Shell) -> list[Egress]:
     return found
 
 
-def family_of(address: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in address else socket.AF_INET
-
-
 def kernel_routes(path: Path = Path("/proc/net/route")) -> list[tuple[str, int, int]]:
     """The kernel's IPv4 main-table routes that are up: (interface, network, netmask).
 
