@@ -1002,24 +1002,61 @@ def _terminal_in_foreground() -> bool:
         return False
 
 
+def _subnet_option(text: str) -> str:
+    """``--subnet``: checked here, so that a typo is argparse's one line, not a traceback."""
+    try:
+        network = ipaddress.IPv4Network(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 network") from None
+    if network.num_addresses < 8:
+        raise argparse.ArgumentTypeError(f"{network} is too small for a lab (at least a /29)")
+    return text
+
+
+def _port_option(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (1-65535)")
+    return port
+
+
+_MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
+
+
+def _mac_option(text: str) -> str:
+    """``--client-mac``: the kernel refuses a multicast (or broadcast) veth address."""
+    if not _MAC.fullmatch(text) or int(text[:2], 16) & 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a unicast Ethernet MAC")
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The lab's options, for this module's main and for ``bootsh lab``."""
     parser.add_argument(
         "--serve", metavar="DIR", help="directory served over TFTP and HTTP (default: empty)"
     )
-    parser.add_argument("--subnet", default=DEFAULT_SUBNET, help="lab subnet (%(default)s)")
+    parser.add_argument(
+        "--subnet", type=_subnet_option, default=DEFAULT_SUBNET, help="lab subnet (%(default)s)"
+    )
     parser.add_argument("--domain", default=DEFAULT_DOMAIN, help="DNS domain (%(default)s)")
     parser.add_argument("--no-dns", action="store_true", help="no DNS server (dnsmasq --port=0)")
     parser.add_argument("--no-tftp", action="store_true", help="no TFTP server")
     parser.add_argument("--no-http", action="store_true", help="no HTTP server")
-    parser.add_argument("--http-port", type=int, default=80, help="HTTP port (%(default)s)")
+    parser.add_argument(
+        "--http-port", type=_port_option, default=80, help="HTTP port (%(default)s)"
+    )
     parser.add_argument(
         "--ipxe-bootfile",
         default=DEFAULT_IPXE_BOOTFILE,
         metavar="URL",
         help="boot file for iPXE clients, '' for none (%(default)s)",
     )
-    parser.add_argument("--client-mac", metavar="MAC", help="MAC address of the client veth")
+    parser.add_argument(
+        "--client-mac", type=_mac_option, metavar="MAC", help="MAC address of the client veth"
+    )
     parser.add_argument(
         "--no-client-ipv6",
         action="store_true",

@@ -223,3 +223,26 @@ def test_lab_usage_errors_are_the_labs() -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith("usage: bootsh lab ")
     assert "unrecognized arguments: --no-such-option" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (("--subnet", "garbage"), "--subnet: 'garbage' is not an IPv4 network"),
+        (("--subnet", "::/64"), "--subnet: '::/64' is not an IPv4 network"),
+        (("--subnet", "10.0.0.1/24"), "--subnet: '10.0.0.1/24' is not an IPv4 network"),
+        (("--subnet", "10.0.0.0/30"), "--subnet: 10.0.0.0/30 is too small for a lab"),
+        (("--http-port", "99999"), "--http-port: 99999 is not a port (1-65535)"),
+        (("--http-port", "0"), "--http-port: 0 is not a port (1-65535)"),
+        (("--client-mac", "zz"), "--client-mac: 'zz' is not a unicast Ethernet MAC"),
+        (("--client-mac", "ff:ff:ff:ff:ff:ff"), "is not a unicast Ethernet MAC"),
+    ],
+)
+def test_bad_options_are_one_line_and_build_nothing(option: tuple[str, str], said: str) -> None:
+    before = _lab_namespaces()
+    proc = subprocess.run([*BOOTSH, "lab", "-q", *option, "--", "true"], capture_output=True,
+                          text=True, cwd=ROOT, timeout=60)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert said in proc.stderr.splitlines()[-1], proc.stderr
+    assert _lab_namespaces() <= before
