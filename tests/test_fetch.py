@@ -689,7 +689,13 @@ def private_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "/CN=bootsh test CA",
         cwd=d,
     )
-    for name, san in (("server", f"IP:{SERVER}"), ("wrong", "DNS:elsewhere.example")):
+    # "expired": the right name, but -days -1 puts notAfter a day before now.
+    certs = (
+        ("server", f"IP:{SERVER}", "2"),
+        ("wrong", "DNS:elsewhere.example", "2"),
+        ("expired", f"IP:{SERVER}", "-1"),
+    )
+    for name, san, days in certs:
         _openssl(
             "req",
             *ec,
@@ -713,7 +719,7 @@ def private_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "ca.key",
             "-CAcreateserial",
             "-days",
-            "2",
+            days,
             "-extfile",
             f"{name}.ext",
             "-out",
@@ -749,6 +755,15 @@ def test_https_needs_the_private_ca(
         wrong.mkdir()
         run = run_fetch(lab, uri, wrong, "--set", f"ca-file={pki / 'ca.pem'}")
         assert_failed(run, uri, "Permission denied (https://ipxe.org/0216ea0d)", wrong)
+    expired_pair = (str(pki / "expired.pem"), str(pki / "expired.key"))
+    with server(lab, "https", 8445, str(served), *expired_pair):
+        uri = f"https://{SERVER}:8445/small.bin"
+        expired = tmp_path / "expired"
+        expired.mkdir()
+        run = run_fetch(lab, uri, expired, "--verbose", "--set", f"ca-file={pki / 'ca.pem'}")
+        # iPXE's x509 EACCES_EXPIRED (uniq 4), whatever else is right about the chain.
+        assert_failed(run, uri, "Permission denied (https://ipxe.org/0216e40d)", expired)
+        assert "certificate has expired" in run.report["diagnostics"]
 
 
 # -- TFTP against dnsmasq
