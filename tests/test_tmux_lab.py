@@ -30,9 +30,9 @@ SILENT_MAC = "52:54:00:b0:07:72"
 SERVER = "10.77.0.1"
 PROMPT = "bootsh>"
 CANCELED = "Operation canceled (https://ipxe.org/0b07207d)"
-#: Sparse files: BIG downloads in a few seconds on the veth (long enough for iPXE's first
-#: percentage, shown after a second); HUGE never finishes before the Ctrl-C.
-BIG = 1 << 30
+#: Sparse files: BIG downloads in several seconds on the veth (iPXE shows its first
+#: percentage after a second); HUGE never finishes before the Ctrl-C.
+BIG = 2 << 30
 HUGE = 64 << 30
 
 
