@@ -318,6 +318,33 @@ def test_redact_hides_the_password_of_a_uri_urllib_refuses() -> None:
     assert redact("tftp://h/a@b:c") == "tftp://h/a@b:c"  # an @ in the path is no user info
 
 
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_file_scheme_refuses_what_is_no_regular_file(tmp_path: Path, kind: str) -> None:
+    # A FIFO blocked the open forever (no -t applies) and /dev/zero never ends: both are
+    # refused at once; a directory keeps its own error.
+    if kind == "fifo":
+        source = tmp_path / "fifo"
+        os.mkfifo(source)
+    else:
+        source = Path("/dev/zero") if kind == "device" else tmp_path
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.run(
+        [*_runner_argv(source.as_uri(), out, ("--verbose",))],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=20,
+    )
+    run = _parse(proc.stdout, proc.stderr, proc.returncode, 0)
+    reason = {
+        "directory": "Error 0x1f092015 (https://ipxe.org/1f092015)",
+    }.get(kind, "Invalid argument (https://ipxe.org/1c092016)")
+    assert_failed(run, source.as_uri(), reason, out)
+    if kind != "directory":
+        assert "not a regular file" in run.report["diagnostics"]
+
+
 def test_tftp_request_is_ipxes() -> None:
     assert tftp_scheme.rrq("/boot/x", 1432, None) == (
         b"\x00\x01/boot/x\x00octet\x00blksize\x001432\x00tsize\x000\x00"

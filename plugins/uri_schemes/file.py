@@ -8,6 +8,7 @@ numbers of iPXE's generic open code: a missing file is ``No such file or directo
 from __future__ import annotations
 
 import os
+import stat
 import urllib.parse
 from pathlib import Path
 
@@ -34,17 +35,26 @@ def validate(parts: urllib.parse.SplitResult) -> None:
 def open_file(request: FetchRequest) -> None:
     path = path_of(request.parts)
     try:
-        source = path.open("rb")
+        # O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever (no -t
+        # applies to a local open); it is refused below like any other non-regular file.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError as exc:
         raise FetchError(error_number("ENOENT", ERRFILE_OPEN), f"{path}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise FetchError(error_number("EISDIR", ERRFILE_OPEN), f"{path}: a directory") from exc
     except PermissionError as exc:
         raise FetchError(error_number("EACCES", ERRFILE_OPEN), f"{path}: {exc.strerror}") from exc
     except OSError as exc:
         raise FetchError(error_number("EIO", ERRFILE_OPEN), f"{path}: {exc.strerror}") from exc
-    with source:
-        total: int | None = os.fstat(source.fileno()).st_size or None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise FetchError(error_number("EISDIR", ERRFILE_OPEN), f"{path}: a directory")
+        # A FIFO or a device (/dev/zero) blocks or never ends, with no bound: an image is a
+        # file.
+        raise FetchError(error_number("EINVAL", ERRFILE_OPEN), f"{path}: not a regular file")
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as source:
+        total: int | None = info.st_size or None
         done = 0
         request.progress(0, total)
         while True:
