@@ -605,6 +605,15 @@ def test_no_writable_temporary_directory_is_one_line(tmp_path: Path) -> None:
     assert lines[1:] == ["st 0x1", "after"]
 
 
+def test_an_empty_uri_fetches_the_working_uri_named_imgn(tmp_path: Path) -> None:
+    # iPXE resolves "" to ${cwuri} but names the image from the URI as typed (no path: imgN).
+    (tmp_path / "self.ipxe").write_text("#!ipxe\nimgfetch ${nosuch}\nimgstat\n")
+    status, out, _ = run(f"chain {uri(tmp_path / 'self.ipxe')}")
+    assert status == 0
+    size = (tmp_path / "self.ipxe").stat().st_size
+    assert out.splitlines()[1:] == ["... ok", f"img0 : {size} bytes [script]"]
+
+
 def test_exit_in_a_chained_script_does_not_end_the_interactive_shell(
     shell: Shell, files: Path
 ) -> None:

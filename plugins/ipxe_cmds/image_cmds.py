@@ -89,7 +89,9 @@ def download(
         return exc.errno
     except KeyboardInterrupt:
         return ECANCELED_FETCH
-    image = Image(store.name_for(absolute), done.uri, done.path, done.size, fetched_by=fetched_by)
+    # Named after the URI as typed, as iPXE's alloc_image() does before any resolution:
+    # "imgfetch ${unset}" fetches ${cwuri} itself but is called img0, not after the script.
+    image = Image(store.name_for(uri), done.uri, done.path, done.size, fetched_by=fetched_by)
     store.register(image)
     return image
 
