@@ -220,7 +220,10 @@ def main(
     except BootshError as exc:
         print(f"bootsh: {exc}", file=stderr)
         return USAGE_ERROR
-    with shell, _termination_ends_the_shell():
+    from bootsh.repl import no_echoctl, terminal_fd  # no prompt_toolkit: a light module
+
+    # No "^C" echoed into a command's line on a terminal, in a script as at the prompt.
+    with shell, _termination_ends_the_shell(), no_echoctl(terminal_fd(stdin)):
         try:
             return _run(shell, ns, stdin)
         except UsageError as exc:

@@ -295,17 +295,9 @@ class Repl:
             except EOFError:
                 return  # Ctrl-D
             self.typed.append(line)
-            with _no_echoctl(self._terminal_fd()):
+            with no_echoctl(terminal_fd(self.session.input)):
                 if execute(self.shell, line, self._fresh_line):
                     return
-
-    def _terminal_fd(self) -> int | None:
-        """The input's file descriptor when it is a terminal."""
-        try:
-            fd = self.session.input.fileno()
-        except (NotImplementedError, OSError, ValueError):
-            return None
-        return fd if os.isatty(fd) else None
 
     def _fresh_line(self) -> None:
         """Go to the start of a line, a new one only if the cursor is not at one already:
@@ -323,9 +315,27 @@ class Repl:
         self.shell.out.flush()
 
 
+def terminal_fd(stream: object) -> int | None:
+    """The file descriptor of ``stream`` when it is a terminal of which this process is in
+    the foreground (a background job must leave the terminal's modes alone)."""
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+        if isinstance(fd, int) and os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
+            return fd
+    except (AttributeError, NotImplementedError, OSError, ValueError):
+        pass
+    return None
+
+
 @contextmanager
-def _no_echoctl(fd: int | None) -> Iterator[None]:
-    """Turn the terminal's echo of control characters (``^C``) off for the body."""
+def no_echoctl(fd: int | None) -> Iterator[None]:
+    """Turn the terminal's echo of control characters (``^C``) off for the body.
+
+    iPXE's console shows no ``^C``; the echo would land inside a command's line (after a
+    download's percentage, which iPXE erases with backspaces, before ``Finished:``). The
+    modes are put back afterwards, also when the process was moved to the background
+    meanwhile (SIGTTOU is blocked for that, as shells do).
+    """
     if fd is None:
         yield
         return
@@ -334,7 +344,7 @@ def _no_echoctl(fd: int | None) -> Iterator[None]:
     try:
         saved = termios.tcgetattr(fd)
         quiet = [*saved[:3], saved[3] & ~termios.ECHOCTL, *saved[4:]]
-        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+        _tcsetattr(fd, quiet)
     except termios.error:
         yield
         return
@@ -342,7 +352,17 @@ def _no_echoctl(fd: int | None) -> Iterator[None]:
         yield
     finally:
         with suppress(termios.error):
-            termios.tcsetattr(fd, termios.TCSANOW, saved)
+            _tcsetattr(fd, saved)
+
+
+def _tcsetattr(fd: int, attributes: list[Any]) -> None:
+    import termios
+
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, attributes)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 # -- history ----------------------------------------------------------------------------------

@@ -93,6 +93,10 @@ def after(lines: list[str], command: str) -> list[str]:
     return lines[index + 1 :]
 
 
+def wait_prompt_after(tmux: Tmux, command: str) -> None:
+    tmux.wait(lambda lines: after(lines, command)[-1:] == [PROMPT], f"the end of {command!r}")
+
+
 def rows(tmux: Tmux) -> list[str]:
     """The screen's rows up to the last non-empty one, empty rows kept."""
     found = [row.rstrip() for row in tmux.screen().splitlines()]
@@ -253,7 +257,35 @@ def test_ctrl_c_cancels_nslookup_ntp_and_a_tftp_fetch_on_a_silent_network(
         time.sleep(1)  # it waits for an answer that never comes (no new prompt meanwhile)
         assert after(tmux.lines(), command)[-1:] != [PROMPT], f"{command} ended by itself"
         tmux.keys("C-c")
-        tmux.wait(lambda lines, c=command: after(lines, c)[-1:] == [PROMPT], f"{command} ended")
+        wait_prompt_after(tmux, command)
         assert after(tmux.lines(), command) == [line, PROMPT]
     run(tmux, "echo ${errno}")
     tmux.wait(lambda lines: after(lines, "echo ${errno}") == ["0xb07207d", PROMPT], "errno")
+
+
+def test_a_script_run_from_a_terminal_shows_no_ctrl_c_echo_and_restores_the_terminal(
+    tmux: Tmux, tmp_path: Path, lab: Lab
+) -> None:
+    # bootsh -c ... (a script, no prompt) on the terminal: Ctrl-C during the download ends
+    # it with iPXE's line, then the script fails; the terminal's ECHOCTL is back afterwards.
+    uri = f"http://{SERVER}/huge.bin"
+    status, modes = tmp_path / "status", tmp_path / "stty"
+    argv = [sys.executable, "-m", "bootsh", "--net", f"af_packet,if={CLIENT_IF}"]
+    argv += ["-c", "dhcp", "-c", f"imgfetch {uri}", "-c", "echo not reached"]
+    env = [f"PYTHONPATH={ROOT}", f"TMPDIR={tmp_path}", "TERM=screen", "PATH=/usr/bin:/bin"]
+    command = (
+        shlex.join(lab.client_argv(["env", "-i", *env, *argv]))
+        + f"; echo $? > {shlex.quote(str(status))}; stty -a > {shlex.quote(str(modes))}"
+        + "; sleep 300"
+    )
+    tmux("new-session", "-d", "-s", tmux.session, "-x", "100", "-y", "30", command)
+    tmux.wait(lambda lines: (lines or [""])[-1].endswith("%"), "the download's percentage")
+    tmux.keys("C-c")
+    tmux.wait(lambda lines: modes.exists() and modes.read_text() != "", "the end of bootsh")
+    assert tmux.lines() == [
+        f"Configuring (net0 {MAC})... ok",
+        f"{uri}... {CANCELED}",
+        f"bootsh: -c:2: failed: imgfetch {uri}",  # the CLI's word on the failed script
+    ]
+    assert status.read_text().strip() == "1"
+    assert re.search(r"(?<!-)\bechoctl\b", modes.read_text())  # restored
