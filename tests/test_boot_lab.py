@@ -229,3 +229,73 @@ def test_ctrl_c_during_a_download_leaves_nothing(lab: Lab, base: str, tmp_path: 
         "end",  # imgstat listed nothing
     ]
     assert list(private.iterdir()) == []  # no partial file, no image directory left
+
+
+@pytest.mark.parametrize(
+    ("phase", "line", "waiting_for", "result"),
+    [
+        # 10.77.0.99 answers no ARP: the TCP connect waits (about 3 s) when Ctrl-C comes.
+        (
+            "connect",
+            "imgfetch http://10.77.0.99/x.bin || echo errno ${errno}",
+            "http://10.77.0.99/x.bin...",
+            ["http://10.77.0.99/x.bin... Operation canceled (https://ipxe.org/0b07207d)"],
+        ),
+        # A chained script is running (its sleep): the script fails, so does the chain.
+        (
+            "exec",
+            f"chain {HTTP}/sleeper.ipxe || echo errno ${{errno}}",
+            "sleeping",
+            [
+                f"{HTTP}/sleeper.ipxe... ok",
+                "sleeping",
+                "Could not boot: Operation canceled (https://ipxe.org/0b02207d)",
+            ],
+        ),
+    ],
+)
+def test_ctrl_c_while_connecting_or_running_a_chained_script(
+    lab: Lab,
+    served: Path,
+    tmp_path: Path,
+    phase: str,
+    line: str,
+    waiting_for: str,
+    result: list[str],
+) -> None:
+    (served / "sleeper.ipxe").write_text("#!ipxe\necho sleeping\nsleep 60\necho not reached\n")
+    private = tmp_path / "tmp"
+    private.mkdir()
+    env = {**os.environ, "BOOTSH_NEVER_KEXEC": "1", "TMPDIR": str(private)}
+    proc = subprocess.Popen(
+        lab.client_argv(argv(line, "echo cwuri [${cwuri}]", "imgfree", "echo end")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = b""
+        deadline = time.monotonic() + 30
+        while waiting_for.encode() not in seen:
+            assert time.monotonic() < deadline, f"never got to {phase}: {seen!r}"
+            ready, _, _ = select.select([proc.stdout], [], [], 1)
+            if ready:
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                assert chunk, f"bootsh ended early: {seen!r}"
+                seen += chunk
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = (seen + rest).decode()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err.decode()
+    status = "errno 0xb07207d" if phase == "connect" else "errno 0xb02207d"
+    # The working URI is the lease's again (the script's own was only for its run).
+    assert out.splitlines()[1:] == [*result, status, f"cwuri [tftp://{SERVER}/]", "end"]
+    assert list(private.iterdir()) == []
