@@ -79,7 +79,8 @@ def test_prompt_and_completion_load_neither_scapy_nor_http(tmux: Tmux, tmp_path:
     status, log = start(tmux, tmp_path)
     tab(tmux, "dhc", "dhcp")
     tab(tmux, "dhcp -c d", "dhcp -c dhcp")
-    tab(tmux, "ifconf net", "ifconf net")  # net0, net1, netX: the common part
+    tab(tmux, "iflinkw", "iflinkwait")
+    tab(tmux, "imgfetch --ti", "imgfetch --timeout")
     tab(tmux, "ping --cou", "ping --count")
     tab(tmux, "nslookup filen", "nslookup filename")
     tmux.keys("route", literal=True)
