@@ -489,6 +489,10 @@ def test_dhcp_filename_with_next_server_is_a_tftp_uri(shell: Shell) -> None:
     ]
     assert shell.run_line("set filename http://h/x.ipxe") == 0
     assert dhcp_boot_uri(shell, announce=False) == "http://h/x.ipxe"
+    # A DOS drive letter is no URI scheme (iPXE's pxe_uri takes only hierarchical URIs).
+    assert shell.run_line("set filename C:\\boot\\wdsnbp.com") == 0
+    assert shell.settings.get("filename") == "C:\\boot\\wdsnbp.com"
+    assert dhcp_boot_uri(shell, announce=False) == "tftp://10.0.0.1/C%3A%5Cboot%5Cwdsnbp.com"
     # iPXE's TFTP settings applicator: a new next-server moves the working URI there.
     assert store_of(shell).cwuri(shell) == "tftp://10.0.0.1/"
     assert shell.settings.get("cwuri") == "tftp://10.0.0.1/"

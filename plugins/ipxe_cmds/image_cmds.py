@@ -219,10 +219,20 @@ def dhcp_boot_uri(shell: Shell, *, announce: bool) -> str | None:
             shell.print(f"Filename: {filename}")
     if not filename:
         return None
-    if next_server and not parse_uri(filename).absolute:
+    if next_server and not _hierarchical_absolute(filename):
         path = filename if filename.startswith("/") else "/" + filename
         return f"tftp://{next_server}{urllib.parse.quote(path, safe='/')}"
     return filename
+
+
+def _hierarchical_absolute(text: str) -> bool:
+    """Whether a DHCP filename is a URI of its own, as iPXE's ``pxe_uri`` decides.
+
+    Only a hierarchical absolute URI counts (``scheme:/...``): PXE filenames such as
+    ``C:\\boot\\wdsnbp.com`` look like opaque URIs with scheme ``C`` and are TFTP paths.
+    """
+    uri = parse_uri(text)
+    return uri.absolute and (uri.authority is not None or uri.path.startswith("/"))
 
 
 def netboot(shell: Shell, name: str) -> int:
