@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -185,15 +185,14 @@ def test_http_404_and_missing_tftp_file(lab: Lab) -> None:
     ]
 
 
-@pytest.mark.parametrize("base", [HTTP, TFTP], ids=["http", "tftp"])
-def test_ctrl_c_during_a_download_leaves_nothing(lab: Lab, base: str, tmp_path: Path) -> None:
-    private = tmp_path / "tmp"
-    private.mkdir()
+def interrupted(
+    lab: Lab, private: Path, lines: tuple[str, ...], waiting_for: str, ready: Callable[[], bool]
+) -> tuple[int, str, str]:
+    """bootsh in the client with TMPDIR=private, SIGINT once ``waiting_for`` was printed and
+    ``ready()`` holds; its status, whole stdout and stderr."""
     env = {**os.environ, "BOOTSH_NEVER_KEXEC": "1", "TMPDIR": str(private)}
     proc = subprocess.Popen(
-        lab.client_argv(
-            argv(f"imgfetch {base}/big.bin || echo errno ${{errno}}", "imgstat", "echo end")
-        ),
+        lab.client_argv(argv(*lines)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
@@ -203,17 +202,16 @@ def test_ctrl_c_during_a_download_leaves_nothing(lab: Lab, base: str, tmp_path: 
         assert proc.stdout is not None
         seen = b""
         deadline = time.monotonic() + 30
-        while f"{base}/big.bin...".encode() not in seen:
-            assert time.monotonic() < deadline, f"no download line: {seen!r}"
-            ready, _, _ = select.select([proc.stdout], [], [], 1)
-            if ready:
+        while waiting_for.encode() not in seen:
+            assert time.monotonic() < deadline, f"never printed {waiting_for!r}: {seen!r}"
+            readable, _, _ = select.select([proc.stdout], [], [], 1)
+            if readable:
                 chunk = os.read(proc.stdout.fileno(), 4096)
                 assert chunk, f"bootsh ended early: {seen!r}"
                 seen += chunk
-        # The download is under way: a file is growing in the image directory.
         deadline = time.monotonic() + 10
-        while not any(p.stat().st_size for p in private.glob("bootsh-images-*/.fetch-*")):
-            assert time.monotonic() < deadline, "no partial download appeared"
+        while not ready():
+            assert time.monotonic() < deadline, "bootsh never got to the point to interrupt"
             time.sleep(0.01)
         proc.send_signal(signal.SIGINT)
         rest, err = proc.communicate(timeout=30)
@@ -221,8 +219,20 @@ def test_ctrl_c_during_a_download_leaves_nothing(lab: Lab, base: str, tmp_path: 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    out = (seen + rest).decode()
-    assert proc.returncode == 0, err
+    return proc.returncode, (seen + rest).decode(), err.decode()
+
+
+@pytest.mark.parametrize("base", [HTTP, TFTP], ids=["http", "tftp"])
+def test_ctrl_c_during_a_download_leaves_nothing(lab: Lab, base: str, tmp_path: Path) -> None:
+    private = tmp_path / "tmp"
+    private.mkdir()
+    lines = (f"imgfetch {base}/big.bin || echo errno ${{errno}}", "imgstat", "echo end")
+
+    def growing() -> bool:  # the download is under way: a file grows in the image directory
+        return any(p.stat().st_size for p in private.glob("bootsh-images-*/.fetch-*"))
+
+    status, out, err = interrupted(lab, private, lines, f"{base}/big.bin...", growing)
+    assert status == 0, err
     assert out.splitlines()[1:] == [
         f"{base}/big.bin... Operation canceled (https://ipxe.org/0b07207d)",
         "errno 0xb07207d",
@@ -266,35 +276,16 @@ def test_ctrl_c_while_connecting_or_running_a_chained_script(
     (served / "sleeper.ipxe").write_text("#!ipxe\necho sleeping\nsleep 60\necho not reached\n")
     private = tmp_path / "tmp"
     private.mkdir()
-    env = {**os.environ, "BOOTSH_NEVER_KEXEC": "1", "TMPDIR": str(private)}
-    proc = subprocess.Popen(
-        lab.client_argv(argv(line, "echo cwuri [${cwuri}]", "imgfree", "echo end")),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        seen = b""
-        deadline = time.monotonic() + 30
-        while waiting_for.encode() not in seen:
-            assert time.monotonic() < deadline, f"never got to {phase}: {seen!r}"
-            ready, _, _ = select.select([proc.stdout], [], [], 1)
-            if ready:
-                chunk = os.read(proc.stdout.fileno(), 4096)
-                assert chunk, f"bootsh ended early: {seen!r}"
-                seen += chunk
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    out = (seen + rest).decode()
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err.decode()
+    lines = (line, "echo cwuri [${cwuri}]", "imgfree", "echo end")
+    seen_at: list[float] = []
+
+    def a_moment_later() -> bool:  # 0.3 s after the line: inside connect() or sleep
+        seen_at.append(time.monotonic())
+        return seen_at[-1] - seen_at[0] > 0.3
+
+    code, out, err = interrupted(lab, private, lines, waiting_for, a_moment_later)
+    assert code == 0, err
+    assert "Traceback" not in err
     status = "errno 0xb07207d" if phase == "connect" else "errno 0xb02207d"
     # The working URI is the lease's again (the script's own was only for its run).
     assert out.splitlines()[1:] == [*result, status, f"cwuri [tftp://{SERVER}/]", "end"]
