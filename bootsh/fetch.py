@@ -272,14 +272,16 @@ def fetch(
         _explain(shell, exc)
         raise
     text = label if label is not None else redact(uri)
-    if not quiet:
-        shell.print(f"{text}...", end="")
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            shell.out.flush()
     progress = _Progress(shell, live=not quiet and _is_terminal(shell))
     final = directory / (name if name is not None else file_name(uri))
     temp: Path | None = None
     try:
+        # Inside the try: a Ctrl-C right after the URI was printed still ends the line
+        # with "Operation canceled".
+        if not quiet:
+            shell.print(f"{text}...", end="")
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                shell.out.flush()
         fd, temp_name = tempfile.mkstemp(prefix=".fetch-", suffix=".part", dir=directory)
         temp = Path(temp_name)
         with os.fdopen(fd, "wb") as sink:

@@ -130,6 +130,21 @@ def test_ctrl_c_in_a_scheme_leaves_no_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_ctrl_c_just_after_the_uri_was_printed_still_ends_the_line(tmp_path: Path) -> None:
+    class _InterruptedFlush(io.StringIO):
+        def flush(self) -> None:
+            raise KeyboardInterrupt  # Ctrl-C as the "URI..." text goes out
+
+    shell = _shell(UriScheme("demo", lambda request: None))
+    shell.out = _InterruptedFlush()
+    with pytest.raises(KeyboardInterrupt):
+        fetch(shell, "demo://h/file", tmp_path)
+    assert (
+        shell.out.getvalue() == "demo://h/file... Operation canceled (https://ipxe.org/0b07207d)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_buggy_scheme_or_a_missing_directory_is_one_line(tmp_path: Path) -> None:
     def buggy(request: FetchRequest) -> None:
         request.sink.write(b"half")
