@@ -319,6 +319,7 @@ class Lookup:
         """Send the question until a readable response comes, moving through the servers."""
         qid = secrets.randbits(16) or 1
         query = build_query(qid, qname, qtype)
+        ignored: list[str] = []  # why responses were unreadable: said if nothing else came
         for attempt, wait in enumerate(self.schedule):
             if attempt:
                 index += 1  # iPXE moves to the next server on each retransmission
@@ -335,10 +336,18 @@ class Lookup:
                 try:
                     _, found = records(data, qid)
                     _check_addresses(found, qname)
-                except Malformed:
+                except Malformed as exc:
+                    ignored.append(str(exc))
                     continue
                 return _Answer(found, index)
-        raise DnsError(ETIMEDOUT_DNS, f"no answer from {', '.join(self.servers)}")
+        servers = ", ".join(self.servers)
+        if ignored:
+            raise DnsError(
+                ETIMEDOUT_DNS,
+                f"no usable answer from {servers}: {len(ignored)} response(s) ignored"
+                f" (the last: {ignored[-1]})",
+            )
+        raise DnsError(ETIMEDOUT_DNS, f"no answer from {servers}")
 
 
 def _check_addresses(found: list[tuple[bytes, Record]], qname: bytes) -> None:

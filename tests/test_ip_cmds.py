@@ -400,3 +400,33 @@ def test_nslookup_checks_the_setting_before_asking_dns(lab: Lab) -> None:
     ], proc.stderr
     assert elapsed < 10, elapsed
     assert not any("query[" in line for line in lab.dnsmasq_log()[before:])
+
+
+#: A DNS server that answers every query at once with bytes no resolver can read.
+GARBAGE_DNS = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+print("ready", flush=True)
+while True:
+    query, peer = s.recvfrom(2048)
+    s.sendto(query[:2] + b"garbage", peer)
+"""
+
+
+def test_a_dns_server_that_answers_garbage_is_named_as_such(lab: Lab) -> None:
+    """Every answer is unreadable: iPXE ignores them and times out; bootsh says on stderr
+    that answers came but none was usable (a server that is down would say nothing)."""
+    ns = lab.add_host("10.77.0.30")
+    server = subprocess.Popen(lab.host_argv(ns, [sys.executable, "-c", GARBAGE_DNS, "10.77.0.30"]),
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "ready\n"
+        out, proc = leased(lab, "set dns 10.77.0.30", f"nslookup x {NAME} || echo ${{errno}}")
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert out == [f"Could not resolve {NAME}: Connection timed out (https://ipxe.org/4c11606e)",
+                   "0x4c11606e"]  # fmt: skip
+    assert f"{NAME}: no usable answer from 10.77.0.30" in proc.stderr, proc.stderr
+    assert "shorter than a DNS header" in proc.stderr or "not exactly one question" in proc.stderr
