@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import ipaddress
 import os
 import select
 import socket
@@ -763,7 +762,10 @@ class Ipv4Route:
 
     @property
     def prefixlen(self) -> int:
-        return ipaddress.IPv4Network(f"0.0.0.0/{self.netmask}").prefixlen
+        """The mask's leading ones: a kernel route takes a prefix, while iPXE (and ``route``)
+        keep any netmask as given, contiguous or not."""
+        bits = int.from_bytes(socket.inet_aton(self.netmask), "big")
+        return 32 - (~bits & 0xFFFFFFFF).bit_length()
 
 
 def classful_netmask(address: str) -> str:
@@ -794,10 +796,6 @@ def ipv4_route(shell: Shell, name: str) -> Ipv4Route | None:
     mask = fetch("netmask")
     # iPXE takes a zero netmask for a missing one: the classful default, never a /0 route.
     netmask = socket.inet_ntoa(mask[:4]) if mask and any(mask[:4]) else classful_netmask(ip)
-    try:
-        ipaddress.IPv4Network(f"0.0.0.0/{netmask}")
-    except ValueError:
-        netmask = classful_netmask(ip)
     gateway = fetch("gateway")
     gw = socket.inet_ntoa(gateway[:4]) if gateway and any(gateway[:4]) else None
     return Ipv4Route(ip, netmask, gw)

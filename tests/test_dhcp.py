@@ -467,3 +467,15 @@ def test_the_lease_is_the_interfaces_only_ipv4_address(lab: Lab) -> None:
     assert addresses(lab) == [f"{ip}/24"]
     src = lab.run_in_client(["ip", "route", "get", lab.server_ip], capture_output=True, text=True)
     assert f"src {ip} " in src.stdout, src.stdout
+
+
+def test_a_non_contiguous_netmask_is_shown_as_set(lab: Lab) -> None:
+    """iPXE's ``route`` prints the netmask it was given, whatever its bits; the kernel takes
+    only a prefix, so the interface gets the mask's leading ones (/8 for 255.0.255.0)."""
+    forget(lab)
+    lines = ("ifopen", "set net0/netmask 255.0.255.0", "set net0/ip 10.77.0.63", "route")
+    proc = bootsh(lab, *lines)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["net0: 10.77.0.63/255.0.255.0", LINK_LOCAL]
+    assert addresses(lab) == ["10.77.0.63/8"]
+    forget(lab)
