@@ -195,6 +195,9 @@ def test_the_prompt_after_ctrl_c_starts_a_line_without_an_empty_one(
     start_bootsh(tmux, tmp_path, lab)
     # The cursor at a line's start (nothing printed): the prompt comes on the next row.
     run(tmux, "sleep 30")
+    # Let the command start: a Ctrl-C typed before the prompt has handed over the terminal
+    # is a key in prompt_toolkit's raw mode, not a signal.
+    time.sleep(0.3)
     tmux.keys("C-c")
     tmux.wait(lambda lines: lines[-1] == PROMPT, "the prompt after Ctrl-C")
     assert rows(tmux)[-2:] == [f"{PROMPT} sleep 30", PROMPT]
