@@ -21,6 +21,7 @@ import ipaddress
 import os
 import socket
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bootsh.errors import BootshError
@@ -93,42 +94,18 @@ class Rtnetlink:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, kind: int, flags: int, body: bytes, what: str) -> None:
+    def _exchange(
+        self, kind: int, flags: int, body: bytes, what: str
+    ) -> Iterator[tuple[int, bytes]]:
+        """Send one request; yield (type, payload) of each message answering it, for as long
+        as the caller reads. Raises ``NetlinkError`` when it cannot be sent, a reply is
+        malformed or none comes within the socket's timeout."""
         self.seq += 1
-        header = _NLMSG.pack(_NLMSG.size + len(body), kind, flags | NLM_F_REQUEST | NLM_F_ACK,
-                             self.seq, 0)  # fmt: skip
+        header = _NLMSG.pack(_NLMSG.size + len(body), kind, flags | NLM_F_REQUEST, self.seq, 0)
         try:
             self.sock.send(header + body)
         except OSError as exc:
             raise NetlinkError(exc.errno or errno.EIO, what) from None
-        while True:
-            try:
-                data = self.sock.recv(65536)
-            except TimeoutError:
-                raise NetlinkError(errno.ETIMEDOUT, what) from None
-            offset = 0
-            while offset + _NLMSG.size <= len(data):
-                length, msg_type, _, seq, _ = _NLMSG.unpack_from(data, offset)
-                if length < _NLMSG.size:
-                    raise NetlinkError(errno.EPROTO, what)
-                if msg_type == NLMSG_ERROR and seq == self.seq:
-                    (code,) = struct.unpack_from("=i", data, offset + _NLMSG.size)
-                    if code:
-                        raise NetlinkError(-code, what)
-                    return
-                offset += (length + 3) & ~3
-
-    def ipv4_addresses(self, index: int, what: str) -> list[tuple[str, int]]:
-        """The IPv4 addresses (address, prefix length) of interface ``index``: a dump."""
-        self.seq += 1
-        body = _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)
-        header = _NLMSG.pack(_NLMSG.size + len(body), RTM_GETADDR,
-                             NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0)  # fmt: skip
-        try:
-            self.sock.send(header + body)
-        except OSError as exc:
-            raise NetlinkError(exc.errno or errno.EIO, what) from None
-        found: list[tuple[str, int]] = []
         while True:
             try:
                 data = self.sock.recv(65536)
@@ -140,14 +117,36 @@ class Rtnetlink:
                 if length < _NLMSG.size:
                     raise NetlinkError(errno.EPROTO, what)
                 if seq == self.seq:
-                    if msg_type == NLMSG_DONE:
-                        return found
-                    if msg_type == NLMSG_ERROR:
-                        (code,) = struct.unpack_from("=i", data, offset + _NLMSG.size)
-                        raise NetlinkError(-code or errno.EPROTO, what)
-                    if msg_type == RTM_NEWADDR:
-                        found += _local_address(data[offset + _NLMSG.size : offset + length], index)
+                    yield msg_type, data[offset + _NLMSG.size : offset + length]
                 offset += (length + 3) & ~3
+
+    def request(self, kind: int, flags: int, body: bytes, what: str) -> None:
+        """One change, acknowledged; the kernel's refusal is a ``NetlinkError``."""
+        for msg_type, payload in self._exchange(kind, flags | NLM_F_ACK, body, what):
+            if msg_type == NLMSG_ERROR:
+                _raise_error(payload, what)
+                return
+
+    def ipv4_addresses(self, index: int, what: str) -> list[tuple[str, int]]:
+        """The IPv4 addresses (address, prefix length) of interface ``index``: a dump."""
+        body = _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)
+        found: list[tuple[str, int]] = []
+        for msg_type, payload in self._exchange(RTM_GETADDR, NLM_F_DUMP, body, what):
+            if msg_type == NLMSG_DONE:
+                break
+            if msg_type == NLMSG_ERROR:
+                _raise_error(payload, what)
+                break  # an ACK ends a dump too
+            if msg_type == RTM_NEWADDR:
+                found += _local_address(payload, index)
+        return found
+
+
+def _raise_error(payload: bytes, what: str) -> None:
+    """An ``NLMSG_ERROR``: an ACK when its code is 0, else the kernel's errno."""
+    (code,) = struct.unpack_from("=i", payload) if len(payload) >= 4 else (-errno.EPROTO,)
+    if code:
+        raise NetlinkError(-code, what)
 
 
 def _local_address(message: bytes, index: int) -> list[tuple[str, int]]:
