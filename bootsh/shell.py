@@ -109,6 +109,10 @@ class Shell:
 
     def print(self, text: str = "", end: str = "\n") -> None:
         self.out.write(text + end)
+        if not end.endswith("\n"):
+            # A partial line (``echo -n``, a progress line) must show before the next,
+            # possibly long, command runs, also when stdout is a pipe (block-buffered).
+            self.out.flush()
 
     def diagnose(self, text: str) -> None:
         """bootsh's own diagnostics (not iPXE output): on stderr, prefixed."""

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,23 @@ def test_ifstat_imports_neither_scapy_nor_prompt_toolkit() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout == "0 []\n", proc.stderr
+
+
+def test_a_partial_line_shows_before_a_long_command_on_a_pipe() -> None:
+    """``echo -n`` then a slow command: the text reaches a pipe at once, not at exit."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bootsh", "-c", "echo -n waiting ; sleep 5 ; echo done"],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        seen = b""
+        deadline = time.monotonic() + 4
+        while b"waiting" not in seen and time.monotonic() < deadline:
+            seen += proc.stdout.read() or b""
+            time.sleep(0.05)
+        assert seen == b"waiting", "the partial line waited in the buffer"
+    finally:
+        proc.kill()
+        proc.wait()
