@@ -11,7 +11,8 @@ dependency: the messages are packed with ``struct`` from ``linux/netlink.h``,
 failure comes back as an errno (``NetlinkError``) instead of being lost.
 
 Routes bootsh adds carry ``RTPROT_DHCP`` as their protocol, so that ``ip route`` shows where
-they came from.
+they came from, and a metric of their own per interface, so that they never replace the
+host's default route (nor another netdev's).
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_DUMP = 0x300
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x100, 0x200, 0x400
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
-RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY = 1, 4, 5, 6
+#: bootsh's default routes have a metric of their own, one per interface: a replace matches
+#: routes by (destination, metric) whatever their device, so with metric 0 the lease of one
+#: interface would replace the host's default route through another (or another netdev's).
+ROUTE_METRIC_BASE = 0x4000
 RT_TABLE_MAIN = 254
 RTPROT_DHCP = 16
 RT_SCOPE_UNIVERSE = 0
@@ -180,6 +185,7 @@ def _default_route_body(index: int, gateway: str | None) -> bytes:
     body = _RTMSG.pack(socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_DHCP, RT_SCOPE_UNIVERSE,
                        RTN_UNICAST, 0)  # fmt: skip
     body += _attr(RTA_OIF, struct.pack("=I", index))
+    body += _attr(RTA_PRIORITY, struct.pack("=I", ROUTE_METRIC_BASE + index))
     if gateway:
         body += _attr(RTA_GATEWAY, _ip(gateway))
     return body

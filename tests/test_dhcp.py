@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -479,3 +480,26 @@ def test_a_non_contiguous_netmask_is_shown_as_set(lab: Lab) -> None:
     assert proc.stdout.splitlines() == ["net0: 10.77.0.63/255.0.255.0", LINK_LOCAL]
     assert addresses(lab) == ["10.77.0.63/8"]
     forget(lab)
+
+
+def test_the_lease_leaves_another_interfaces_default_route_alone(lab: Lab) -> None:
+    """The host's own default route (here through another interface of the namespace) is
+    not replaced by the netdev's: each netdev's gateway is its own, as in iPXE, and bootsh's
+    sockets are bound to the netdev's interface, so they use the netdev's route."""
+    forget(lab)
+    run = partial(lab.run_in_client, check=True, capture_output=True)
+    run(["ip", "link", "add", "oth0", "type", "veth", "peer", "name", "oth1"])
+    try:
+        run(["ip", "link", "set", "oth0", "up"])
+        run(["ip", "link", "set", "oth1", "up"])
+        run(["ip", "addr", "add", "192.0.2.1/24", "dev", "oth0"])
+        run(["ip", "route", "add", "default", "via", "192.0.2.254", "dev", "oth0"])
+        proc = bootsh(lab, "dhcp", f"ping -c 1 {lab.server_ip}", f"nslookup x {lab.server_name}")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        routes = default_route(lab).splitlines()
+        assert any(r.startswith("default via 192.0.2.254 dev oth0") for r in routes), routes
+        mine = f"default via {lab.server_ip} dev {lab.client_if}"
+        assert any(r.startswith(mine) for r in routes), routes
+    finally:
+        lab.run_in_client(["ip", "link", "del", "oth0"])
+        forget(lab)
