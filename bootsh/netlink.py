@@ -4,9 +4,9 @@ A DHCP lease (or a static ``set net0/ip``) only helps the kernel's own TCP and U
 TFTP, DNS fetches) once the interface has the address and the default route. This module
 sends the rtnetlink requests that ``ip addr replace`` / ``ip route replace`` would send:
 ``RTM_NEWADDR`` (with ``NLM_F_REPLACE``), ``RTM_DELADDR`` for an address bootsh put there
-before (or, the first time, any other address the interface has: ``RTM_GETADDR`` lists
-them), and ``RTM_NEWROUTE``/``RTM_DELROUTE`` for the default route. No subprocess, no
-dependency: the messages are packed with ``struct`` from ``linux/netlink.h``,
+before (or, the first time, any other address the interface has in that network:
+``RTM_GETADDR`` lists them), and ``RTM_NEWROUTE``/``RTM_DELROUTE`` for the default route.
+No subprocess, no dependency: the messages are packed with ``struct`` from ``linux/netlink.h``,
 ``linux/rtnetlink.h`` and ``linux/if_addr.h``, and every request asks for an ACK so that a
 failure comes back as an errno (``NetlinkError``) instead of being lost.
 
@@ -196,16 +196,21 @@ def apply(ifname: str, config: Ipv4Config, previous: Ipv4Config | None = None) -
 
     ``previous`` is what bootsh applied to this interface before: its address is removed
     when it differs, and its default route when ``config`` has none (or another one).
-    Without one (the first time this shell configures the interface), every other IPv4
-    address of the interface goes: an iPXE netdev has one, and an address left there (by an
-    earlier bootsh, say) would stay primary and be the source of the kernel's own traffic.
+    Without one (the first time this shell configures the interface), the interface's other
+    IPv4 addresses in that network go: one left there (by an earlier bootsh, say) would stay
+    primary and be the source of the kernel's traffic to the network and its gateway.
+    Addresses in other networks are the host's and stay.
     Raises ``NetlinkError``.
     """
     index = socket.if_nametoindex(ifname)
     with Rtnetlink() as nl:
         if previous is None:
+            network = ipaddress.IPv4Network(f"{config.address}/{config.prefixlen}", strict=False)
             for address, prefixlen in nl.ipv4_addresses(index, f"listing {ifname}'s addresses"):
-                if (address, prefixlen) != (config.address, config.prefixlen):
+                other = ipaddress.IPv4Network(f"{address}/{prefixlen}", strict=False)
+                if (address, prefixlen) != (config.address, config.prefixlen) and (
+                    other.overlaps(network)
+                ):
                     remove(ifname, Ipv4Config(address, prefixlen), nl=nl, index=index)
         if previous is not None and (previous.address, previous.prefixlen) != (
             config.address,
