@@ -667,17 +667,17 @@ class Lab:
         return ["ip", "netns", "exec", ns, *argv]
 
     def start_host_dnsmasq(
-        self, ns: str, args: Sequence[str], *, ports: Sequence[int] = (67,)
+        self, ns: str, args: Sequence[str], *, ports: Sequence[int] = (67,), dns: bool = False
     ) -> Path:
         """Run a dnsmasq on the extra host ``ns`` with ``args`` (its whole DHCP setup: no
-        defaults besides files, interface and no DNS); returns its log file. It listens
-        (UDP ``ports``) when this returns."""
+        defaults besides files, interface and no DNS unless ``dns``); returns its log file.
+        It listens (UDP ``ports``) when this returns."""
         self._require_running()
         tag = ns.rsplit("-", 1)[1]
         log = self.tmpdir / f"dnsmasq-{tag}.log"
         argv = [
             "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
-            "--no-hosts", "--user=root", "--port=0", "--bind-interfaces",
+            "--no-hosts", "--user=root", f"--port={53 if dns else 0}", "--bind-interfaces",
             "--interface=eth0", f"--pid-file={self.tmpdir / f'dnsmasq-{tag}.pid'}",
             f"--dhcp-leasefile={self.tmpdir / f'dnsmasq-{tag}.leases'}",
             f"--log-facility={log}", "--log-dhcp", *args,
@@ -931,10 +931,29 @@ def _read(path: Path) -> str:
         return ""
 
 
+#: Capability bits (linux/capability.h) the lab needs: namespaces and mounts, links.
+_CAP_NET_ADMIN, _CAP_SYS_ADMIN = 12, 21
+
+
+def _effective_capabilities() -> int:
+    """The process's effective capability set (``CapEff`` of /proc/self/status); all bits
+    when it cannot be read (the tools will say what fails)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        pass
+    return ~0
+
+
 def _check_tools() -> None:
-    if os.geteuid() != 0:
+    # Root is not enough (a container, setpriv): checked here so that the error names the
+    # capabilities instead of being ip(8)'s mount failure halfway through the set-up.
+    needed = (1 << _CAP_SYS_ADMIN) | (1 << _CAP_NET_ADMIN)
+    if os.geteuid() != 0 or _effective_capabilities() & needed != needed:
         raise LabUnavailable(
-            "the lab needs root (CAP_SYS_ADMIN for namespaces, CAP_NET_ADMIN for links)"
+            "the lab needs CAP_SYS_ADMIN (namespaces) and CAP_NET_ADMIN (links): run it as root"
         )
     missing = [t for t in _TOOLS if shutil.which(t) is None and not Path(f"/usr/sbin/{t}").exists()]
     if missing:

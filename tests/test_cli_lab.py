@@ -246,3 +246,20 @@ def test_bad_options_are_one_line_and_build_nothing(option: tuple[str, str], sai
     assert "Traceback" not in proc.stderr
     assert said in proc.stderr.splitlines()[-1], proc.stderr
     assert _lab_namespaces() <= before
+
+
+def test_without_the_capabilities_the_lab_says_which_and_builds_nothing() -> None:
+    """Root without CAP_SYS_ADMIN/CAP_NET_ADMIN (a container, setpriv): one line naming the
+    capabilities, not ip(8)'s mount error halfway through."""
+    if shutil.which("setpriv") is None:
+        raise AssertionError("setpriv (util-linux) is needed")
+    before = _lab_namespaces()
+    drop = ("setpriv", "--bounding-set=-all", "--inh-caps=-all")
+    proc = subprocess.run([*drop, *BOOTSH, "lab", "-q", "--", "true"], capture_output=True,
+                          text=True, cwd=ROOT, timeout=60)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "bootsh lab: the lab needs CAP_SYS_ADMIN (namespaces) and CAP_NET_ADMIN (links):"
+        " run it as root\n"
+    )
+    assert _lab_namespaces() <= before
