@@ -101,6 +101,23 @@ class FetchRequest:
     def parts(self) -> urllib.parse.SplitResult:
         return urllib.parse.urlsplit(self.uri)
 
+    def resolve(self, host: str) -> str | None:
+        """``host``'s address from the shell's DNS servers, as iPXE resolves every name.
+
+        None when no ``dns`` setting exists (no lease, no ``set dns``): the system's
+        resolver then decides, so that bootsh on an already configured host still finds
+        names from /etc/hosts and resolv.conf. A failed lookup is iPXE's DNS error.
+        """
+        from bootsh import egress
+        from bootsh.dns import DnsError
+
+        if not egress.dns_servers(self.shell):
+            return None
+        try:
+            return egress.resolve(self.shell, host)
+        except DnsError as exc:
+            raise FetchError(exc.errno, f"{host}: {exc.detail}") from None
+
     def setting(self, name: str) -> str | None:
         """A setting's value (``${name}``), or None when unset or unreadable."""
         try:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
+import functools
 import http.client
 import os
 import socket
@@ -234,6 +235,11 @@ def _get(
     else:
         conn = http.client.HTTPConnection(host, parts.port or 80, timeout=connect_timeout)
     try:
+        address = request.resolve(host)
+        if address is not None:
+            # Connect to the shell's answer for the name; the Host header and the TLS
+            # name check (SNI, certificate) still use the name itself.
+            conn._create_connection = functools.partial(_connect_to, address)  # type: ignore[attr-defined]
         _connect(conn, host, user_timeout)
         assert conn.sock is not None
         conn.sock.settimeout(silence)
@@ -283,6 +289,16 @@ def _get(
     finally:
         with contextlib.suppress(OSError):
             conn.close()
+
+
+def _connect_to(
+    address: str,
+    target: tuple[str, int],
+    timeout: float | None = None,
+    source_address: tuple[str, int] | None = None,
+) -> socket.socket:
+    """``socket.create_connection`` to ``address`` instead of the name in ``target``."""
+    return socket.create_connection((address, target[1]), timeout, source_address)
 
 
 def _connect(conn: http.client.HTTPConnection, host: str, user_timeout: bool) -> None:

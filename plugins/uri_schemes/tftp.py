@@ -83,7 +83,11 @@ def _int_setting(request: FetchRequest, name: str, low: int, high: int) -> int |
     return number
 
 
-def _resolve(host: str, port: int) -> tuple[socket.AddressFamily, tuple[str, int]]:
+def _resolve(
+    request: FetchRequest, host: str, port: int
+) -> tuple[socket.AddressFamily, tuple[str, int]]:
+    # The shell's DNS (the lease's servers) first, as iPXE; the system's without one.
+    host = request.resolve(host) or host
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
     except (socket.gaierror, UnicodeError) as exc:
@@ -119,7 +123,7 @@ def open_tftp(request: FetchRequest) -> None:
     path = urllib.parse.unquote(parts.path)
     want_blksize = _int_setting(request, "tftp-blksize", MIN_BLKSIZE, MAX_BLKSIZE)
     server_timeout = _int_setting(request, "tftp-timeout", 1, 255)
-    family, server = _resolve(host, parts.port or PORT)
+    family, server = _resolve(request, host, parts.port or PORT)
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         Transfer(request, sock, server, path, want_blksize or DEFAULT_BLKSIZE, server_timeout).run()
 
