@@ -23,14 +23,14 @@ import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import error_number as error_number  # re-exported for schemes
 from bootsh.ipxe_errors import strerror
-from bootsh.uri import parse_uri
+from bootsh.uri import redact
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell
@@ -162,19 +162,6 @@ def schemes(shell: Shell) -> dict[str, UriScheme]:
         known = shell.host.uri_schemes()
         shell.state[_SCHEMES_KEY] = known
     return known
-
-
-def redact(uri: str) -> str:
-    """The URI as iPXE prints it: a password becomes ``***``."""
-    # Split by RFC 3986's own expression (bootsh.uri), not urlsplit: that refuses a URI
-    # with unbalanced brackets ("http://[::1"), and a URI that cannot be fetched must still
-    # be printable, with its password hidden.
-    parsed = parse_uri(uri)
-    userinfo, at, host = (parsed.authority or "").rpartition("@")
-    if not at or ":" not in userinfo:
-        return uri
-    user = userinfo.partition(":")[0]
-    return str(replace(parsed, authority=f"{user}:***@{host}"))
 
 
 def check_server(parts: urllib.parse.SplitResult, errfile: int) -> None:

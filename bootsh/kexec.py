@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bootsh.errors import BootshError
-from bootsh.fetch import redact
 from bootsh.ipxe_errors import error_number
+from bootsh.uri import redact
 
 #: ``kexec_file_load`` by machine (``uname -m``).
 SYSCALLS = {"x86_64": 320, "aarch64": 294}

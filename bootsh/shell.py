@@ -37,6 +37,7 @@ from bootsh.nic import Nic
 from bootsh.plugins import PluginHost
 from bootsh.script import ExpansionError, Script, expand, split_commands
 from bootsh.settings import Settings
+from bootsh.uri import redact_words
 
 #: The status of a handler's ``BootshError`` that carries no iPXE error number of its own.
 FAILED = 1
@@ -282,7 +283,9 @@ class Shell:
                     exited = True
                     break
                 if status != 0:
-                    self.diagnose(f"{script.name}:{line.number}: failed: {line.text.strip()}")
+                    self.diagnose(
+                        f"{script.name}:{line.number}: failed: {redact_words(line.text.strip())}"
+                    )
                     break
             else:
                 if script.dangling is not None:

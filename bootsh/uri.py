@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # RFC 3986 appendix B: scheme, authority, path, query, fragment (each may be absent).
 _URI = re.compile(r"^(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$", re.S)
@@ -139,3 +139,21 @@ def uri_basename(text: str) -> str | None:
     if not path:
         return None
     return urllib.parse.unquote(path).rpartition("/")[2]
+
+
+def redact(uri: str) -> str:
+    """The URI as iPXE prints it: a password becomes ``***``."""
+    # Split by RFC 3986's own expression, not urlsplit: that refuses a URI with unbalanced
+    # brackets ("http://[::1"), and a URI that cannot be fetched must still be printable,
+    # with its password hidden.
+    parsed = parse_uri(uri)
+    userinfo, at, host = (parsed.authority or "").rpartition("@")
+    if not at or ":" not in userinfo:
+        return uri
+    user = userinfo.partition(":")[0]
+    return str(replace(parsed, authority=f"{user}:***@{host}"))
+
+
+def redact_words(text: str) -> str:
+    """``text`` with the password of every URI-like word hidden (a failed line on stderr)."""
+    return " ".join(redact(word) if "://" in word else word for word in text.split(" "))

@@ -203,3 +203,11 @@ def test_a_partial_line_shows_before_a_long_command_on_a_pipe() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_failed_line_on_stderr_hides_a_uri_password() -> None:
+    status, out, err = run(["-c", "imgfetch http://user:secret@127.0.0.1:1/x"])
+    assert status == 1
+    assert out.startswith("http://user:***@127.0.0.1:1/x... ")
+    assert "-c:1: failed: imgfetch http://user:***@127.0.0.1:1/x" in err
+    assert "secret" not in out + err

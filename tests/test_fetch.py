@@ -36,13 +36,13 @@ from bootsh.fetch import (
     UriScheme,
     fetch,
     file_name,
-    redact,
 )
 from bootsh.hookspecs import hookimpl
 from bootsh.ipxe_errors import strerror
 from bootsh.lab import Lab, LabUnavailable
 from bootsh.plugins import make_plugin_manager
 from bootsh.shell import Shell
+from bootsh.uri import redact
 from bootsh_uri_schemes import http as http_scheme
 from bootsh_uri_schemes import tftp as tftp_scheme
 from tests.helpers import ROOT, make_shell

@@ -25,14 +25,14 @@ from collections.abc import Callable, Iterable
 
 from bootsh.commands import Command, Completer, Handler, Invocation, Option, parse_integer
 from bootsh.errors import BootshError
-from bootsh.fetch import ECANCELED_FETCH, FetchError, fetch, redact
+from bootsh.fetch import ECANCELED_FETCH, FetchError, fetch
 from bootsh.ifmgmt import ifcommon
 from bootsh.images import ENOENT_IMAGE, Image, ImageFlag, close_store, store_of
 from bootsh.ipxe_errors import ipxe_errno, strerror
 from bootsh.ipxe_syntax import SYNTAX, ArgReq
 from bootsh.settings import NamedSetting, SettingsError
 from bootsh.shell import STOP_SEQUENCE, Shell
-from bootsh.uri import parse_uri
+from bootsh.uri import parse_uri, redact
 from bootsh_ipxe_cmds.netdev_cmds import netdev_names
 
 #: ``Nothing to boot`` (usr/autoboot.c ENOENT_BOOT).

@@ -57,8 +57,8 @@ from bootsh.fetch import (
     FetchRequest,
     check_server,
     error_number,
-    redact,
 )
+from bootsh.uri import redact
 
 CONNECT_TIMEOUT = 15.0
 SILENCE_TIMEOUT = 60.0

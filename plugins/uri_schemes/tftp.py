@@ -35,8 +35,8 @@ from bootsh.fetch import (
     FetchRequest,
     check_server,
     error_number,
-    redact,
 )
+from bootsh.uri import redact
 
 PORT = 69
 RRQ, DATA, ACK, ERROR, OACK = 1, 3, 4, 5, 6
