@@ -361,6 +361,13 @@ def store_of(shell: Shell) -> ImageStore:
     return store
 
 
+def registered_names(shell: Shell) -> list[str]:
+    """The registered images' names, without making a store (completion must not create
+    the image directory)."""
+    store = shell.state.get(_STORE_KEY)
+    return [image.name for image in store.images] if isinstance(store, ImageStore) else []
+
+
 def close_store(shell: Shell) -> None:
     """Remove the shell's images and their directory (the shell is ending)."""
     store = shell.state.pop(_STORE_KEY, None)

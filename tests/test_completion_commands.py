@@ -226,3 +226,17 @@ def test_tab_completes_dhcps_configurator_and_netdev(session: Session) -> None:
     session.send("\x15")  # Ctrl-U: the line is not run (no lab here)
     wait_for(lambda: session.buffer == "", "the line to be dropped")
     session.finish()
+
+
+def test_imgfetch_and_its_aliases_offer_no_image_names_for_a_uri(shell: Shell) -> None:
+    assert "vmlinuz" in texts(shell, "imgstat ")
+    for command in ("imgfetch", "module", "initrd"):
+        assert texts(shell, f"{command} ") == [], command
+        assert texts(shell, f"{command} vm") == [], command
+
+
+def test_completing_image_names_makes_no_image_directory(host: PluginHost) -> None:
+    sh = make_shell(host)
+    assert texts(sh, "imgstat ") == []
+    assert texts(sh, "chain ") == []
+    assert sh.state == {}  # no image store, so no temporary directory, was created

@@ -27,7 +27,7 @@ from bootsh.commands import Command, Completer, Handler, Invocation, Option, par
 from bootsh.errors import BootshError
 from bootsh.fetch import ECANCELED_FETCH, FetchError, fetch
 from bootsh.ifmgmt import ifcommon
-from bootsh.images import ENOENT_IMAGE, Image, ImageFlag, close_store, store_of
+from bootsh.images import ENOENT_IMAGE, Image, ImageFlag, close_store, registered_names, store_of
 from bootsh.ipxe_errors import ipxe_errno, strerror
 from bootsh.ipxe_syntax import SYNTAX, ArgReq
 from bootsh.settings import NamedSetting, SettingsError
@@ -47,7 +47,7 @@ def _options(name: str) -> tuple[Option, ...]:
 
 
 def image_names(shell: Shell, prefix: str) -> Iterable[str]:
-    return [i.name for i in store_of(shell).images if i.name.startswith(prefix)]
+    return [name for name in registered_names(shell) if name.startswith(prefix)]
 
 
 # -- acquiring an image ------------------------------------------------------------------------
@@ -364,7 +364,7 @@ def digest(inv: Invocation) -> int:
 
 
 def _single_record(
-    name: str, handler: Handler, summary: str, completer: Completer = image_names
+    name: str, handler: Handler, summary: str, completer: Completer | None = image_names
 ) -> Command:
     syntax = SYNTAX[name]
     return Command(
@@ -381,7 +381,8 @@ def _single_record(
 
 
 COMMANDS = (
-    _single_record("imgfetch", imgfetch, "download an image"),
+    # A URI is typed, not chosen from the registered images.
+    _single_record("imgfetch", imgfetch, "download an image", completer=None),
     _single_record("imgselect", imgselect, "download (if needed) and select an image"),
     _single_record("imgexec", imgexec, "download (if needed) and run an image"),
     _single_record("imgargs", imgargs, "set an image's command line"),
