@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from bootsh import __version__
 from bootsh.ipxe_errors import ipxe_errno, strerror
 from bootsh.linkstate import LINK_DOWN, LINK_UNKNOWN
+from bootsh.monojob import ETIMEDOUT_MONOJOB
 from bootsh.settings import Block, Setting, SettingsError, buildarch, error_number
 
 if TYPE_CHECKING:
@@ -129,15 +130,10 @@ REQ_PROXY_TIMEOUT = 2.0
 # -- error numbers (Linux build: the low byte is the kernel's errno) ------------------------
 
 _ERRFILE_DHCP = 0x00106000  # net/udp/dhcp.c
-_ERRFILE_MONOJOB = 0x00072000  # core/monojob.c
 _ERRFILE_IFMGMT = 0x000EE000  # usr/ifmgmt.c
 _ERRFILE_PARSEOPT = 0x00162000  # core/parseopt.c
 #: DHCP gave up: "Connection timed out".
 ETIMEDOUT_DHCP = ipxe_errno(0x4C, _ERRFILE_DHCP, 0, 110)
-#: ``-t`` ran out before the configuration finished.
-ETIMEDOUT_MONOJOB = ipxe_errno(0x4C, _ERRFILE_MONOJOB, 0, 110)
-#: Ctrl-C while waiting.
-ECANCELED_MONOJOB = ipxe_errno(0x0B, _ERRFILE_MONOJOB, 0, 125)
 #: ``ifconf`` without ``-c`` when no configurator succeeded (usr/ifmgmt.c).
 EADDRNOTAVAIL_CONFIG = ipxe_errno(0x04, _ERRFILE_IFMGMT, 0x01, 99)
 #: ``"x": no such network device``.

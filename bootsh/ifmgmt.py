@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from bootsh.ipxe_errors import ipxe_errno
 from bootsh.linkstate import read_link
+from bootsh.monojob import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB
 from bootsh.netstate import OpenError
 from bootsh.settings import RedirectBlock
 
@@ -122,7 +123,7 @@ def wait_with_dots(
     """iPXE's ``monojob_wait("")``: prints ``...``, a dot per second, then `` ok`` or
     `` <error>``. ``step()`` returns None while the job runs, else its status; on timeout
     the job's ongoing status (or "Connection timed out") is the result."""
-    from bootsh.dhcp import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB, describe_error
+    from bootsh.dhcp import describe_error
 
     shell.print("...", end="")
     _flush(shell)
@@ -216,7 +217,7 @@ def configure(
             state, identity, deadline=deadline, on_second=dot, on_ack=lease, broadcast=broadcast
         )
     except KeyboardInterrupt:
-        outcome, session = dhcp.Outcome(dhcp.ECANCELED_MONOJOB), None
+        outcome, session = dhcp.Outcome(ECANCELED_MONOJOB), None
     rc = outcome.rc
     if rc == 0 and outcome.ack is not None:
         if outcome.proxy is not None:
@@ -237,7 +238,7 @@ def configure(
             shell.diagnose(f"{name}: {problem}")
         return 0
     # ifconf without -c reports that no configurator succeeded; a -t or Ctrl-C is the job's.
-    if configurator is None and rc not in (dhcp.ETIMEDOUT_MONOJOB, dhcp.ECANCELED_MONOJOB):
+    if configurator is None and rc not in (ETIMEDOUT_MONOJOB, ECANCELED_MONOJOB):
         rc = dhcp.EADDRNOTAVAIL_CONFIG
     shell.print(f" {dhcp.describe_error(rc)}")
     if session is not None and session.naks:
@@ -248,7 +249,7 @@ def configure(
             f"{name}: the server {'.'.join(map(str, nak.peer_ip))} refused the request"
             f" (DHCPNAK{why}); like iPXE, bootsh waited for a DHCPACK until the timeout"
         )
-    elif session is not None and rc != dhcp.ECANCELED_MONOJOB and not session.offers_seen:
+    elif session is not None and rc != ECANCELED_MONOJOB and not session.offers_seen:
         shell.diagnose(f"{name}: no DHCP server answered")
     close_netdev(shell, name)
     return rc

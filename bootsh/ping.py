@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from bootsh.ipxe_errors import ipxe_errno
 
 ERRFILE_PINGER = 0x001B2000  # core/pinger.c
-ERRFILE_MONOJOB = 0x00072000  # core/monojob.c
 ERRFILE_PING = 0x003A6000  # net/ping.c
 #: A packet without a reply, and a ping that got no good reply at all.
 ETIMEDOUT_PING = ipxe_errno(0x4C, ERRFILE_PINGER, 0, 110)
@@ -38,8 +37,6 @@ EINVAL_PING = ipxe_errno(0x1C, ERRFILE_PINGER, 0, 22)
 EPROTO_LEN = ipxe_errno(0x43, ERRFILE_PINGER, 0x01, 71)
 EPROTO_DATA = ipxe_errno(0x43, ERRFILE_PINGER, 0x02, 71)
 EPROTO_SEQ = ipxe_errno(0x43, ERRFILE_PINGER, 0x03, 71)
-#: Ctrl-C while a foreground job runs (iPXE's monojob).
-ECANCELED_JOB = ipxe_errno(0x0B, ERRFILE_MONOJOB, 0, 125)
 #: bootsh only: no raw ICMP socket (CAP_NET_RAW missing).
 EPERM_PING = ipxe_errno(0x41, ERRFILE_PING, 0, 1)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootsh import dhcp
+from bootsh import dhcp, monojob
 from bootsh.dhcp import (
     ACK,
     DISCOVER,
@@ -406,10 +406,10 @@ def test_error_texts_are_ipxes() -> None:
     assert dhcp.describe_error(dhcp.EADDRNOTAVAIL_CONFIG) == (
         "No configuration methods succeeded (https://ipxe.org/040ee163)"
     )
-    assert dhcp.describe_error(dhcp.ECANCELED_MONOJOB) == (
+    assert dhcp.describe_error(monojob.ECANCELED_MONOJOB) == (
         "Operation canceled (https://ipxe.org/0b07207d)"
     )
-    assert dhcp.describe_error(dhcp.ETIMEDOUT_MONOJOB) == (
+    assert dhcp.describe_error(monojob.ETIMEDOUT_MONOJOB) == (
         "Connection timed out (https://ipxe.org/4c07206e)"
     )
 

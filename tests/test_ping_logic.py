@@ -9,8 +9,8 @@ import struct
 from dataclasses import dataclass, field
 
 from bootsh.ipxe_errors import strerror
+from bootsh.monojob import ECANCELED_MONOJOB
 from bootsh.ping import (
-    ECANCELED_JOB,
     EINVAL_PING,
     EPROTO_DATA,
     EPROTO_LEN,
@@ -29,7 +29,7 @@ SOURCE = "10.77.0.1"
 def test_error_texts_and_numbers() -> None:
     assert strerror(ETIMEDOUT_PING) == "Connection timed out (https://ipxe.org/4c1b206e)"
     assert strerror(EINVAL_PING) == "Invalid argument (https://ipxe.org/1c1b2016)"
-    assert strerror(ECANCELED_JOB) == "Operation canceled (https://ipxe.org/0b07207d)"
+    assert strerror(ECANCELED_MONOJOB) == "Operation canceled (https://ipxe.org/0b07207d)"
     assert [f"{n:08x}" for n in (EPROTO_LEN, EPROTO_DATA, EPROTO_SEQ)] == [
         "431b2147",
         "431b2247",

@@ -41,10 +41,10 @@ from bootsh.egress import (
     route,
 )
 from bootsh.ipxe_errors import strerror
+from bootsh.monojob import ECANCELED_MONOJOB
 from bootsh.ntp import PORT as NTP_PORT
 from bootsh.ntp import NtpError, Query
 from bootsh.ping import (
-    ECANCELED_JOB,
     EINVAL_PING,
     EPERM_PING,
     Pinger,
@@ -54,8 +54,6 @@ from bootsh.ping import (
 from bootsh.settings import SettingsError
 from bootsh.shell import Shell
 
-#: Ctrl-C during ``nslookup``: monojob's ECANCELED.
-ECANCELED_NSLOOKUP = ECANCELED_JOB
 PING_SIZE = 64
 PING_TIMEOUT_MS = 1000
 
@@ -154,7 +152,7 @@ def ping(inv: Invocation) -> int:
         )
         status = pinger.run()
     except KeyboardInterrupt:
-        status = ECANCELED_JOB
+        status = ECANCELED_MONOJOB
     finally:
         if echo is not None:
             echo.close()
@@ -181,8 +179,8 @@ def nslookup(inv: Invocation) -> int:
         shell.print(f"Could not resolve {name}: {exc}")
         return exc.errno
     except KeyboardInterrupt:
-        shell.print(f"Could not resolve {name}: {strerror(ECANCELED_NSLOOKUP)}")
-        return ECANCELED_NSLOOKUP
+        shell.print(f"Could not resolve {name}: {strerror(ECANCELED_MONOJOB)}")
+        return ECANCELED_MONOJOB
     return 0
 
 
@@ -248,8 +246,8 @@ def ntp(inv: Invocation) -> int:
             shell.diagnose(f"{host}: {exc.detail}")
         return exc.errno
     except KeyboardInterrupt:
-        shell.print(f"Could not get time and date: {strerror(ECANCELED_JOB)}")
-        return ECANCELED_JOB
+        shell.print(f"Could not get time and date: {strerror(ECANCELED_MONOJOB)}")
+        return ECANCELED_MONOJOB
     finally:
         if datagrams is not None:
             datagrams.close()

@@ -1,0 +1,16 @@
+"""The error numbers of iPXE's foreground job wait (``core/monojob.c``), for every command
+that waits on the network: Ctrl-C cancels the job, a ``-t`` timeout ends it.
+
+One place for them, so that ``dhcp``, ``ping``, ``nslookup`` and ``ntp`` say the same number
+for the same event, as iPXE does (they all end in ``monojob_wait``).
+"""
+
+from __future__ import annotations
+
+from bootsh.ipxe_errors import ipxe_errno
+
+ERRFILE_MONOJOB = 0x00072000  # core/monojob.c, already shifted into place
+#: Ctrl-C while a foreground job runs: "Operation canceled".
+ECANCELED_MONOJOB = ipxe_errno(0x0B, ERRFILE_MONOJOB, 0, 125)
+#: ``-t`` ran out before the job finished: "Connection timed out".
+ETIMEDOUT_MONOJOB = ipxe_errno(0x4C, ERRFILE_MONOJOB, 0, 110)
