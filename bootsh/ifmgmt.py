@@ -251,6 +251,12 @@ def configure(
         )
     elif session is not None and rc != ECANCELED_MONOJOB and not session.offers_seen:
         shell.diagnose(f"{name}: no DHCP server answered")
+    elif session is not None and rc != ECANCELED_MONOJOB and session.state.name == "request":
+        # The offer was requested but never acknowledged: say who offered what, or the
+        # timeout is a mystery (a -t during discovery's wait for ProxyDHCP is not this).
+        server = ".".join(map(str, session.server)) if any(session.server) else "a server"
+        offered = ".".join(map(str, session.offer))
+        shell.diagnose(f"{name}: {server} offered {offered} but sent no DHCPACK for it")
     close_netdev(shell, name)
     return rc
 

@@ -139,6 +139,9 @@ def main() -> int:
                     sock.send(piece)
             print("offer", flush=True)
         elif kind == 3:
+            if mode == "no-ack":  # offers, then never answers the request
+                print("request", flush=True)
+                continue
             if mode == "nak":
                 sock.send(bytes(reply(frame, server_ip, server_mac, "nak", lease_ip)))
                 print("nak", flush=True)

@@ -290,6 +290,24 @@ def test_a_nak_is_ignored_like_ipxe_and_reported(bare: Lab) -> None:
     assert addresses(bare) == []
 
 
+def test_an_offer_without_an_ack_is_reported(bare: Lab) -> None:
+    """A server that offers and then never acknowledges: iPXE retransmits the request until
+    it times out; bootsh says which server offered which address and that no ACK came."""
+    server = responder(bare, "no-ack", "10.77.0.2")
+    proc = bootsh(bare, "ifconf -t 5000")
+    said = stop(server)
+    assert proc.returncode != 0
+    assert re.fullmatch(
+        re.escape(CONFIGURING) + r"\.+ Connection timed out \(https://ipxe.org/4c07206e\)\n",
+        proc.stdout,
+    ), proc.stdout
+    assert said.count("request") >= 2
+    assert proc.stderr.startswith(
+        "bootsh: net0: 10.77.0.2 offered 10.77.0.150 but sent no DHCPACK for it\n"
+    ), proc.stderr
+    assert addresses(bare) == []
+
+
 def test_garbage_is_ignored_and_the_good_answer_taken(bare: Lab) -> None:
     server = responder(bare, "garbage", "10.77.0.2")
     proc = bootsh(bare, "dhcp", "show net0.dhcp/ip", "show net0.dhcp/dhcp-server", "ifstat")
