@@ -590,7 +590,10 @@ def test_no_writable_temporary_directory_is_one_line(tmp_path: Path) -> None:
     # A read-only rescue system: every directory tempfile tries is read-only. bootsh says so
     # in one line (tempfile.gettempdir() raising inside the error message was a traceback).
     script = (
-        "mount -t tmpfs -o ro tmpfs /tmp && mount -t tmpfs -o ro tmpfs /var/tmp && cd /tmp && "
+        # Read-only bind mounts, not empty tmpfs: the interpreter (a venv) or this checkout
+        # may live under /tmp and must stay visible.
+        "for d in /tmp /var/tmp; do mount --bind $d $d && mount -o remount,bind,ro $d || exit 9;"
+        " done && cd /tmp && "
         f"exec {sys.executable} -m bootsh -c 'imgfetch {kernel().as_uri()} || echo st ${{errno}}'"
         " -c 'echo after'"
     )
