@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import error_number as error_number  # re-exported for schemes
 from bootsh.ipxe_errors import strerror
+from bootsh.monojob import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB
 from bootsh.uri import redact
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 # Source files' ids (include/ipxe/errfile.h), already shifted into place.
 ERRFILE_DOWNLOADER = 0x00012000  # core/downloader.c
-ERRFILE_MONOJOB = 0x00072000  # core/monojob.c: Ctrl-C and the -t (no progress) timeout
 ERRFILE_OPEN = 0x00092000  # core/open.c: no opener for the URI's scheme
 ERRFILE_TCP = 0x000A6000  # net/tcp.c: refused, reset, connect timeout
 ERRFILE_HTTPCORE = 0x000C6000  # net/tcp/httpcore.c
@@ -49,10 +49,10 @@ ERRFILE_X509 = 0x0016E000  # crypto/x509.c: certificate validation
 ERRFILE_DNS = 0x00116000  # net/udp/dns.c
 
 
-#: Ctrl-C during a download (monojob_wait): ``Operation canceled``.
-ECANCELED_FETCH = error_number("ECANCELED", ERRFILE_MONOJOB)
-#: No progress within the ``-t`` timeout (monojob_wait): ``Connection timed out``.
-ETIMEDOUT_FETCH = error_number("ETIMEDOUT", ERRFILE_MONOJOB)
+#: Ctrl-C during a download and no progress within ``-t``: monojob_wait's numbers, the same
+#: as every other foreground job's (bootsh.monojob).
+ECANCELED_FETCH = ECANCELED_MONOJOB
+ETIMEDOUT_FETCH = ETIMEDOUT_MONOJOB
 #: A URI that cannot be split into its parts: ``Invalid argument``.
 EINVAL_URI = error_number("EINVAL", ERRFILE_OPEN)
 #: No scheme registered for the URI (xfer_open_uri): ``Operation not supported``.
