@@ -1,21 +1,28 @@
-"""Helpers shared by the tests: a tmux server of the test's own, and a shell on the example
-machine."""
+"""Helpers shared by the tests: a tmux server of the test's own, a shell on the example
+machine, the real CLI run in-process, and the network lab started (or the test skipped) with
+bootsh run as a process in its client namespace."""
 
 from __future__ import annotations
 
 import io
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import pytest
+
+from bootsh.cli import main
 from bootsh.config import Choices, merge
 from bootsh.context import Context
+from bootsh.lab import CLIENT_IF, Lab, LabUnavailable
 from bootsh.plugins import PluginHost
 from bootsh.shell import Shell
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINE = ROOT / "examples" / "machines" / "xen-hvm"
+CLIENT_NET = f"af_packet,if={CLIENT_IF}"  # the --net of bootsh on the lab's client veth
 
 
 class Tmux:
@@ -60,3 +67,55 @@ def make_shell(host: PluginHost) -> Shell:
     config = merge(Choices(machine=MACHINE), {})
     err = io.StringIO()
     return Shell(host, Context(config, stderr=err), out=io.StringIO(), err=err)
+
+
+def run_cli(*lines: str, options: Sequence[str] = ("--dry-run",)) -> tuple[int, str, str]:
+    """The real CLI in-process (no interpreter start-up per test), each line a ``-c``, with an
+    empty environment and stdin; its status, stdout and stderr. ``--dry-run`` by default: a
+    boot prints its plan instead of loading a kernel."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = [*options]
+    for line in lines:
+        argv += ["-c", line]
+    status = main(argv, env={}, stdin=io.StringIO(), stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def started(lab: Lab) -> Lab:
+    """``lab`` started, or the test skipped with the reason this machine cannot run it (a
+    missing tool or privilege); in CI (BOOTSH_NO_SKIP=1) that skip is a failure."""
+    try:
+        return lab.start()
+    except LabUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def bootsh_argv(
+    *lines: str, net: Sequence[str] = (CLIENT_NET,), options: Sequence[str] = ()
+) -> list[str]:
+    """``python -m bootsh`` with a ``--net`` per spec, then ``options``, each line a ``-c``:
+    bootsh as a user starts it (for Popen: prefix it with ``lab.client_argv``)."""
+    argv = [sys.executable, "-m", "bootsh"]
+    for spec in net:
+        argv += ["--net", spec]
+    argv += options
+    for line in lines:
+        argv += ["-c", line]
+    return argv
+
+
+def bootsh(
+    lab: Lab,
+    *lines: str,
+    net: Sequence[str] = (CLIENT_NET,),
+    options: Sequence[str] = (),
+    prefix: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """bootsh (``bootsh_argv``) run to its end in the lab's client namespace, a process of its
+    own on real sockets, after ``prefix`` (e.g. setpriv); stdout and stderr kept as text."""
+    argv = [*prefix, *bootsh_argv(*lines, net=net, options=options)]
+    return lab.run_in_client(
+        argv, capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout
+    )

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from bootsh.cli import main
 from bootsh.context import Config, Context
 from bootsh.images import MAX_NESTED, store_of
 from bootsh.ipxe_syntax import usage
@@ -27,7 +26,7 @@ from bootsh.plugins import PluginHost
 from bootsh.shell import Shell
 from bootsh.uri import remove_dot_segments, resolve_uri, uri_basename
 from bootsh_ipxe_cmds.image_cmds import dhcp_boot_uri
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_cli
 from tests.initrd import kernel, newc
 
 
@@ -35,15 +34,6 @@ from tests.initrd import kernel, newc
 def never_kexec(monkeypatch: pytest.MonkeyPatch) -> None:
     # Nothing here boots without --dry-run; should a test get it wrong, the load is undone.
     monkeypatch.setenv("BOOTSH_NEVER_KEXEC", "1")
-
-
-def run(*lines: str, options: tuple[str, ...] = ("--dry-run",)) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    argv = [*options]
-    for line in lines:
-        argv += ["-c", line]
-    status = main(argv, env={}, stdin=io.StringIO(), stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
 
 
 def uri(path: Path) -> str:
@@ -140,7 +130,7 @@ def test_image_names_are_the_decoded_basename() -> None:
 
 
 def test_imgfetch_names_after_the_uri_and_imgstat_lists_in_order(files: Path) -> None:
-    status, out, _ = run(
+    status, out, _ = run_cli(
         f"imgfetch {uri(files / 'hello.txt')}",
         f"module -n other {uri(files / 'plain.txt')} a  b",
         "imgstat",
@@ -155,14 +145,14 @@ def test_imgfetch_names_after_the_uri_and_imgstat_lists_in_order(files: Path) ->
 
 
 def test_quiet_fetch_prints_no_line(files: Path) -> None:
-    status, out, _ = run(f"imgfetch -q {uri(files / 'hello.txt')}", "imgstat")
+    status, out, _ = run_cli(f"imgfetch -q {uri(files / 'hello.txt')}", "imgstat")
     assert status == 0
     assert out.splitlines() == ["hello.txt : 6 bytes"]
 
 
 def test_kernel_imgstat_line_as_design_shows(files: Path) -> None:
     size = kernel().stat().st_size
-    status, out, _ = run(f"kernel {uri(kernel())} console=ttyS0 quiet", "imgstat vmlinuz")
+    status, out, _ = run_cli(f"kernel {uri(kernel())} console=ttyS0 quiet", "imgstat vmlinuz")
     assert status == 0
     assert (
         out.splitlines()[-1] == f'vmlinuz : {size} bytes [bzImage] [SELECTED] "console=ttyS0 quiet"'
@@ -172,7 +162,7 @@ def test_kernel_imgstat_line_as_design_shows(files: Path) -> None:
 def test_same_name_twice_keeps_both_and_finds_the_first(files: Path) -> None:
     (files / "d").mkdir()
     (files / "d" / "hello.txt").write_text("other hello, longer\n")
-    status, out, _ = run(
+    status, out, _ = run_cli(
         f"imgfetch {uri(files / 'hello.txt')}",
         f"imgfetch {uri(files / 'd' / 'hello.txt')}",
         "imgargs hello.txt first",
@@ -183,7 +173,7 @@ def test_same_name_twice_keeps_both_and_finds_the_first(files: Path) -> None:
 
 
 def test_imgargs_replaces_and_clears_the_command_line(files: Path) -> None:
-    status, out, _ = run(
+    status, out, _ = run_cli(
         f"imgfetch {uri(files / 'hello.txt')} a b",
         "imgargs hello.txt c",
         "imgstat",
@@ -195,7 +185,7 @@ def test_imgargs_replaces_and_clears_the_command_line(files: Path) -> None:
 
 
 def test_imgfree_one_then_all_and_an_unknown_name(files: Path) -> None:
-    status, out, _ = run(
+    status, out, _ = run_cli(
         f"imgfetch {uri(files / 'hello.txt')}",
         f"imgfetch {uri(files / 'plain.txt')}",
         "imgfree hello.txt",
@@ -211,7 +201,7 @@ def test_imgfree_one_then_all_and_an_unknown_name(files: Path) -> None:
 
 def test_failed_fetch_registers_nothing(files: Path) -> None:
     missing = uri(files / "missing.ipxe")
-    status, out, _ = run(f"imgfetch {missing} || echo ${{errno}}", "imgstat")
+    status, out, _ = run_cli(f"imgfetch {missing} || echo ${{errno}}", "imgstat")
     assert status == 0
     lines = out.splitlines()
     assert lines[0].startswith(f"{missing}... No such file or directory (https://ipxe.org/2d")
@@ -219,7 +209,7 @@ def test_failed_fetch_registers_nothing(files: Path) -> None:
 
 
 def test_relative_uri_without_a_working_uri_cannot_start() -> None:
-    status, out, _ = run("chain boot.ipxe || echo ${errno}")
+    status, out, _ = run_cli("chain boot.ipxe || echo ${errno}")
     assert status == 0
     assert out.splitlines() == [
         "Could not start download: Operation not supported (https://ipxe.org/3c09205f)",
@@ -231,7 +221,7 @@ def test_usage_text_is_ipxes() -> None:
     for name in ("imgfetch", "module", "initrd", "kernel", "imgload", "imgselect", "chain",
                  "boot", "imgexec", "imgargs", "imgstat", "imgfree", "sha256sum", "md5sum",
                  "sha1sum", "autoboot"):  # fmt: skip
-        status, out, _ = run(f"{name} --help || echo failed")
+        status, out, _ = run_cli(f"{name} --help || echo failed")
         assert status == 0
         assert out == usage(name) + "failed\n", name
 
@@ -240,7 +230,7 @@ def test_usage_text_is_ipxes() -> None:
 
 
 def test_exit_n_returns_n_to_the_parent(files: Path) -> None:
-    status, out, _ = run(f"chain {uri(files / 'exit3.ipxe')} || echo status ${{errno}}")
+    status, out, _ = run_cli(f"chain {uri(files / 'exit3.ipxe')} || echo status ${{errno}}")
     assert status == 0
     assert out.splitlines() == [
         f"{uri(files / 'exit3.ipxe')}... ok",
@@ -251,14 +241,14 @@ def test_exit_n_returns_n_to_the_parent(files: Path) -> None:
 
 
 def test_a_failing_line_fails_the_chain_with_its_status(files: Path) -> None:
-    status, out, err = run(f"chain {uri(files / 'fail.ipxe')}", "echo not reached either")
+    status, out, err = run_cli(f"chain {uri(files / 'fail.ipxe')}", "echo not reached either")
     assert status == 1
     assert out.splitlines()[-1] == "Could not boot: Result too large (https://ipxe.org/46022022)"
     assert "fail.ipxe:2: failed: iseq a b" in err
 
 
 def test_script_sees_its_arguments_and_is_listed_after_it_ran(files: Path) -> None:
-    status, out, _ = run(f"chain {uri(files / 'args.ipxe')} x y", "imgstat")
+    status, out, _ = run_cli(f"chain {uri(files / 'args.ipxe')} x y", "imgstat")
     assert status == 0
     size = (files / "args.ipxe").stat().st_size
     assert out.splitlines()[1:] == ["args 2 x y", f'args.ipxe : {size} bytes [script] "x y"']
@@ -274,7 +264,7 @@ def test_nested_chain_resolves_relative_uris_and_restores_cwuri(tmp_path: Path) 
     )
     (tmp_path / "leaf.ipxe").write_text("#!ipxe\necho leaf ${cwuri}\n")
     top = uri(tmp_path / "top.ipxe")
-    status, out, _ = run(f"chain {top}", "echo after [${cwuri}]")
+    status, out, _ = run_cli(f"chain {top}", "echo after [${cwuri}]")
     assert status == 0
     assert out.splitlines() == [
         f"{top}... ok",
@@ -291,14 +281,13 @@ def test_nested_chain_resolves_relative_uris_and_restores_cwuri(tmp_path: Path) 
 
 def test_cli_script_file_resolves_next_to_itself(files: Path) -> None:
     (files / "run.ipxe").write_text("#!ipxe\nchain args.ipxe from-file\n")
-    out, err = io.StringIO(), io.StringIO()
-    status = main([str(files / "run.ipxe")], env={}, stdin=io.StringIO(), stdout=out, stderr=err)
+    status, out, _ = run_cli(options=[str(files / "run.ipxe")])
     assert status == 0
-    assert out.getvalue().splitlines() == ["args.ipxe... ok", "args 1 from-file "]
+    assert out.splitlines() == ["args.ipxe... ok", "args 1 from-file "]
 
 
 def test_a_file_without_the_magic_is_not_a_script(files: Path) -> None:
-    status, out, _ = run(f"chain {uri(files / 'plain.txt')} || echo ${{errno}}", "imgstat")
+    status, out, _ = run_cli(f"chain {uri(files / 'plain.txt')} || echo ${{errno}}", "imgstat")
     assert status == 0
     assert out.splitlines()[1:] == [
         "Could not boot: Exec format error (https://ipxe.org/2e008008)",
@@ -308,7 +297,7 @@ def test_a_file_without_the_magic_is_not_a_script(files: Path) -> None:
 
 
 def test_autofree_marks_and_frees_after_running(files: Path) -> None:
-    status, out, _ = run(
+    status, out, _ = run_cli(
         f"imgfetch -a {uri(files / 'hello.txt')}",
         "imgstat",
         f"chain --autofree {uri(files / 'args.ipxe')}",
@@ -323,7 +312,7 @@ def test_autofree_marks_and_frees_after_running(files: Path) -> None:
 def test_replace_hands_over_when_the_script_ends(tmp_path: Path) -> None:
     (tmp_path / "a.ipxe").write_text("#!ipxe\nchain --replace b.ipxe x\necho not reached\n")
     (tmp_path / "b.ipxe").write_text("#!ipxe\necho in b ${args/1} ${cwuri}\n")
-    status, out, _ = run(f"chain {uri(tmp_path / 'a.ipxe')}", "imgstat")
+    status, out, _ = run_cli(f"chain {uri(tmp_path / 'a.ipxe')}", "imgstat")
     assert status == 0
     assert out.splitlines()[1:] == [
         "b.ipxe... ok",
@@ -336,7 +325,7 @@ def test_a_script_that_chains_itself_stops_at_a_bounded_depth(tmp_path: Path) ->
     # iPXE runs out of memory eventually; bootsh must fail the same way, not die of
     # Python's RecursionError, and the shell goes on.
     (tmp_path / "self.ipxe").write_text("#!ipxe\ninc n\nchain ${cwuri}\n")
-    status, out, err = run(
+    status, out, err = run_cli(
         f"set n:int32 0 && chain {uri(tmp_path / 'self.ipxe')} || echo depth ${{n}} ${{errno}}"
     )
     assert status == 0, err
@@ -353,7 +342,7 @@ def test_a_script_replacing_itself_loops_without_recursion(tmp_path: Path) -> No
     (tmp_path / "again.ipxe").write_text(
         "#!ipxe\ninc n\niseq ${n} 300 && exit 0 ||\nimgexec --replace ${cwuri}\n"
     )
-    status, out, err = run(
+    status, out, err = run_cli(
         f"set n:int32 0 && chain {uri(tmp_path / 'again.ipxe')} && echo done ${{n}}", "imgstat"
     )
     assert status == 0, err[-2000:]
@@ -367,7 +356,7 @@ def test_a_script_replacing_itself_loops_without_recursion(tmp_path: Path) -> No
 
 
 def test_replace_outside_a_running_image_fails(files: Path) -> None:
-    status, out, _ = run(f"chain --replace {uri(files / 'args.ipxe')} || echo ${{errno}}")
+    status, out, _ = run_cli(f"chain --replace {uri(files / 'args.ipxe')} || echo ${{errno}}")
     assert status == 0
     assert out.splitlines()[1:] == [
         "Could not boot: Error 0x3d008019 (https://ipxe.org/3d008019)",
@@ -376,13 +365,13 @@ def test_replace_outside_a_running_image_fails(files: Path) -> None:
 
 
 def test_boot_with_nothing_selected_says_so_and_succeeds() -> None:
-    status, out, _ = run("boot", "echo still here")
+    status, out, _ = run_cli("boot", "echo still here")
     assert status == 0
     assert out.splitlines() == ["No image selected", "still here"]
 
 
 def test_selecting_an_untyped_image_fails(files: Path) -> None:
-    status, out, _ = run(f"imgselect {uri(files / 'hello.txt')} || echo ${{errno}}", "imgstat")
+    status, out, _ = run_cli(f"imgselect {uri(files / 'hello.txt')} || echo ${{errno}}", "imgstat")
     assert status == 0
     assert out.splitlines()[1:] == [
         "Could not select: Exec format error (https://ipxe.org/2e008008)",
@@ -392,7 +381,7 @@ def test_selecting_an_untyped_image_fails(files: Path) -> None:
 
 
 def test_without_the_image_types_plugin_nothing_runs(files: Path) -> None:
-    status, out, _ = run(
+    status, out, _ = run_cli(
         f"chain {uri(files / 'args.ipxe')} || echo ${{errno}}",
         options=("--no-plugin", "image_types"),
     )
@@ -417,7 +406,7 @@ def _pe(size: int = 4096) -> bytes:
 def test_efi_and_pxe_are_typed_and_cannot_boot(tmp_path: Path) -> None:
     (tmp_path / "grubx64.efi").write_bytes(_pe())
     (tmp_path / "undionly.kpxe").write_bytes(b"\xeb\x3c" + b"\0" * 1000)
-    status, out, err = run(
+    status, out, err = run_cli(
         f"imgfetch {uri(tmp_path / 'grubx64.efi')}",
         f"imgfetch {uri(tmp_path / 'undionly.kpxe')}",
         "imgstat",
@@ -503,7 +492,7 @@ def test_dhcp_filename_with_next_server_is_a_tftp_uri(shell: Shell) -> None:
 
 def test_digests_match_hashlib(files: Path) -> None:
     data = (files / "initrd.cpio").read_bytes()
-    status, out, _ = run(
+    status, out, _ = run_cli(
         f"imgfetch {uri(files / 'initrd.cpio')}",
         "md5sum initrd.cpio",
         "sha1sum initrd.cpio",
@@ -525,7 +514,7 @@ def test_digests_match_hashlib(files: Path) -> None:
 
 
 def test_digest_into_a_setting_that_cannot_hold_it_is_iPXEs_store_error(files: Path) -> None:
-    status, out, err = run(
+    status, out, err = run_cli(
         f"imgfetch {uri(files / 'initrd.cpio')}",
         "sha256sum -s x:ipv4 initrd.cpio || echo st ${errno}",
         "sha256sum -s y:nosuchtype initrd.cpio || echo st ${errno}",
@@ -545,7 +534,9 @@ def test_digest_into_a_setting_that_cannot_hold_it_is_iPXEs_store_error(files: P
 
 def test_autoboot_of_an_unknown_netdev_is_parse_netdevs_error() -> None:
     # As every ifcommon command (ifopen, ifconf): iPXE's parse_netdev number.
-    status, out, _ = run("autoboot nosuch || echo st ${errno}", "ifopen nosuch || echo st ${errno}")
+    status, out, _ = run_cli(
+        "autoboot nosuch || echo st ${errno}", "ifopen nosuch || echo st ${errno}"
+    )
     assert status == 0
     assert out.splitlines() == ['"nosuch": no such network device', "st 0x2c162013"] * 2
 
@@ -615,7 +606,7 @@ def test_no_writable_temporary_directory_is_one_line(tmp_path: Path) -> None:
 def test_an_empty_uri_fetches_the_working_uri_named_imgn(tmp_path: Path) -> None:
     # iPXE resolves "" to ${cwuri} but names the image from the URI as typed (no path: imgN).
     (tmp_path / "self.ipxe").write_text("#!ipxe\nimgfetch ${nosuch}\nimgstat\n")
-    status, out, _ = run(f"chain {uri(tmp_path / 'self.ipxe')}")
+    status, out, _ = run_cli(f"chain {uri(tmp_path / 'self.ipxe')}")
     assert status == 0
     size = (tmp_path / "self.ipxe").stat().st_size
     assert out.splitlines()[1:] == ["... ok", f"img0 : {size} bytes [script]"]

@@ -11,7 +11,6 @@ system call in the same kind of process: the oracle is the kernel, not bootsh.
 from __future__ import annotations
 
 import errno
-import io
 import os
 import shutil
 import subprocess
@@ -22,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from bootsh.cli import main
 from bootsh.kexec import (
     SYSCALLS,
     BootPlan,
@@ -32,7 +30,7 @@ from bootsh.kexec import (
     explain,
     syscall_number,
 )
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_cli
 from tests.initrd import kernel, newc
 
 NO_SYS_BOOT = ["setpriv", "--bounding-set=-sys_boot", "--inh-caps=-sys_boot"]
@@ -55,15 +53,6 @@ def shared() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def run(*lines: str, options: tuple[str, ...] = ("--dry-run",)) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    argv = [*options]
-    for line in lines:
-        argv += ["-c", line]
-    status = main(argv, env={}, stdin=io.StringIO(), stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
-
-
 # -- the plan ----------------------------------------------------------------------------------
 
 
@@ -72,7 +61,7 @@ def test_dry_run_prints_the_plan_in_order(shared: Path) -> None:
     (shared / "b.cpio.gz").write_bytes(b"\x1f\x8b" + b"\0" * 30)
     (shared / "menu.ipxe").write_text("#!ipxe\necho menu\n")
     size = kernel().stat().st_size
-    status, out, _ = run(
+    status, out, _ = run_cli(
         f"chain {(shared / 'menu.ipxe').as_uri()}",  # a script: never an initrd
         f"kernel {kernel().as_uri()} root=/dev/ram0  console=ttyS0",
         f"initrd {(shared / 'a.cpio').as_uri()}",
@@ -124,7 +113,7 @@ def test_combined_initrd_keeps_order_and_pads_to_four(shared: Path) -> None:
 
 def test_an_initrd_with_a_name_is_wrapped_in_a_cpio_header(shared: Path) -> None:
     (shared / "hostname.txt").write_bytes(b"lab\n")
-    status, out, _ = run(
+    status, out, _ = run_cli(
         f"kernel {kernel().as_uri()}",
         f"initrd {(shared / 'hostname.txt').as_uri()} /etc/hostname mode=600",
         "boot",
@@ -184,7 +173,7 @@ def test_syscall_numbers() -> None:
 
 def test_booting_something_that_is_no_kernel_fails_cleanly(shared: Path) -> None:
     (shared / "x.efi").write_bytes(b"MZ" + b"\0" * 0x3A + b"\x40\0\0\0" + b"PE\0\0")
-    status, out, err = run(f"chain {(shared / 'x.efi').as_uri()}", options=())
+    status, out, err = run_cli(f"chain {(shared / 'x.efi').as_uri()}", options=())
     assert status == 1
     assert out.splitlines()[-1] == "Could not boot: Exec format error (https://ipxe.org/2e008008)"
     assert "cannot boot an EFI executable from Linux" in err
