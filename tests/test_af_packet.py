@@ -13,23 +13,22 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 import bootsh_ipxe_cmds
 from bootsh.context import Config, Context
 from bootsh.hookspecs import hookimpl
-from bootsh.lab import Lab, LabUnavailable
+from bootsh.lab import Lab
 from bootsh.netstate import NetdevState
 from bootsh.nic import Nic
 from bootsh.plugins import make_plugin_manager
 from bootsh.script import parse_script
 from bootsh.shell import Shell
 from bootsh_af_packet import parse_net
+from tests.helpers import ROOT, bootsh, bootsh_argv, started
 
-ROOT = Path(__file__).resolve().parent.parent
 CLIENT_MAC = "02:00:00:00:ab:01"
 NET = "af_packet,if=veth-cli"
 CLOSED = f"net0: {CLIENT_MAC} using af_packet on veth-cli (Ethernet) [closed]"
@@ -58,23 +57,8 @@ def lab() -> Iterator[Lab]:
         client_mac=CLIENT_MAC,
         client_ipv6=False,
     )
-    try:
-        quiet.start()
-    except LabUnavailable as exc:
-        pytest.skip(str(exc))
-    with quiet:
+    with started(quiet):
         yield quiet
-
-
-def bootsh(
-    lab: Lab, *lines: str, net: Sequence[str] = (NET,), prefix: Sequence[str] = ()
-) -> subprocess.CompletedProcess[str]:
-    argv = [*prefix, sys.executable, "-m", "bootsh"]
-    for spec in net:
-        argv += ["--net", spec]
-    for line in lines:
-        argv += ["-c", line]
-    return lab.run_in_client(argv, capture_output=True, text=True, cwd=ROOT, timeout=30)
 
 
 def test_net_gives_exactly_that_nic_closed(lab: Lab) -> None:
@@ -130,9 +114,7 @@ def test_ifopen_sets_the_link_up(lab: Lab) -> None:
 
 
 def test_frames_from_the_server_count_as_rx(lab: Lab) -> None:
-    argv = [sys.executable, "-m", "bootsh", "--net", NET]
-    for line in ("ifopen", "echo opened", "sleep 2", "ifstat", "ifclose", "ifstat"):
-        argv += ["-c", line]
+    argv = bootsh_argv("ifopen", "echo opened", "sleep 2", "ifstat", "ifclose", "ifstat")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         lab.client_argv(argv),
