@@ -26,7 +26,6 @@ from bootsh.config import Choices, merge
 from bootsh.context import Context
 from bootsh.errors import BootshError, UsageError
 from bootsh.images import set_cwuri
-from bootsh.lint import check_files, resolver
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
 from bootsh.script import has_magic, parse_script
 from bootsh.shell import Shell
@@ -257,6 +256,8 @@ def _check(host: PluginHost, paths: list[str], out: TextIO, err: TextIO) -> int:
         print("bootsh: --check needs at least one script", file=err)
         return USAGE_ERROR
     table = host.commands()
+    from bootsh.lint import check_files, resolver  # only for --check
+
     findings = check_files(paths, resolver(table))
     for finding in findings:
         print(finding, file=out)

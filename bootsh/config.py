@@ -15,7 +15,6 @@ has none either: it names this run's NICs, as iPXE's Linux build takes them.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +56,8 @@ def config_candidates(env: Mapping[str, str]) -> list[Path]:
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
+    import tomllib  # only when a config file exists: most runs have none
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

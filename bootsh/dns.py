@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import secrets
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -317,7 +317,8 @@ class Lookup:
 
     def _ask(self, qname: bytes, qtype: int, index: int) -> _Answer:
         """Send the question until a readable response comes, moving through the servers."""
-        qid = secrets.randbits(16) or 1
+        # os.urandom, not secrets: that loads OpenSSL's hmac at start-up for one number.
+        qid = int.from_bytes(os.urandom(2), "big") or 1
         query = build_query(qid, qname, qtype)
         ignored: list[str] = []  # why responses were unreadable: said if nothing else came
         for attempt, wait in enumerate(self.schedule):

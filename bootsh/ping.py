@@ -18,7 +18,7 @@ as iPXE's transmit fails with "Network unreachable" and only its timer speaks.
 
 from __future__ import annotations
 
-import secrets
+import os
 import socket
 import struct
 import time
@@ -96,7 +96,7 @@ class Pinger:
     timeout: float = 1.0
     size: int = 64
     count: int = 0
-    ident: int = field(default_factory=lambda: secrets.randbits(16))
+    ident: int = field(default_factory=lambda: int.from_bytes(os.urandom(2), "big"))
     clock: Callable[[], float] = time.monotonic
 
     def run(self) -> int:

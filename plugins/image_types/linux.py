@@ -16,11 +16,14 @@ type, so ``imgstat`` does not show it; bootsh uses it only to know what a boot h
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from bootsh.images import ERRFILE_BZIMAGE, Image, ImageType, store_of
 from bootsh.ipxe_errors import error_number
-from bootsh.kexec import BootPlan, KexecError, PlanFile, boot
 from bootsh.shell import Shell
+
+if TYPE_CHECKING:
+    from bootsh.kexec import BootPlan
 
 CPIO_MAGICS = (b"070701", b"070702")
 COMPRESSED_MAGICS = (
@@ -63,6 +66,9 @@ def inspect_bzimage(image: Image, header: bytes) -> Mapping[str, str]:
 
 def plan(shell: Shell, kernel: Image) -> BootPlan:
     """The kernel, every other registered image that is not executable, and the arguments."""
+    # kexec (ctypes, the plan's records) is loaded when a kernel boots, not at start-up.
+    from bootsh.kexec import BootPlan, PlanFile
+
     store = store_of(shell)
     initrds = tuple(
         PlanFile.initrd(i.name, i.path, i.size, i.uri, i.cmdline)
@@ -75,6 +81,8 @@ def plan(shell: Shell, kernel: Image) -> BootPlan:
 
 
 def exec_bzimage(shell: Shell, image: Image) -> int:
+    from bootsh.kexec import KexecError, boot
+
     boot_plan = plan(shell, image)
     if shell.context.config.dry_run:
         for line in boot_plan.lines():

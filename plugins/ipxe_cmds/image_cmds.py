@@ -19,7 +19,6 @@ the shell and ``bootsh --check`` agree.
 
 from __future__ import annotations
 
-import hashlib
 import urllib.parse
 from collections.abc import Callable, Iterable
 
@@ -327,6 +326,8 @@ def digest(inv: Invocation) -> int:
     download), one that cannot be is skipped, and the command succeeds. ``-s SETTING``
     stores the hex digest in SETTING instead of printing it.
     """
+    import hashlib  # OpenSSL's bindings: loaded when a digest is asked for, not at start-up
+
     shell = inv.shell
     setting_name = inv.value("set")
     setting: NamedSetting | None = None

@@ -21,12 +21,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bootsh.context import Config
 
 from .dump import DumpXenStore
-from .live import LiveXenStore
 from .store import Guest, XenStore, pick_domid
+
+if TYPE_CHECKING:
+    from .live import LiveXenStore
 
 XENBUS_DEVICE = Path("/dev/xen/xenbus")
 
@@ -62,6 +65,9 @@ def open_guest(
     timeout = config.xenstore_timeout
     if config.xenstore_dump is not None:
         return _from_dump(DumpXenStore.from_file(config.xenstore_dump), config.xen_domid)
+    # pyxs only for a live store: a dump (--machine) or a machine without Xen never loads it.
+    from .live import LiveXenStore
+
     if config.xenstore_socket:
         return _from_socket(LiveXenStore.unix_socket(config.xenstore_socket, timeout), config)
     if xenbus.exists():
