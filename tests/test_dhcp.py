@@ -17,32 +17,16 @@ import sys
 import time
 from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 
 import pytest
 
-from bootsh.lab import Lab, LabUnavailable
+from bootsh.lab import Lab
+from tests.helpers import ROOT, bootsh, bootsh_argv, started
 
-ROOT = Path(__file__).resolve().parent.parent
 MAC = "02:00:00:00:dc:01"
 NET = "af_packet,if=veth-cli"
 LINK_LOCAL = "net0: fe80::ff:fe00:dc01/64"
 CONFIGURING = f"Configuring (net0 {MAC})..."
-
-
-def start(lab: Lab) -> Lab:
-    try:
-        lab.start()
-    except LabUnavailable as exc:
-        pytest.skip(str(exc))
-    return lab
-
-
-def bootsh(lab: Lab, *lines: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "bootsh", "--net", NET]
-    for line in lines:
-        argv += ["-c", line]
-    return lab.run_in_client(argv, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
 
 
 def addresses(lab: Lab) -> list[str]:
@@ -90,7 +74,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "--dhcp-option=tag:ipxe,encap:175,190,alice",
         "--dhcp-option-force=225,01:02:03",
     ]
-    with start(Lab(serve, client_mac=MAC, client_ipv6=False, dnsmasq_args=extra)) as lab:
+    with started(Lab(serve, client_mac=MAC, client_ipv6=False, dnsmasq_args=extra)) as lab:
         yield lab
 
 
@@ -195,8 +179,8 @@ def test_scapy_is_not_loaded_by_route_or_iflinkwait(lab: Lab) -> None:
 
 @pytest.fixture(scope="module")
 def silent() -> Iterator[Lab]:
-    with start(Lab(dhcp=False, tftp=False, dns=False, http=False, client_mac=MAC,
-                   client_ipv6=False)) as lab:  # fmt: skip
+    with started(Lab(dhcp=False, tftp=False, dns=False, http=False, client_mac=MAC,
+                     client_ipv6=False)) as lab:  # fmt: skip
         yield lab
 
 
@@ -271,8 +255,8 @@ def stop(proc: subprocess.Popen[str]) -> str:
 
 @pytest.fixture
 def bare() -> Iterator[Lab]:
-    with start(Lab(dhcp=False, tftp=False, dns=False, http=False, client_mac=MAC,
-                   client_ipv6=False)) as lab:  # fmt: skip
+    with started(Lab(dhcp=False, tftp=False, dns=False, http=False, client_mac=MAC,
+                     client_ipv6=False)) as lab:  # fmt: skip
         yield lab
 
 
@@ -390,7 +374,7 @@ def test_iflinkwait_reports_a_down_link_and_sees_it_come_up(bare: Lab) -> None:
         "0x3808616b",
     ]
     assert "[closed]" in proc.stdout  # closed again, as iPXE does after a failed wait
-    argv = bare.client_argv([sys.executable, "-m", "bootsh", "--net", NET, "-c", "iflinkwait"])
+    argv = bare.client_argv(bootsh_argv("iflinkwait"))
     waiting = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     time.sleep(1.2)
     subprocess.run(["ip", "-n", bare.server_ns, "link", "set", bare.server_if, "up"], check=True)
@@ -463,8 +447,7 @@ def test_without_cap_net_admin_the_missing_capability_is_named(lab: Lab) -> None
     cannot be configured: the error says which capability is missing, and nothing changes."""
     forget(lab)
     drop = ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-all"]
-    argv = [*drop, sys.executable, "-m", "bootsh", "--net", NET, "-c", "dhcp"]
-    proc = lab.run_in_client(argv, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    proc = bootsh(lab, "dhcp", prefix=drop)
     assert proc.returncode == 0, proc.stderr
     assert re.fullmatch(re.escape(CONFIGURING) + r"\.* ok\n", proc.stdout), proc.stdout
     assert proc.stderr.startswith(f"bootsh: net0: the lease is not applied to {lab.client_if}")
