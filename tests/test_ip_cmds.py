@@ -14,14 +14,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from bootsh.lab import Lab, LabUnavailable
+from bootsh.lab import Lab
+from tests.helpers import ROOT, bootsh, started
 
-ROOT = Path(__file__).resolve().parent.parent
 CLIENT_MAC = "02:00:00:00:ab:05"
 NET = "af_packet,if=veth-cli"
 SERVER = "10.77.0.1"
@@ -34,22 +33,8 @@ CONFIGURED = re.compile(r"^Configuring \(net0 02:00:00:00:ab:05\)\.+ ok$")
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    lab = Lab(client_mac=CLIENT_MAC)
-    try:
-        lab.start()
-    except LabUnavailable as exc:
-        pytest.skip(str(exc))
-    with lab:
+    with started(Lab(client_mac=CLIENT_MAC)) as lab:
         yield lab
-
-
-def bootsh(lab: Lab, *lines: str, net: Sequence[str] = (NET,)) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "bootsh"]
-    for spec in net:
-        argv += ["--net", spec]
-    for line in lines:
-        argv += ["-c", line]
-    return lab.run_in_client(argv, capture_output=True, text=True, cwd=ROOT, timeout=60)
 
 
 def leased(lab: Lab, *lines: str) -> tuple[list[str], subprocess.CompletedProcess[str]]:
