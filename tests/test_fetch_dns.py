@@ -6,15 +6,13 @@ Without a ``dns`` setting the system's resolver decides (covered by the other fe
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bootsh.lab import CLIENT_IF, Lab, LabUnavailable
-from tests.helpers import ROOT
+from bootsh.lab import CLIENT_IF, Lab
+from tests.helpers import bootsh, started
 
 ONLY = "boot.only-bootsh.test"  # known to the extra DNS server only
 DNS_HOST = "10.77.0.2"
@@ -24,24 +22,12 @@ DNS_HOST = "10.77.0.2"
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     served = tmp_path_factory.mktemp("dns-served")
     (served / "hello.ipxe").write_text("#!ipxe\necho hello\n")
-    the_lab = Lab(serve=served)
-    try:
-        the_lab.start()
-    except LabUnavailable as exc:
-        pytest.fail(f"no lab here: {exc}")
-    with the_lab:
+    with started(Lab(serve=served)) as the_lab:
         host = the_lab.add_host(DNS_HOST)
         the_lab.start_host_dnsmasq(
             host, [f"--address=/{ONLY}/{the_lab.server_ip}"], ports=(53,), dns=True
         )
         yield the_lab
-
-
-def bootsh(lab: Lab, *lines: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "bootsh", "--net", f"af_packet,if={CLIENT_IF}"]
-    for line in lines:
-        argv += ["-c", line]
-    return lab.run_in_client(argv, capture_output=True, text=True, cwd=ROOT, timeout=60)
 
 
 def test_the_name_is_unknown_to_the_system_resolver(lab: Lab) -> None:
