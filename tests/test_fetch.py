@@ -39,13 +39,13 @@ from bootsh.fetch import (
 )
 from bootsh.hookspecs import hookimpl
 from bootsh.ipxe_errors import strerror
-from bootsh.lab import Lab, LabUnavailable
+from bootsh.lab import Lab
 from bootsh.plugins import make_plugin_manager
 from bootsh.shell import Shell
 from bootsh.uri import redact
 from bootsh_uri_schemes import http as http_scheme
 from bootsh_uri_schemes import tftp as tftp_scheme
-from tests.helpers import ROOT, make_shell
+from tests.helpers import ROOT, make_shell, started
 
 SERVER = "10.77.0.1"
 CLIENT = "10.77.0.50"
@@ -421,15 +421,9 @@ def _address_client(lab: Lab) -> None:
 @contextmanager
 def _lab(served: Path) -> Iterator[Lab]:
     _require_lab()
-    try:
-        lab = Lab(serve=served, dhcp=False, dns=False, client_ipv6=False).start()
-    except LabUnavailable as exc:
-        pytest.skip(f"network lab unavailable: {exc}")
-    try:
+    with started(Lab(serve=served, dhcp=False, dns=False, client_ipv6=False)) as lab:
         _address_client(lab)
         yield lab
-    finally:
-        lab.close()
 
 
 @pytest.fixture(scope="module")
