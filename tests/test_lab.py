@@ -31,11 +31,11 @@ from bootsh.lab import (
     SERVER_IF,
     Lab,
     LabError,
-    LabUnavailable,
     cleanup_stale,
     netns_pids,
     stale_lock,
 )
+from tests.helpers import started
 
 CLIENT_TOOLS = ("busybox", "curl", "tftp")
 IPXE_OPTION_175 = "0xaf:130101"  # encapsulated iPXE options: feature "HTTP" (0x13) = 1
@@ -60,13 +60,6 @@ def _require_tools() -> None:
         pytest.skip(f"missing {', '.join(missing)}: run .ci/install-net.sh")
 
 
-def _start(lab: Lab) -> Lab:
-    try:
-        return lab.start()
-    except LabUnavailable as exc:
-        pytest.skip(str(exc))
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("served")
@@ -79,7 +72,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def lab(served: Path) -> Iterator[Lab]:
     _require_tools()
-    with _start(Lab(served)) as lab:
+    with started(Lab(served)) as lab:
         yield lab
 
 
@@ -341,7 +334,7 @@ def test_links_are_running_when_start_returns(lab: Lab) -> None:
 def test_teardown_leaves_nothing(served: Path) -> None:
     _require_tools()
     root_links = set(_links())
-    lab = _start(Lab(served, client_mac="02:00:00:00:00:42"))
+    lab = started(Lab(served, client_mac="02:00:00:00:00:42"))
     assert {lab.server_ns, lab.client_ns} <= _netns_list()
     assert _links(lab.client_ns)[CLIENT_IF]["address"] == "02:00:00:00:00:42"
     dnsmasq = lab.dnsmasq_pid
@@ -371,7 +364,7 @@ def test_missing_served_directory(tmp_path: Path) -> None:
     root_links = set(_links())
     lab = Lab(tmp_path / "nothere")
     with pytest.raises(LabError, match="no such directory"):
-        _start(lab)
+        started(lab)
     assert_gone(lab, root_links)
     assert not (tmp_path / "nothere").exists()
 
@@ -381,14 +374,14 @@ def test_teardown_after_a_failed_start(served: Path) -> None:
     root_links = set(_links())
     lab = Lab(served, dnsmasq_args=["--no-such-option"])
     with pytest.raises(LabError, match="dnsmasq exited"):
-        _start(lab)
+        started(lab)
     assert_gone(lab, root_links)
 
 
 def test_quiet_client_sends_nothing_of_its_own(served: Path) -> None:
     """With client_ipv6=False the kernel sends nothing on veth-cli: counters stay exact."""
     _require_tools()
-    with _start(Lab(served, client_ipv6=False, dns=False, http=False)) as lab:
+    with started(Lab(served, client_ipv6=False, dns=False, http=False)) as lab:
         time.sleep(0.3)  # an IPv6 kernel would have sent MLD reports and DAD probes by now
         stats = _links(lab.client_ns)[CLIENT_IF]
         assert not [a for a in stats.get("addr_info", []) if a["family"] == "inet6"]
@@ -400,7 +393,7 @@ def test_quiet_client_sends_nothing_of_its_own(served: Path) -> None:
 
 def test_without_dns_dnsmasq_does_not_listen_on_53(served: Path) -> None:
     _require_tools()
-    with _start(Lab(served, dns=False, http=False)) as lab:
+    with started(Lab(served, dns=False, http=False)) as lab:
         udp = lab.run_in_server(["cat", "/proc/net/udp"], capture_output=True, text=True)
         ports = {int(line.split()[1].rsplit(":", 1)[1], 16) for line in udp.stdout.splitlines()[1:]}
         assert ports == {67, 69}
@@ -584,7 +577,7 @@ def test_a_new_lab_cleans_stale_ones_first(served: Path) -> None:
         proc.kill()
         proc.wait()
         assert server_ns in _netns_list()
-    with _start(Lab(served)):
+    with started(Lab(served)):
         assert not {server_ns, client_ns} & _netns_list()
 
 
@@ -593,7 +586,7 @@ def test_lab_up_and_down_are_fast(served: Path) -> None:
     _require_tools()
     ups, downs = [], []
     for _ in range(3):
-        with _start(Lab(served)) as lab:
+        with started(Lab(served)) as lab:
             pass
         ups.append(lab.timings["up"])
         downs.append(lab.timings["down"])
