@@ -23,6 +23,16 @@ from bootsh.shell import Shell
 ROOT = Path(__file__).resolve().parent.parent
 MACHINE = ROOT / "examples" / "machines" / "xen-hvm"
 CLIENT_NET = f"af_packet,if={CLIENT_IF}"  # the --net of bootsh on the lab's client veth
+# Three broadcast frames of an experimental EtherType, sent from the server's veth by
+# ``python -c SEND_FRAMES IFACE`` in the server namespace: RX that bootsh did not cause.
+SEND_FRAMES = """
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+src = s.getsockname()[4]
+for i in range(3):
+    s.send(b"\\xff" * 6 + src + b"\\x88\\xb5" + bytes([i]) * 50)
+"""
 
 
 class Tmux:

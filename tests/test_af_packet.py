@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 
 import pytest
@@ -27,24 +26,13 @@ from bootsh.plugins import make_plugin_manager
 from bootsh.script import parse_script
 from bootsh.shell import Shell
 from bootsh_af_packet import parse_net
-from tests.helpers import ROOT, bootsh, bootsh_argv, started
+from tests.helpers import ROOT, SEND_FRAMES, bootsh, bootsh_argv, started
 
 CLIENT_MAC = "02:00:00:00:ab:01"
 NET = "af_packet,if=veth-cli"
 CLOSED = f"net0: {CLIENT_MAC} using af_packet on veth-cli (Ethernet) [closed]"
 OPEN = f"net0: {CLIENT_MAC} using af_packet on veth-cli (Ethernet) [open]"
 IDLE = "  [Link:up, TX:0 TXE:0 RX:0 RXE:0]"
-# Three broadcast frames of an experimental EtherType, sent from the server's veth.
-SEND_FRAMES = textwrap.dedent(
-    """
-    import socket, sys
-    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-    s.bind((sys.argv[1], 0))
-    src = s.getsockname()[4]
-    for i in range(3):
-        s.send(b"\\xff" * 6 + src + b"\\x88\\xb5" + bytes([i]) * 50)
-    """
-)
 
 
 @pytest.fixture(scope="module")

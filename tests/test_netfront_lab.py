@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from bootsh.lab import CLIENT_IF, Lab, LabUnavailable
+from bootsh.lab import CLIENT_IF, Lab
+from tests import helpers
+from tests.helpers import ROOT, SEND_FRAMES, bootsh_argv, started
 from tests.sysfs_tree import Vif, xen_hvm_guest
 from tests.xenstored import VifSpec, Xenstored, populate_guest
 
-ROOT = Path(__file__).resolve().parent.parent
 DOMID = 9
 MAC = "00:16:3e:09:00:00"
 CLOSED = f"net0: {MAC} using netfront on vif/0 (Ethernet) [closed]"
@@ -37,12 +38,7 @@ IDLE = "  [Link:up, TX:0 TXE:0 RX:0 RXE:0]"
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
     # The client kernel stays silent on the veth (no IPv6): the counters are bootsh's alone.
-    lab = Lab(client_mac=MAC, client_ipv6=False, tftp=False, http=False)
-    try:
-        lab.start()
-    except LabUnavailable as exc:
-        pytest.skip(str(exc))
-    with lab:
+    with started(Lab(client_mac=MAC, client_ipv6=False, tftp=False, http=False)) as lab:
         yield lab
 
 
@@ -56,6 +52,12 @@ def guest(xsd: Xenstored, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def on_guest(guest: Path) -> list[str]:
+    """bootsh's options for the guest: its sysfs tree and its domain in XenStore; no --net,
+    netfront finds the vif."""
+    return ["--sysfs-root", str(guest), "--xen-domid", str(DOMID), "--xenstore-timeout", "2"]
+
+
 def bootsh(lab: Lab, xsd: Xenstored, guest: Path, *lines: str) -> subprocess.CompletedProcess[str]:
     empty = guest / "empty.toml"
     empty.write_text("")
@@ -65,13 +67,7 @@ def bootsh(lab: Lab, xsd: Xenstored, guest: Path, *lines: str) -> subprocess.Com
         "BOOTSH_CONFIG": str(empty),
         "HOME": "/nonexistent",
     }
-    argv = [
-        *(sys.executable, "-m", "bootsh", "--sysfs-root", str(guest)),
-        *("--xen-domid", str(DOMID), "--xenstore-timeout", "2"),
-    ]
-    for line in lines:
-        argv += ["-c", line]
-    return lab.run_in_client(argv, capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    return helpers.bootsh(lab, *lines, net=(), options=on_guest(guest), env=env)
 
 
 def test_the_vif_is_net0_and_its_twin_is_hidden(lab: Lab, xsd: Xenstored, guest: Path) -> None:
@@ -90,13 +86,6 @@ def test_the_vif_is_net0_and_its_twin_is_hidden(lab: Lab, xsd: Xenstored, guest:
 
 def test_ifopen_and_counters_on_the_vif(lab: Lab, xsd: Xenstored, guest: Path) -> None:
     """Three frames from the server reach the vif's socket; bootsh sent nothing."""
-    sender = (
-        "import socket,sys\n"
-        "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n"
-        "s.bind((sys.argv[1],0))\n"
-        "src=s.getsockname()[4]\n"
-        "[s.send(b'\\xff'*6+src+b'\\x88\\xb5'+bytes([i])*50) for i in range(3)]\n"
-    )
     proc = bootsh(
         lab,
         xsd,
@@ -109,10 +98,7 @@ def test_ifopen_and_counters_on_the_vif(lab: Lab, xsd: Xenstored, guest: Path) -
     assert proc.stdout.splitlines() == [OPEN, IDLE, f"net0 {MAC}"]
     # The same, with traffic arriving while the socket is open (read before ifstat polls).
     script = "ifopen net0 && echo opened && read go && ifstat net0"  # read waits for stdin
-    argv = [
-        *(sys.executable, "-m", "bootsh", "--sysfs-root", str(guest)),
-        *("--xen-domid", str(DOMID), "--xenstore-timeout", "2", "-c", script),
-    ]
+    argv = bootsh_argv(script, net=(), options=on_guest(guest))
     env = {
         **os.environ,
         "XENSTORED_PATH": str(xsd.socket_path),
@@ -132,7 +118,7 @@ def test_ifopen_and_counters_on_the_vif(lab: Lab, xsd: Xenstored, guest: Path) -
         assert child.stdout is not None and child.stdin is not None
         assert child.stdout.readline() == "opened\n"
         lab.run_in_server(
-            [sys.executable, "-c", sender, lab.server_if], check=True, capture_output=True
+            [sys.executable, "-c", SEND_FRAMES, lab.server_if], check=True, capture_output=True
         )
         out, err = child.communicate("go\n", timeout=30)
     finally:
