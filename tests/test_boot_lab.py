@@ -14,21 +14,22 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from bootsh.lab import CLIENT_IF, Lab, LabUnavailable
-from tests.helpers import ROOT
+from bootsh.lab import CLIENT_IF, Lab
+from tests import helpers
+from tests.helpers import ROOT, bootsh_argv, started
 from tests.initrd import kernel, newc
 
 MAC = "52:54:00:b0:07:01"
 SERVER = "10.77.0.1"
 HTTP = f"http://{SERVER}"
 TFTP = f"tftp://{SERVER}"
+DRY_RUN = ("--dry-run",)  # a boot prints its plan: nothing here ever loads a kernel
 BIG = 512 << 20  # bytes (sparse): a download long enough to be interrupted mid-way
 
 BOOT_SCRIPT = """#!ipxe
@@ -59,30 +60,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def lab(served: Path) -> Iterator[Lab]:
-    for tool in ("ip", "dnsmasq", "ethtool"):
-        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            pytest.skip(f"{tool} missing: run .ci/install-net.sh")
-    the_lab = Lab(serve=served, client_mac=MAC)
-    try:
-        the_lab.start()
-    except LabUnavailable as exc:
-        pytest.skip(str(exc))
-    with the_lab:
+    with started(Lab(serve=served, client_mac=MAC)) as the_lab:
         yield the_lab
 
 
-def argv(*lines: str) -> list[str]:
-    args = [sys.executable, "-m", "bootsh", "--net", f"af_packet,if={CLIENT_IF}", "--dry-run"]
-    for line in ("dhcp", *lines):
-        args += ["-c", line]
-    return args
-
-
-def bootsh(lab: Lab, *lines: str) -> subprocess.CompletedProcess[str]:
+def bootsh(
+    lab: Lab, *lines: str, first: tuple[str, ...] = ("dhcp",)
+) -> subprocess.CompletedProcess[str]:
+    """bootsh --dry-run in the client, ``first`` (a lease) before ``lines``; should a test get
+    the dry run wrong, BOOTSH_NEVER_KEXEC undoes the load."""
     env = {**os.environ, "BOOTSH_NEVER_KEXEC": "1"}
-    return lab.run_in_client(
-        argv(*lines), capture_output=True, text=True, cwd=ROOT, timeout=120, env=env
-    )
+    return helpers.bootsh(lab, *first, *lines, options=DRY_RUN, env=env, timeout=120)
 
 
 def plan(served: Path, base: str) -> list[str]:
@@ -139,14 +127,7 @@ def test_relative_uris_nest_and_start_at_next_server(lab: Lab, served: Path) -> 
 
 
 def test_autoboot_chains_the_dhcp_boot_file(lab: Lab, served: Path) -> None:
-    proc = lab.run_in_client(
-        [*argv()[:-2], "-c", "autoboot", "-c", "imgstat"],  # no "dhcp" first
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        env={**os.environ, "BOOTSH_NEVER_KEXEC": "1"},
-    )
+    proc = bootsh(lab, "autoboot", "imgstat", first=())  # no "dhcp" first
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == f"net0: {MAC} using af_packet on {CLIENT_IF} (Ethernet) [open]"
@@ -192,7 +173,7 @@ def interrupted(
     ``ready()`` holds; its status, whole stdout and stderr."""
     env = {**os.environ, "BOOTSH_NEVER_KEXEC": "1", "TMPDIR": str(private)}
     proc = subprocess.Popen(
-        lab.client_argv(argv(*lines)),
+        lab.client_argv(bootsh_argv("dhcp", *lines, options=DRY_RUN)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
