@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -22,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from bootsh.lab import CLIENT_IF, Lab, LabUnavailable
-from tests.helpers import ROOT, Tmux
+from bootsh.lab import CLIENT_IF, Lab
+from tests.helpers import ROOT, Tmux, started
 
 MAC = "52:54:00:b0:07:71"
 SILENT_MAC = "52:54:00:b0:07:72"
@@ -36,23 +35,13 @@ BIG = 2 << 30
 HUGE = 64 << 30
 
 
-def start_lab(lab: Lab) -> Lab:
-    for tool in ("ip", "dnsmasq", "ethtool"):
-        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            pytest.skip(f"{tool} missing: run .ci/install-net.sh")
-    try:
-        return lab.start()
-    except LabUnavailable as exc:
-        pytest.skip(str(exc))
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     served = tmp_path_factory.mktemp("tmux-served")
     for name, size in (("big.bin", BIG), ("huge.bin", HUGE)):
         with (served / name).open("wb") as f:
             f.truncate(size)  # sparse: costs no disk on the server side
-    with start_lab(Lab(serve=served, client_mac=MAC, client_ipv6=False)) as the_lab:
+    with started(Lab(serve=served, client_mac=MAC, client_ipv6=False)) as the_lab:
         yield the_lab
 
 
@@ -217,7 +206,7 @@ def test_the_prompt_after_ctrl_c_starts_a_line_without_an_empty_one(
 @pytest.fixture(scope="module")
 def silent_lab() -> Iterator[Lab]:
     lab = Lab(dhcp=False, tftp=False, dns=False, http=False, client_mac=SILENT_MAC)
-    with start_lab(lab) as the_lab:
+    with started(lab) as the_lab:
         yield the_lab
 
 
