@@ -5,11 +5,13 @@ bootsh run as a process in its client namespace."""
 from __future__ import annotations
 
 import io
+import selectors
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -77,6 +79,15 @@ def make_shell(host: PluginHost) -> Shell:
     config = merge(Choices(machine=MACHINE), {})
     err = io.StringIO()
     return Shell(host, Context(config, stderr=err), out=io.StringIO(), err=err)
+
+
+def readline(stream: IO[str], timeout: float = 30.0) -> str:
+    """The next line of a child's pipe; an AssertionError instead of a hang when none comes."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(stream, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            raise AssertionError(f"no line within {timeout} s")
+    return stream.readline()
 
 
 def run_cli(*lines: str, options: Sequence[str] = ("--dry-run",)) -> tuple[int, str, str]:

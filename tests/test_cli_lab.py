@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import selectors
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from bootsh.lab import NAME_PREFIX, netns_pids
+from tests.helpers import readline
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOTSH = (sys.executable, "-m", "bootsh")
@@ -46,14 +45,6 @@ def _lab_namespaces() -> set[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10)
     names = {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
     return {name for name in names if name.startswith(NAME_PREFIX)}
-
-
-def _readline(stream: IO[str], timeout: float = 30.0) -> str:
-    with selectors.DefaultSelector() as sel:
-        sel.register(stream, selectors.EVENT_READ)
-        if not sel.select(timeout):
-            raise AssertionError(f"no line within {timeout} s")
-    return stream.readline()
 
 
 @pytest.fixture
@@ -144,10 +135,10 @@ def test_ctrl_c_cancels_bootsh_and_tears_the_lab_down(served: Path) -> None:
     )
     try:
         assert proc.stdout is not None and proc.stderr is not None
-        up = _readline(proc.stderr)
+        up = readline(proc.stderr)
         server_ns, client_ns = _namespaces_of(up)
-        assert CONFIGURED.match(_readline(proc.stdout).rstrip("\n"))
-        assert _readline(proc.stdout) == "64 bytes from 10.77.0.1: seq=1\n"
+        assert CONFIGURED.match(readline(proc.stdout).rstrip("\n"))
+        assert readline(proc.stdout) == "64 bytes from 10.77.0.1: seq=1\n"
         pids = netns_pids(server_ns) + netns_pids(client_ns)
         assert len(pids) >= 2  # dnsmasq and bootsh at least
         proc.send_signal(signal.SIGINT)
@@ -185,7 +176,7 @@ def test_sigterm_while_idle_tears_the_lab_down(served: Path) -> None:
     )
     try:
         assert proc.stderr is not None
-        server_ns, client_ns = _namespaces_of(_readline(proc.stderr))
+        server_ns, client_ns = _namespaces_of(readline(proc.stderr))
         assert {server_ns, client_ns} <= _lab_namespaces()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0

@@ -12,7 +12,6 @@ import os
 import pty
 import re
 import select
-import selectors
 import shutil
 import signal
 import subprocess
@@ -21,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
@@ -35,7 +34,7 @@ from bootsh.lab import (
     netns_pids,
     stale_lock,
 )
-from tests.helpers import started
+from tests.helpers import readline, started
 
 CLIENT_TOOLS = ("busybox", "curl", "tftp")
 IPXE_OPTION_175 = "0xaf:130101"  # encapsulated iPXE options: feature "HTTP" (0x13) = 1
@@ -415,14 +414,6 @@ def _lab_cli(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
     )
 
 
-def _readline(stream: IO[str], timeout: float = 15.0) -> str:
-    with selectors.DefaultSelector() as sel:
-        sel.register(stream, selectors.EVENT_READ)
-        if not sel.select(timeout):
-            raise AssertionError(f"no line within {timeout} s")
-    return stream.readline()
-
-
 def _names_from(line: str) -> tuple[str, str]:
     server_ns, client_ns = line.split()
     assert server_ns.startswith(NAME_PREFIX) and client_ns.startswith(NAME_PREFIX)
@@ -461,7 +452,7 @@ def test_cli_signal_ends_command_and_lab(served: Path, signum: int, status: int)
     root_links = set(_links())
     proc = _lab_cli("--serve", str(served), "--", "sh", "-c", PRINT_AND_SLEEP)
     try:
-        server_ns, client_ns = _names_from(_readline(proc.stdout))  # type: ignore[arg-type]
+        server_ns, client_ns = _names_from(readline(proc.stdout))  # type: ignore[arg-type]
         assert {server_ns, client_ns} <= _netns_list()
         proc.send_signal(signum)
         assert proc.wait(30) == status
@@ -523,7 +514,7 @@ def test_cli_without_command_serves_until_sigint(served: Path) -> None:
     _require_tools()
     proc = _lab_cli("--serve", str(served))
     try:
-        line = _readline(proc.stderr)  # type: ignore[arg-type]
+        line = readline(proc.stderr)  # type: ignore[arg-type]
         assert "up in" in line
         server_ns = re.search(r"netns (\S+-srv)", line)[1]  # type: ignore[index]
         assert server_ns in _netns_list()
@@ -539,7 +530,7 @@ def test_stale_lab_of_a_killed_owner_is_cleaned(lab: Lab, served: Path) -> None:
     root_links = set(_links())
     proc = _lab_cli("--serve", str(served), "--", "sh", "-c", PRINT_AND_SLEEP)
     try:
-        server_ns, client_ns = _names_from(_readline(proc.stdout))  # type: ignore[arg-type]
+        server_ns, client_ns = _names_from(readline(proc.stdout))  # type: ignore[arg-type]
     except BaseException:
         proc.kill()
         proc.wait()
@@ -568,7 +559,7 @@ def test_a_new_lab_cleans_stale_ones_first(served: Path) -> None:
     _require_tools()
     proc = _lab_cli("--serve", str(served), "--", "sh", "-c", PRINT_AND_SLEEP)
     try:
-        server_ns, client_ns = _names_from(_readline(proc.stdout))  # type: ignore[arg-type]
+        server_ns, client_ns = _names_from(readline(proc.stdout))  # type: ignore[arg-type]
     except BaseException:
         proc.kill()
         proc.wait()
