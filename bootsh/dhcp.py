@@ -45,11 +45,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bootsh import __version__
-from bootsh.ipxe_errors import ipxe_errno, strerror
+from bootsh import __version__, settings
+from bootsh.ipxe_errors import ERRFILE_PARSEOPT, error_number, strerror
 from bootsh.linkstate import LINK_DOWN, LINK_UNKNOWN
 from bootsh.monojob import ETIMEDOUT_MONOJOB
-from bootsh.settings import Block, Setting, SettingsError, buildarch, error_number
+from bootsh.settings import Block, Setting, SettingsError, buildarch
 
 if TYPE_CHECKING:
     from bootsh.netdevs import Netdev
@@ -131,15 +131,14 @@ REQ_PROXY_TIMEOUT = 2.0
 
 _ERRFILE_DHCP = 0x00106000  # net/udp/dhcp.c
 _ERRFILE_IFMGMT = 0x000EE000  # usr/ifmgmt.c
-_ERRFILE_PARSEOPT = 0x00162000  # core/parseopt.c
 #: DHCP gave up: "Connection timed out".
-ETIMEDOUT_DHCP = ipxe_errno(0x4C, _ERRFILE_DHCP, 0, 110)
+ETIMEDOUT_DHCP = error_number("ETIMEDOUT", _ERRFILE_DHCP)
 #: ``ifconf`` without ``-c`` when no configurator succeeded (usr/ifmgmt.c).
-EADDRNOTAVAIL_CONFIG = ipxe_errno(0x04, _ERRFILE_IFMGMT, 0x01, 99)
+EADDRNOTAVAIL_CONFIG = error_number("EADDRNOTAVAIL", _ERRFILE_IFMGMT, 0x01)
 #: ``"x": no such network device``.
-ENODEV_NETDEV = ipxe_errno(0x2C, _ERRFILE_PARSEOPT, 0, 19)
+ENODEV_NETDEV = error_number("ENODEV", ERRFILE_PARSEOPT)
 #: ``"x": no such configurator``.
-ENOTSUP_CONFIGURATOR = ipxe_errno(0x3C, _ERRFILE_PARSEOPT, 0, 95)
+ENOTSUP_CONFIGURATOR = error_number("ENOTSUP", ERRFILE_PARSEOPT)
 #: The texts of the errors that are not in the common table (the link's own from
 #: net/netdevice.c, ``iflinkwait``'s result when the link stays down).
 ERROR_TEXTS = {
@@ -742,7 +741,9 @@ class DhcpBlock(Block):
         try:
             self.packet.store(setting.tag, raw)
         except ValueError:
-            raise SettingsError(error_number(0x1C), "too long for the DHCP packet") from None
+            raise SettingsError(
+                settings.error_number(0x1C), "too long for the DHCP packet"
+            ) from None
 
 
 # -- applying a configuration to the kernel --------------------------------------------------

@@ -35,19 +35,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bootsh.errors import BootshError
-from bootsh.ipxe_errors import ipxe_errno
+from bootsh.ipxe_errors import error_number
 
 ERRFILE_DNS = 0x00116000  # net/udp/dns.c
 #: "DNS name does not exist": every query type and suffix answered without the record.
-ENXIO_NO_RECORD = ipxe_errno(0x3E, ERRFILE_DNS, 0x01, 6)
+ENXIO_NO_RECORD = error_number("ENXIO", ERRFILE_DNS, 0x01)
 #: "No DNS servers available": the ``dns`` setting is empty.
-ENXIO_NO_NAMESERVER = ipxe_errno(0x3E, ERRFILE_DNS, 0x02, 6)
+ENXIO_NO_NAMESERVER = error_number("ENXIO", ERRFILE_DNS, 0x02)
 #: No answer from any server within the retransmission schedule.
-ETIMEDOUT_DNS = ipxe_errno(0x4C, ERRFILE_DNS, 0, 110)
+ETIMEDOUT_DNS = error_number("ETIMEDOUT", ERRFILE_DNS)
 #: More than ``MAX_CNAME_RECURSION`` CNAMEs.
-ELOOP_DNS = ipxe_errno(0x20, ERRFILE_DNS, 0, 40)
+ELOOP_DNS = error_number("ELOOP", ERRFILE_DNS)
 #: A name that cannot be encoded (empty label, label over 63, name over 255 bytes).
-EINVAL_DNS = ipxe_errno(0x1C, ERRFILE_DNS, 0, 22)
+EINVAL_DNS = error_number("EINVAL", ERRFILE_DNS)
 
 TYPE_A = 1
 TYPE_CNAME = 5

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bootsh.ipxe_errors import ipxe_errno
+from bootsh.ipxe_errors import error_number
 from bootsh.linkstate import read_link
 from bootsh.monojob import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB
 from bootsh.netstate import OpenError
@@ -67,7 +67,7 @@ def close_netdev(shell: Shell, name: str) -> None:
 
 
 #: ``ifcommon_exec``'s "no netdev at all" (hci/commands/ifmgmt_cmd.c).
-ENODEV_IFCOMMON = ipxe_errno(0x2C, 0x001DE000, 0, 19)
+ENODEV_IFCOMMON = error_number("ENODEV", 0x001DE000)
 
 
 def ifcommon(

@@ -25,6 +25,7 @@ def ipxe_strerror(message: str, number: int) -> str:
 # include/ipxe/errno/linux.h).
 EPOSIX = {
     "EACCES": (0x02, 13),
+    "EADDRNOTAVAIL": (0x04, 99),
     "EBUSY": (0x0A, 16),
     "ECANCELED": (0x0B, 125),
     "ECONNREFUSED": (0x0E, 111),
@@ -35,6 +36,7 @@ EPOSIX = {
     "EISDIR": (0x1F, 21),
     "ELOOP": (0x20, 40),
     "ENETUNREACH": (0x28, 101),
+    "ENODEV": (0x2C, 19),
     "ENOENT": (0x2D, 2),
     "ENOEXEC": (0x2E, 8),
     "ENOMEM": (0x31, 12),

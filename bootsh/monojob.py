@@ -7,10 +7,10 @@ for the same event, as iPXE does (they all end in ``monojob_wait``).
 
 from __future__ import annotations
 
-from bootsh.ipxe_errors import ipxe_errno
+from bootsh.ipxe_errors import error_number
 
 ERRFILE_MONOJOB = 0x00072000  # core/monojob.c, already shifted into place
 #: Ctrl-C while a foreground job runs: "Operation canceled".
-ECANCELED_MONOJOB = ipxe_errno(0x0B, ERRFILE_MONOJOB, 0, 125)
+ECANCELED_MONOJOB = error_number("ECANCELED", ERRFILE_MONOJOB)
 #: ``-t`` ran out before the job finished: "Connection timed out".
-ETIMEDOUT_MONOJOB = ipxe_errno(0x4C, ERRFILE_MONOJOB, 0, 110)
+ETIMEDOUT_MONOJOB = error_number("ETIMEDOUT", ERRFILE_MONOJOB)

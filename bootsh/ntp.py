@@ -22,12 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bootsh.errors import BootshError
-from bootsh.ipxe_errors import ipxe_errno
+from bootsh.ipxe_errors import error_number
 
 ERRFILE_NTP = 0x00496000  # net/udp/ntp.c
-ETIMEDOUT_NTP = ipxe_errno(0x4C, ERRFILE_NTP, 0, 110)
+ETIMEDOUT_NTP = error_number("ETIMEDOUT", ERRFILE_NTP)
 #: A kiss-o'-death answer (stratum 0).
-EPROTO_NTP = ipxe_errno(0x43, ERRFILE_NTP, 0, 71)
+EPROTO_NTP = error_number("EPROTO", ERRFILE_NTP)
 
 PORT = 123
 #: Seconds from 1900 (NTP's epoch) to 1970.

@@ -25,20 +25,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bootsh.ipxe_errors import ipxe_errno
+from bootsh.ipxe_errors import error_number
 
 ERRFILE_PINGER = 0x001B2000  # core/pinger.c
 ERRFILE_PING = 0x003A6000  # net/ping.c
 #: A packet without a reply, and a ping that got no good reply at all.
-ETIMEDOUT_PING = ipxe_errno(0x4C, ERRFILE_PINGER, 0, 110)
+ETIMEDOUT_PING = error_number("ETIMEDOUT", ERRFILE_PINGER)
 #: ``--timeout 0``: "Could not start ping: Invalid argument".
-EINVAL_PING = ipxe_errno(0x1C, ERRFILE_PINGER, 0, 22)
+EINVAL_PING = error_number("EINVAL", ERRFILE_PINGER)
 #: "Incorrect reply length", "Incorrect reply data", "Delayed or out-of-sequence reply".
-EPROTO_LEN = ipxe_errno(0x43, ERRFILE_PINGER, 0x01, 71)
-EPROTO_DATA = ipxe_errno(0x43, ERRFILE_PINGER, 0x02, 71)
-EPROTO_SEQ = ipxe_errno(0x43, ERRFILE_PINGER, 0x03, 71)
+EPROTO_LEN = error_number("EPROTO", ERRFILE_PINGER, 0x01)
+EPROTO_DATA = error_number("EPROTO", ERRFILE_PINGER, 0x02)
+EPROTO_SEQ = error_number("EPROTO", ERRFILE_PINGER, 0x03)
 #: bootsh only: no raw ICMP socket (CAP_NET_RAW missing).
-EPERM_PING = ipxe_errno(0x41, ERRFILE_PING, 0, 1)
+EPERM_PING = error_number("EPERM", ERRFILE_PING)
 
 #: The largest echo payload an IPv4 packet holds (65535 - 20 - 8).
 MAX_PAYLOAD = 65507
