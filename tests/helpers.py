@@ -11,20 +11,22 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import pytest
 
 from bootsh.cli import main
 from bootsh.config import Choices, merge
 from bootsh.context import Context
-from bootsh.lab import CLIENT_IF, Lab, LabUnavailable
 from bootsh.plugins import PluginHost
 from bootsh.shell import Shell
 
+if TYPE_CHECKING:  # bootsh.lab loads the HTTP stack: make_shell must not (test_completion_commands)
+    from bootsh.lab import Lab
+
 ROOT = Path(__file__).resolve().parent.parent
 MACHINE = ROOT / "examples" / "machines" / "xen-hvm"
-CLIENT_NET = f"af_packet,if={CLIENT_IF}"  # the --net of bootsh on the lab's client veth
+CLIENT_NET = "af_packet,if=veth-cli"  # the --net of bootsh on the lab's client veth (CLIENT_IF)
 # Three broadcast frames of an experimental EtherType, sent from the server's veth by
 # ``python -c SEND_FRAMES IFACE`` in the server namespace: RX that bootsh did not cause.
 SEND_FRAMES = """
@@ -105,6 +107,8 @@ def run_cli(*lines: str, options: Sequence[str] = ("--dry-run",)) -> tuple[int, 
 def started(lab: Lab) -> Lab:
     """``lab`` started, or the test skipped with the reason this machine cannot run it (a
     missing tool or privilege); in CI (BOOTSH_NO_SKIP=1) that skip is a failure."""
+    from bootsh.lab import LabUnavailable  # here: see the import of Lab above
+
     try:
         return lab.start()
     except LabUnavailable as exc:
