@@ -49,7 +49,9 @@ from bootsh import __version__, settings
 from bootsh.ipxe_errors import ERRFILE_PARSEOPT, error_number, strerror
 from bootsh.linkstate import LINK_DOWN, LINK_UNKNOWN
 from bootsh.monojob import ETIMEDOUT_MONOJOB
+from bootsh.ping import checksum
 from bootsh.settings import Block, Setting, SettingsError, buildarch
+from bootsh.settypes import _mangle as uuid_mangle  # iPXE's uuid_mangle
 
 if TYPE_CHECKING:
     from bootsh.netdevs import Netdev
@@ -359,21 +361,12 @@ class Reply:
         return bytes(4)
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
-
-
 def _udp_checksum_ok(frame: bytes, ip_start: int, ihl: int, udp_len: int) -> bool:
     udp = frame[ip_start + ihl : ip_start + ihl + udp_len]
     if udp[6:8] == b"\0\0":
         return True  # no checksum computed: allowed for UDP over IPv4
     pseudo = frame[ip_start + 12 : ip_start + 20] + struct.pack("!BBH", 0, 17, udp_len)
-    return _checksum(pseudo + udp) == 0xFFFF
+    return checksum(pseudo + udp) == 0  # the sum with its checksum in is all ones
 
 
 def parse_frame(frame: bytes, mac: bytes, xid: int) -> Reply | None:
@@ -446,11 +439,6 @@ class Identity:
         return FEATURES + version + bytes([EB_BUS_ID, len(self.busid)]) + self.busid
 
 
-def mangle_uuid(raw: bytes) -> bytes:
-    """iPXE's ``uuid_mangle``: the first three fields little-endian (as EFI lays them out)."""
-    return raw[3::-1] + raw[5:3:-1] + raw[7:5:-1] + raw[8:]
-
-
 def request_options(
     identity: Identity,
     msgtype: int,
@@ -470,7 +458,8 @@ def request_options(
         (OPT_CLIENT_ID, b"\x01" + identity.mac),
     ]
     if identity.uuid is not None and len(identity.uuid) == 16:
-        options.append((OPT_UUID, b"\x00" + mangle_uuid(identity.uuid)))
+        # As EFI lays it out: the first three fields little-endian.
+        options.append((OPT_UUID, b"\x00" + uuid_mangle(identity.uuid)))
     if server_id is not None:
         options.append((OPT_SERVER_ID, server_id))
     if requested is not None:
@@ -508,16 +497,12 @@ def build_frame(
         options=MAGIC + encode_options(options) + bytes([OPT_END]),
     )
     frame = (
-        Ether(dst=_mac_text(dst_mac), src=_mac_text(identity.mac), type=0x0800)
+        Ether(dst=dst_mac.hex(":"), src=identity.mac.hex(":"), type=0x0800)
         / IP(src=src_ip, dst=dst_ip, ttl=64)
         / UDP(sport=BOOTPC, dport=dst_port)
         / bootp
     )
     return bytes(frame)
-
-
-def _mac_text(mac: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in mac)
 
 
 # -- the state machine ---------------------------------------------------------------------------
