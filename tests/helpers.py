@@ -5,6 +5,7 @@ bootsh run as a process in its client namespace."""
 from __future__ import annotations
 
 import io
+import os
 import selectors
 import subprocess
 import sys
@@ -74,6 +75,33 @@ class Tmux:
                 shown = "\n".join(lines)
                 raise AssertionError(f"timed out waiting for {what}; the screen:\n{shown}")
             time.sleep(0.02)
+
+
+def terminal_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The whole environment (for ``env -i``) of bootsh on a test's terminal: HOME, history
+    and config of the test's own, this checkout importable, TERM=screen; ``extra`` added."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        "HOME": str(home),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "TERM": "screen",
+        "LANG": "C.UTF-8",
+        **extra,
+    }
+
+
+def wait_status(status: Path, what: str = "bootsh did not end", timeout: float = 20) -> str:
+    """The exit status a tmux pane's command wrote into ``status`` (``echo $? > status``),
+    once it is there: bootsh runs in the pane, not as a child of the test."""
+    deadline = time.monotonic() + timeout
+    while not (status.exists() and status.read_text().strip()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+    return status.read_text().strip()
 
 
 def make_shell(host: PluginHost) -> Shell:

@@ -8,38 +8,15 @@ which one was reached.
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.helpers import MACHINE, ROOT, Tmux
+from tests.helpers import MACHINE, ROOT, Tmux, terminal_env, wait_status
 
 SCRIPT = ROOT / "examples" / "scripts" / "menu.ipxe"
-
-
-def clean_env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    return {
-        "HOME": str(home),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        "TERM": "screen",
-        "LANG": "C.UTF-8",
-    }
-
-
-def wait_status(status: Path, timeout: float = 20) -> str:
-    deadline = time.monotonic() + timeout
-    while not (status.exists() and status.read_text().strip()):
-        assert time.monotonic() < deadline, "bootsh did not end"
-        time.sleep(0.02)
-    return status.read_text().strip()
 
 
 def test_menu_script_down_and_enter_on_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
@@ -47,7 +24,7 @@ def test_menu_script_down_and_enter_on_a_real_terminal(tmux: Tmux, tmp_path: Pat
     bootsh = [sys.executable, "-m", "bootsh", "--machine", str(MACHINE), str(SCRIPT), "30000"]
     command = (
         "env -i "
-        + " ".join(shlex.quote(f"{k}={v}") for k, v in clean_env(tmp_path).items())
+        + " ".join(shlex.quote(f"{k}={v}") for k, v in terminal_env(tmp_path).items())
         + f" {shlex.join(bootsh)}; echo $? > {shlex.quote(str(status))}; sleep 300"
     )
     tmux("new-session", "-d", "-s", tmux.session, "-x", "100", "-y", "30", "-c", str(ROOT), command)
@@ -79,7 +56,7 @@ def test_menu_script_in_batch_takes_its_default_after_the_timeout(tmp_path: Path
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        env=clean_env(tmp_path),
+        env=terminal_env(tmp_path),
         cwd=ROOT,
         timeout=60,
     )
@@ -109,7 +86,7 @@ def test_corpus_menu_down_and_enter_reaches_the_chosen_label(tmux: Tmux, tmp_pat
     bootsh = [sys.executable, "-m", "bootsh", "--sysfs-root", str(tmp_path), str(CORPUS_MENU)]
     command = (
         "env -i "
-        + " ".join(shlex.quote(f"{k}={v}") for k, v in clean_env(tmp_path).items())
+        + " ".join(shlex.quote(f"{k}={v}") for k, v in terminal_env(tmp_path).items())
         + f" {shlex.join(bootsh)} 2> {shlex.quote(str(err))};"
         + f" echo $? > {shlex.quote(str(status))}; sleep 300"
     )

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import MACHINE, ROOT, Tmux
+from tests.helpers import MACHINE, ROOT, Tmux, terminal_env, wait_status
 
 PROMPT = "bootsh> "
 
@@ -25,19 +25,8 @@ def start_bootsh(tmux: Tmux, tmp_path: Path, **extra: str) -> Path:
     """Start ``bootsh --interactive`` in a detached 100x30 window; returns the status file.
 
     ``extra`` adds environment variables."""
-    home = tmp_path / "home"
-    home.mkdir()
     status = tmp_path / "status"
-    env = {
-        **extra,
-        "HOME": str(home),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        "TERM": "screen",
-        "LANG": "C.UTF-8",
-    }
+    env = terminal_env(tmp_path, **extra)
     bootsh = [sys.executable, "-m", "bootsh", "--interactive", "--machine", str(MACHINE)]
     command = (
         "env -i "
@@ -92,11 +81,7 @@ def test_complete_run_cancel_and_leave_on_a_real_terminal(tmux: Tmux, tmp_path: 
 
     # Ctrl-D leaves with status 0.
     tmux.keys("C-d")
-    deadline = time.monotonic() + 20
-    while not (status.exists() and status.read_text().strip()):
-        assert time.monotonic() < deadline, "bootsh did not leave on Ctrl-D"
-        time.sleep(0.02)
-    assert status.read_text().strip() == "0"
+    assert wait_status(status, "bootsh did not leave on Ctrl-D") == "0"
 
     history = (tmp_path / "state" / "bootsh" / "history").read_text()
     assert "+ifstat" in history and "+sleep 30" in history
@@ -141,8 +126,4 @@ def test_sigterm_ends_the_session_cleanly_with_status_143(tmux: Tmux, tmp_path: 
     [bootsh] = [int(pid) for pid in children]
     os.kill(bootsh, signal.SIGTERM)
     _wait_gone(store, "the image store outlived SIGTERM")
-    deadline = time.monotonic() + 20
-    while not (status.exists() and status.read_text().strip()):
-        assert time.monotonic() < deadline, "bootsh did not end on SIGTERM"
-        time.sleep(0.02)
-    assert status.read_text().strip() == "143"
+    assert wait_status(status, "bootsh did not end on SIGTERM") == "143"

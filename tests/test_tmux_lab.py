@@ -11,7 +11,6 @@ line, a download's percentage updated in place and replaced by `` ok``, Ctrl-C d
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from bootsh.lab import CLIENT_IF, Lab
-from tests.helpers import ROOT, Tmux, started
+from tests.helpers import ROOT, Tmux, started, terminal_env
 
 MAC = "52:54:00:b0:07:71"
 SILENT_MAC = "52:54:00:b0:07:72"
@@ -48,18 +47,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def start_bootsh(tmux: Tmux, tmp_path: Path, lab: Lab, net: str = "") -> None:
     """``bootsh --interactive`` on the lab's client veth, in a detached 100x30 window;
     ``net`` adds ``,key=value`` settings to its ``--net``."""
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "HOME": str(home),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "TMPDIR": str(tmp_path),  # the image store's directory, checked at the end
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        "TERM": "screen",
-        "LANG": "C.UTF-8",
-    }
+    env = terminal_env(tmp_path, TMPDIR=str(tmp_path))  # the image store: checked at the end
     bootsh = [sys.executable, "-m", "bootsh", "--net", f"af_packet,if={CLIENT_IF}{net}"]
     bootsh.append("--interactive")
     command = shlex.join(

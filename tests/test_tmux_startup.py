@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 import shlex
 import sys
-import time
 from pathlib import Path
 
-from tests.helpers import MACHINE, ROOT, Tmux
+from tests.helpers import MACHINE, ROOT, Tmux, wait_status
 from tests.test_tmux import PROMPT, prompts
 
 #: Modules the prompt must not load before a command needs them.
@@ -60,11 +59,7 @@ def start(tmux: Tmux, tmp_path: Path) -> tuple[Path, Path]:
 
 def leave(tmux: Tmux, status: Path) -> None:
     tmux.keys("C-d")
-    deadline = time.monotonic() + 20
-    while not (status.exists() and status.read_text().strip()):
-        assert time.monotonic() < deadline, "bootsh did not leave on Ctrl-D"
-        time.sleep(0.02)
-    assert status.read_text().strip() == "0"
+    assert wait_status(status, "bootsh did not leave on Ctrl-D") == "0"
 
 
 def tab(tmux: Tmux, text: str, completed: str) -> None:
