@@ -31,12 +31,6 @@ if TYPE_CHECKING:
     from bootsh.shell import Shell
 
 
-def _flush(shell: Shell) -> None:
-    flush = getattr(shell.out, "flush", None)
-    if callable(flush):
-        flush()
-
-
 def _root_block(shell: Shell, name: str) -> Callable[[], Block | None]:
     return lambda: shell.settings.find_block(name)
 
@@ -126,7 +120,6 @@ def wait_with_dots(
     from bootsh.dhcp import describe_error
 
     shell.print("...", end="")
-    _flush(shell)
     start = time.monotonic()
     next_dot = start + 1.0
     try:
@@ -140,7 +133,6 @@ def wait_with_dots(
                 break
             if now >= next_dot:
                 shell.print(".", end="")
-                _flush(shell)
                 next_dot += 1.0
             time.sleep(0.01)
     except KeyboardInterrupt:
@@ -191,13 +183,11 @@ def configure(
     mac = bytes.fromhex(mac_text.replace(":", ""))
     label = f"[{configurator}] " if configurator else ""
     shell.print(f"Configuring {label}({name} {mac_text})...", end="")
-    _flush(shell)
     start = time.monotonic()
     deadline = start + timeout_ms / 1000 if timeout_ms else None
 
     def dot() -> None:
         shell.print(".", end="")
-        _flush(shell)
 
     identity = dhcp.identity_for(shell, name, mac)
     broadcast = dhcp.ipv4_route(shell, name) is not None

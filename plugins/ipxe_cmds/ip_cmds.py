@@ -126,9 +126,7 @@ def ping(inv: Invocation) -> int:
     def report(source: str | None, sequence: int, length: int, status: int) -> None:
         line = f"{length} bytes from {source or '<none>'}: seq={sequence}"
         shell.print(line + (f": {strerror(status)}" if status else ""))
-        flush = getattr(shell.out, "flush", None)
-        if callable(flush):
-            flush()  # each reply shows as it comes, also on a pipe
+        shell.out.flush()  # each reply shows as it comes, also on a pipe
 
     echo: _Echo | None = None
     try:
