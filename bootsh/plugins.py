@@ -134,17 +134,50 @@ class PluginHost:
                     break
         return results
 
+    def _collect(self, hook_name: str, add: Callable[[Any, str], None]) -> None:
+        """Call a registration hook of each plugin in pluggy's order, ``add(record, plugin
+        name)`` for each ``register(record)``.
+
+        Same isolation as ``_call`` (a plugin that raises, also inside ``add``, is dropped),
+        but ``register`` must know which plugin calls it: each gets a callback of its own.
+        """
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+
+            def register(record: Any, source: str = impl.plugin_name) -> None:
+                add(record, source)
+
+            try:
+                impl.function(*({"register": register}[arg] for arg in impl.argnames))
+            except Exception as exc:
+                self._drop(impl, hook_name, exc)
+
+    def _first_wins(
+        self, hook_name: str, what: str | None, key: Callable[[Any], str] = lambda r: r.name
+    ) -> dict[str, Any]:
+        """Registered records by ``key``, each with its ``source`` plugin filled in; a key
+        taken twice keeps the first, and the others are reported when ``what`` names them."""
+        records: dict[str, Any] = {}
+
+        def add(record: Any, source: str) -> None:
+            name = key(record)
+            if name not in records:
+                records[name] = replace(record, source=source)
+            elif what is not None:
+                self.report(
+                    f"plugin {source}: {what} {name!r} is already provided by "
+                    f"{records[name].source}; ignored"
+                )
+
+        self._collect(hook_name, add)
+        return records
+
     def commands(self) -> CommandTable:
-        table = CommandTable()
         collected: list[Command] = []
-        current = [""]
-
-        def register(cmd: Command) -> None:
-            collected.append(replace(cmd, source=current[0]))
-
-        for impl in reversed(self.pm.hook.bootsh_register_commands.get_hookimpls()):
-            current[0] = impl.plugin_name
-            self._call_one(impl, "bootsh_register_commands", register=register)
+        self._collect(
+            "bootsh_register_commands",
+            lambda cmd, source: collected.append(replace(cmd, source=source)),
+        )
+        table = CommandTable()
         for cmd in collected:
             table.add(cmd)
         for conflict in table.conflicts:
@@ -152,63 +185,18 @@ class PluginHost:
         return table
 
     def twin_policies(self) -> dict[str, TwinPolicy]:
-        policies: dict[str, TwinPolicy] = {}
-        current = [""]
-
-        def register(policy: TwinPolicy) -> None:
-            policies.setdefault(policy.name, replace(policy, source=current[0]))
-
-        for impl in reversed(self.pm.hook.bootsh_register_twin_policies.get_hookimpls()):
-            current[0] = impl.plugin_name
-            self._call_one(impl, "bootsh_register_twin_policies", register=register)
-        return policies
+        return self._first_wins("bootsh_register_twin_policies", None)
 
     def uri_schemes(self) -> dict[str, UriScheme]:
         """Download schemes by lower-case name; a name taken twice keeps the first."""
-        schemes: dict[str, UriScheme] = {}
-        current = [""]
-
-        def register(scheme: UriScheme) -> None:
-            key = scheme.name.lower()
-            if key in schemes:
-                self.report(
-                    f"plugin {current[0]}: URI scheme {key!r} is already provided by "
-                    f"{schemes[key].source}; ignored"
-                )
-                return
-            schemes[key] = replace(scheme, name=key, source=current[0])
-
-        for impl in reversed(self.pm.hook.bootsh_register_uri_schemes.get_hookimpls()):
-            current[0] = impl.plugin_name
-            self._call_one(impl, "bootsh_register_uri_schemes", register=register)
-        return schemes
+        schemes = self._first_wins(
+            "bootsh_register_uri_schemes", "URI scheme", lambda s: s.name.lower()
+        )
+        return {name: replace(scheme, name=name) for name, scheme in schemes.items()}
 
     def image_types(self) -> list[ImageType]:
         """Image types in registration order; a name taken twice keeps the first."""
-        types: dict[str, ImageType] = {}
-        current = [""]
-
-        def register(image_type: ImageType) -> None:
-            if image_type.name in types:
-                self.report(
-                    f"plugin {current[0]}: image type {image_type.name!r} is already "
-                    f"provided by {types[image_type.name].source}; ignored"
-                )
-                return
-            types[image_type.name] = replace(image_type, source=current[0])
-
-        for impl in reversed(self.pm.hook.bootsh_register_image_types.get_hookimpls()):
-            current[0] = impl.plugin_name
-            self._call_one(impl, "bootsh_register_image_types", register=register)
-        return list(types.values())
-
-    def _call_one(self, impl: pluggy.HookImpl, hook_name: str, **kwargs: Any) -> None:
-        # Registration hooks: same isolation as _call, but the register callback needs to
-        # know which plugin is calling, so the loop lives in the caller.
-        try:
-            impl.function(*(kwargs[arg] for arg in impl.argnames))
-        except Exception as exc:
-            self._drop(impl, hook_name, exc)
+        return list(self._first_wins("bootsh_register_image_types", "image type").values())
 
     def _drop(self, impl: pluggy.HookImpl, hook_name: str, exc: Exception) -> None:
         """A plugin bug: report it once and unregister the plugin for the rest of the session."""
