@@ -46,7 +46,6 @@ ERRFILE_HTTPCORE = 0x000C6000  # net/tcp/httpcore.c
 ERRFILE_TFTP = 0x00126000  # net/udp/tftp.c
 ERRFILE_TLS = 0x000DE000  # net/tls.c
 ERRFILE_X509 = 0x0016E000  # crypto/x509.c: certificate validation
-ERRFILE_DNS = 0x00116000  # net/udp/dns.c
 
 
 #: Ctrl-C during a download and no progress within ``-t``: monojob_wait's numbers, the same
@@ -196,13 +195,10 @@ class _Progress:
 
     shell: Shell
     live: bool
-    done: int = 0
-    total: int | None = None
     shown_len: int = 0
     last_display: float = field(default_factory=lambda: _clock())
 
     def update(self, done: int, total: int | None) -> None:
-        self.done, self.total = done, total
         if not self.live:
             return
         now = _clock()
@@ -219,18 +215,13 @@ class _Progress:
         else:
             text = "."
             self.shown_len = 0
-        self._write(text)
+        self.shell.print(text, end="")  # a partial line: Shell.print flushes it
 
     def clear(self) -> None:
         if self.shown_len:
             n = self.shown_len
-            self._write("\b" * n + " " * n + "\b" * n)
+            self.shell.print("\b" * n + " " * n + "\b" * n, end="")
             self.shown_len = 0
-
-    def _write(self, text: str) -> None:
-        self.shell.print(text, end="")
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            self.shell.out.flush()
 
 
 def _is_terminal(shell: Shell) -> bool:
@@ -283,9 +274,7 @@ def fetch(
         # Inside the try: a Ctrl-C right after the URI was printed still ends the line
         # with "Operation canceled".
         if not quiet:
-            shell.print(f"{text}...", end="")
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                shell.out.flush()
+            shell.print(f"{text}...", end="")  # flushed by Shell.print: a partial line
         fd, temp_name = tempfile.mkstemp(prefix=".fetch-", suffix=".part", dir=directory)
         temp = Path(temp_name)
         with os.fdopen(fd, "wb") as sink:
@@ -297,8 +286,7 @@ def fetch(
         if temp is not None:
             with contextlib.suppress(OSError):
                 temp.unlink()
-        if not quiet:
-            progress.clear()
+        progress.clear()  # shows nothing when quiet: nothing to erase
         if isinstance(exc, KeyboardInterrupt):
             _finish(shell, quiet, f" {strerror(ECANCELED_FETCH)}")
             raise
@@ -313,9 +301,8 @@ def fetch(
         if err is exc:
             raise
         raise err from exc
-    if not quiet:
-        progress.clear()
-        _finish(shell, quiet, " ok")
+    progress.clear()
+    _finish(shell, quiet, " ok")
     return Download(final, size, request.final_uri)
 
 

@@ -45,8 +45,8 @@ import time
 import urllib.parse
 
 from bootsh import __version__ as bootsh_version
+from bootsh.dns import ENXIO_NO_RECORD
 from bootsh.fetch import (
-    ERRFILE_DNS,
     ERRFILE_HTTPCORE,
     ERRFILE_OPEN,
     ERRFILE_TCP,
@@ -306,7 +306,7 @@ def _connect(conn: http.client.HTTPConnection, host: str, user_timeout: bool) ->
         conn.connect()
     except (socket.gaierror, UnicodeError) as exc:
         # UnicodeError: a name the resolver cannot even encode ("a..b", a 64-letter label).
-        raise FetchError(error_number("ENXIO", ERRFILE_DNS, 0x01), f"{host}: {exc}") from exc
+        raise FetchError(ENXIO_NO_RECORD, f"{host}: {exc}") from exc
     except ssl.SSLCertVerificationError as exc:
         code = exc.verify_code
         if code in _EXPIRED_CODES:

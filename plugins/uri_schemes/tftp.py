@@ -27,8 +27,8 @@ import struct
 import time
 import urllib.parse
 
+from bootsh.dns import ENXIO_NO_RECORD
 from bootsh.fetch import (
-    ERRFILE_DNS,
     ERRFILE_TFTP,
     ETIMEDOUT_FETCH,
     FetchError,
@@ -91,7 +91,7 @@ def _resolve(
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(error_number("ENXIO", ERRFILE_DNS, 0x01), f"{host}: {exc}") from exc
+        raise FetchError(ENXIO_NO_RECORD, f"{host}: {exc}") from exc
     family, _, _, _, address = infos[0]
     return family, (str(address[0]), int(address[1]))
 
