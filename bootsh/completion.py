@@ -43,6 +43,7 @@ from prompt_toolkit.document import Document
 
 from bootsh.commands import HELP_OPTION, Command, Option
 from bootsh.errors import BootshError
+from bootsh.images import registered_names
 from bootsh.script import C_SPACE, TERMINATORS, split_label, split_words
 from bootsh.settypes import DEFAULT_TYPES, TYPES
 
@@ -117,12 +118,12 @@ def _command_candidates(
         return []
     position = _argument_position(cmd, words[1:])
     if isinstance(position, Option):  # the argument of that option
-        return _option_argument_candidates(shell, position, current)
+        return _named_candidates(shell, position.long, current)
     if position < 0:  # options are still parsed
         if current.startswith("-"):
-            attached = _attached_argument(cmd, current)
-            if attached is not None:  # "-sNAME", "--set=NAME"
-                return _option_argument_candidates(shell, *attached)
+            option = _option_argument(cmd, current)
+            if option is not None and option[1] is not None:  # "-sNAME", "--set=NAME"
+                return _named_candidates(shell, option[0].long, option[1])
             return _option_candidates(cmd, current)
         position = 0
     if cmd.completer is not None and _metavar(cmd, position) in (_metavar(cmd, 0), None):
@@ -151,18 +152,12 @@ def _named_candidates(shell: Shell, name: str | None, current: str) -> list[Cand
     if name in ("interface", "netdev"):
         words = _netdev_names(shell)
     elif name == "image":
-        words = _image_names(shell)
+        words = registered_names(shell)  # makes no image store (directory) for a Tab
     elif name == "configurator":
         from bootsh.dhcp import CONFIGURATORS  # no scapy at import: checked by a test
 
         words = CONFIGURATORS
     return [Candidate(w, len(current)) for w in sorted(set(words)) if w.startswith(current)]
-
-
-def _option_argument_candidates(shell: Shell, opt: Option, current: str) -> list[Candidate]:
-    if opt.long == "set" and opt.metavar:
-        return _setting_candidates(shell, current)
-    return _named_candidates(shell, opt.long, current)
 
 
 def _command_names(shell: Shell, prefix: str) -> list[Candidate]:
@@ -181,7 +176,6 @@ def _argument_position(cmd: Command, args: list[str]) -> int | Option:
     the positional arguments."""
     if cmd.raw_args:
         return len(args)
-    by_short = {o.short: o for o in (*cmd.options, HELP_OPTION) if o.short}
     awaiting: Option | None = None
     for i, word in enumerate(args):
         if awaiting is not None:
@@ -191,31 +185,24 @@ def _argument_position(cmd: Command, args: list[str]) -> int | Option:
             return len(args) - i - 1
         if not word.startswith("-") or word == "-":
             return len(args) - i
-        if word.startswith("--"):
-            long, eq, _ = word[2:].partition("=")
-            opt = next((o for o in cmd.options if o.long == long), None)
-            awaiting = opt if opt is not None and opt.metavar and not eq else None
-            continue
-        for j, letter in enumerate(word[1:], start=2):
-            short = by_short.get(letter)
-            if short is not None and short.metavar:
-                awaiting = short if j == len(word) else None
-                break
+        found = _option_argument(cmd, word)
+        awaiting = found[0] if found is not None and found[1] is None else None
     return -1 if awaiting is None else awaiting
 
 
-def _attached_argument(cmd: Command, word: str) -> tuple[Option, str] | None:
-    """The option and its argument's text so far when ``word`` holds both (getopt's
-    ``-sVALUE``, after other short flags too, and ``--long=VALUE``)."""
+def _option_argument(cmd: Command, word: str) -> tuple[Option, str | None] | None:
+    """The option in the option word ``word`` that takes an argument, and that argument's
+    text when the word holds it (getopt's ``-sVALUE``, after other short flags too, and
+    ``--long=VALUE``) or None when the argument is the next word. None: no such option."""
     if word.startswith("--"):
         long, eq, value = word[2:].partition("=")
         opt = next((o for o in cmd.options if o.long == long), None)
-        return (opt, value) if eq and opt is not None and opt.metavar else None
+        return (opt, value if eq else None) if opt is not None and opt.metavar else None
     by_short = {o.short: o for o in (*cmd.options, HELP_OPTION) if o.short}
     for j, letter in enumerate(word[1:], start=2):
         short = by_short.get(letter)
         if short is not None and short.metavar:
-            return (short, word[j:]) if j < len(word) else None
+            return short, (word[j:] if j < len(word) else None)
     return None
 
 
@@ -238,14 +225,6 @@ def _metavar(cmd: Command, position: int) -> str | None:
         return str(found[position][0])
     name, repeats = found[-1]
     return str(name) if repeats or cmd.args.rstrip().endswith("...") else None
-
-
-def _image_names(shell: Shell) -> list[str]:
-    """The registered images; a shell that has none yet gets no store made for a Tab."""
-    from bootsh.images import ImageStore
-
-    stores = (v for v in shell.state.values() if isinstance(v, ImageStore))
-    return [i.name for store in stores for i in store.images]
 
 
 def _netdev_names(shell: Shell) -> list[str]:
