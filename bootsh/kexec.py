@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bootsh.errors import BootshError
+from bootsh.images import ERRFILE_BZIMAGE
 from bootsh.ipxe_errors import error_number
 from bootsh.uri import redact
 
@@ -53,14 +54,12 @@ LINUX_REBOOT_CMD_KEXEC = 0x45584543
 #: The environment variable that forbids the final reboot (tests).
 NEVER_ENV = "BOOTSH_NEVER_KEXEC"
 
-ERRFILE_KEXEC = 0x00808000  # as iPXE's bzimage.c (ERRFILE_ARCH | ERRFILE_IMAGE)
-
 
 class KexecError(BootshError):
     """A load or boot that did not happen: ``errno`` is iPXE's number, ``why`` bootsh's."""
 
     def __init__(self, kind: str, why: str) -> None:
-        self.errno = error_number(kind, ERRFILE_KEXEC)
+        self.errno = error_number(kind, ERRFILE_BZIMAGE)  # the errors of iPXE's bzimage.c
         self.why = why
         super().__init__(why)
 

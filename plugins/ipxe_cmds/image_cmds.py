@@ -27,15 +27,16 @@ from bootsh.errors import BootshError
 from bootsh.fetch import ECANCELED_FETCH, FetchError, fetch
 from bootsh.ifmgmt import ifcommon
 from bootsh.images import ENOENT_IMAGE, Image, ImageFlag, close_store, registered_names, store_of
-from bootsh.ipxe_errors import ipxe_errno, strerror
+from bootsh.ipxe_errors import error_number, strerror
 from bootsh.ipxe_syntax import SYNTAX, ArgReq
 from bootsh.settings import NamedSetting, SettingsError
 from bootsh.shell import STOP_SEQUENCE, Shell
 from bootsh.uri import parse_uri, redact
 from bootsh_ipxe_cmds.netdev_cmds import netdev_names
 
-#: ``Nothing to boot`` (usr/autoboot.c ENOENT_BOOT).
-ENOENT_BOOT = ipxe_errno(0x2D, 0x0003E000, 0x01, 2)
+ERRFILE_AUTOBOOT = 0x0003E000  # usr/autoboot.c
+#: ``Nothing to boot`` (ENOENT_BOOT).
+ENOENT_BOOT = error_number("ENOENT", ERRFILE_AUTOBOOT, 0x01)
 
 
 def _options(name: str) -> tuple[Option, ...]:
