@@ -189,9 +189,11 @@ def from_port(got: Datagram | None, port: int) -> bytes | None:
 
 @dataclass
 class UdpTransport:
-    """``bootsh.dns.Transport`` over kernel UDP sockets, one per netdev used, bound to it."""
+    """``bootsh.dns.Transport`` over kernel UDP sockets, one per netdev used, bound to it;
+    ``port`` is the servers' (DNS by default, NTP for ``ntp``)."""
 
     shell: Shell
+    port: int = PORT
     sockets: BoundSockets = field(
         default_factory=lambda: BoundSockets(bound_udp_socket(socket.AF_INET))
     )
@@ -201,10 +203,10 @@ class UdpTransport:
         if egress is None:
             raise OSError(errno.ENETUNREACH, f"no open netdev has a route to {server}")
         sock = self.sockets.for_egress(egress)
-        count_send(egress, lambda: sock.sendto(payload, (server, PORT)))
+        count_send(egress, lambda: sock.sendto(payload, (server, self.port)))
 
     def receive(self, timeout: float) -> bytes | None:
-        return from_port(self.sockets.receive(timeout), PORT)
+        return from_port(self.sockets.receive(timeout), self.port)
 
     def close(self) -> None:
         self.sockets.close()

@@ -24,6 +24,7 @@ reason in words on stderr. Ctrl-C cancels with iPXE's "Operation canceled".
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import socket
 import time
@@ -33,9 +34,8 @@ from bootsh.commands import Command, Invocation, Option, parse_integer
 from bootsh.dns import DnsError, describe
 from bootsh.egress import (
     BoundSockets,
-    bound_udp_socket,
+    UdpTransport,
     count_send,
-    from_port,
     open_netdevs,
     resolve,
     route,
@@ -205,36 +205,17 @@ def _adjust_clock(shell: Shell, delta: int) -> None:
     builtin.fetchers = {**builtin.fetchers, "unixtime": unixtime}
 
 
-class _Datagrams:
-    """UDP sockets bound to the netdev the server is routed through (counted as its TX)."""
-
-    def __init__(self, shell: Shell, address: str, port: int) -> None:
-        self.shell, self.address, self.port = shell, address, port
-        self.sockets = BoundSockets(bound_udp_socket(socket.AF_INET))
-
-    def send(self, payload: bytes) -> None:
-        egress = route(self.shell, self.address)
-        if egress is None:
-            return  # no route: nothing is sent, the timer runs out
-        sock = self.sockets.for_egress(egress)
-        count_send(egress, lambda: sock.sendto(payload, (self.address, self.port)))
-
-    def receive(self, timeout: float) -> bytes | None:
-        return from_port(self.sockets.receive(timeout), self.port)
-
-    def close(self) -> None:
-        self.sockets.close()
-
-
 def ntp(inv: Invocation) -> int:
     shell = inv.shell
     host = inv.args[0]
-    datagrams: _Datagrams | None = None
+    # The sockets of the DNS lookup's kind, to port 123; with no route the send fails,
+    # which Query ignores as iPXE does: nothing goes out and the timer runs out.
+    transport = UdpTransport(shell, NTP_PORT)
     try:
         address = resolve(shell, host)
-        datagrams = _Datagrams(shell, address, NTP_PORT)
         offset = clock_offset(shell)
-        query = Query(datagrams.send, datagrams.receive, wall=lambda: time.time() + offset)
+        send = functools.partial(transport.send, address)
+        query = Query(send, transport.receive, wall=lambda: time.time() + offset)
         _adjust_clock(shell, query.run())
     except (DnsError, NtpError) as exc:
         shell.print(f"Could not get time and date: {strerror(exc.errno)}")
@@ -247,8 +228,7 @@ def ntp(inv: Invocation) -> int:
         shell.print(f"Could not get time and date: {strerror(ECANCELED_MONOJOB)}")
         return ECANCELED_MONOJOB
     finally:
-        if datagrams is not None:
-            datagrams.close()
+        transport.close()
     return 0
 
 
