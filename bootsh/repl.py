@@ -41,7 +41,6 @@ history suggestion is underlined instead of grey.
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import threading
@@ -175,49 +174,10 @@ def interact(
         from prompt_toolkit.input import create_input
         from prompt_toolkit.output import create_output
 
-        with _unbuffered_out(shell):
-            input, output = create_input(stdin), create_output(shell.out)
-            Repl(shell, env, input=input, output=output).run()
-        return
+        # No unbuffered stream needed: Shell.print flushes a partial line (``echo -n``, a
+        # download's percentage) itself, and a terminal's stdout flushes whole lines.
+        input, output = create_input(stdin), create_output(shell.out)
     Repl(shell, env, input=input, output=output).run()
-
-
-class _FlushingWriter(io.TextIOWrapper):
-    """A text stream that hands each write to the terminal at once."""
-
-    def write(self, text: str) -> int:
-        written = super().write(text)
-        self.flush()
-        return written
-
-
-@contextmanager
-def _unbuffered_out(shell: Shell) -> Iterator[None]:
-    """Make ``shell.out`` show every write at once while the body runs.
-
-    A terminal's standard output is line-buffered: a partial line (``echo -n waiting``, a
-    command's ``Configuring ...``) would stay in the buffer for as long as the next command
-    runs. iPXE's console has no buffer; on the terminal neither has bootsh's.
-    """
-    original = shell.out
-    try:
-        fd = original.fileno()
-    except (OSError, ValueError, io.UnsupportedOperation):
-        yield
-        return
-    original.flush()
-    writer = _FlushingWriter(
-        open(fd, "wb", closefd=False),  # noqa: SIM115 - closed with the writer, not the fd
-        encoding=original.encoding,
-        errors=original.errors,
-    )
-    shell.out = writer
-    try:
-        yield
-    finally:
-        shell.out = original
-        with suppress(OSError, ValueError):
-            writer.close()
 
 
 def plain_loop(shell: Shell, stdin: TextIO) -> None:
