@@ -36,6 +36,7 @@ import ctypes.util
 import errno
 import os
 import platform
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,11 +137,9 @@ def combine_initrds(initrds: tuple[PlanFile, ...], target: Path) -> Path | None:
             if initrd.cpio_name is not None:
                 out.write(cpio_header(initrd.cpio_name, initrd.mode, initrd.size))
             with initrd.path.open("rb") as src:
-                size = 0
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
-                    size += len(chunk)
-            out.write(b"\0" * (-size % 4))
+                shutil.copyfileobj(src, out, 1 << 20)
+            # Everything before is padded to 4 bytes: the position says what this one needs.
+            out.write(b"\0" * (-out.tell() % 4))
     return target
 
 

@@ -343,11 +343,9 @@ def digest(inv: Invocation) -> int:
         got = acquire(shell, name_uri, inv)
         if isinstance(got, int):
             continue
-        h = hashlib.new(DIGESTS[inv.name])
         try:
             with got.path.open("rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
+                h = hashlib.file_digest(f, DIGESTS[inv.name])
         except OSError as exc:
             shell.diagnose(f"cannot read {got.name}: {exc}")
             continue
