@@ -1,7 +1,7 @@
 """The DHCP client: iPXE's state machine (``net/udp/dhcp.c``) over the netdev's raw socket.
 
-``configure(shell, "net0", timeout_ms)`` is what ``dhcp``/``ifconf`` run: it opens the netdev
-if needed, prints iPXE's progress line (``Configuring (net0 MAC)... ok``, a dot per second),
+``bootsh.ifmgmt.configure`` runs it for ``dhcp``/``ifconf``: it opens the netdev if needed,
+prints iPXE's progress line (``Configuring (net0 MAC)... ok``, a dot per second),
 runs DISCOVER/OFFER/REQUEST/ACK (and a ProxyDHCP request when a PXE server answered), and on
 success registers the ACK as the ``net0.dhcp`` settings block (and a ProxyDHCP answer as
 ``proxydhcp``) and applies the address and default route to the kernel interface
@@ -62,17 +62,6 @@ if TYPE_CHECKING:
 
 BOOTPS, BOOTPC, PXE_PORT = 67, 68, 4011
 DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM = range(1, 9)
-MSGTYPE_NAMES = {
-    0: "BOOTP",
-    DISCOVER: "DHCPDISCOVER",
-    OFFER: "DHCPOFFER",
-    REQUEST: "DHCPREQUEST",
-    DECLINE: "DHCPDECLINE",
-    ACK: "DHCPACK",
-    NAK: "DHCPNAK",
-    RELEASE: "DHCPRELEASE",
-    INFORM: "DHCPINFORM",
-}
 MAGIC = b"\x63\x82\x53\x63"
 HEADER_LEN = 236  # struct dhcphdr up to the magic cookie
 OPT_PAD, OPT_END = 0, 255
@@ -553,8 +542,8 @@ class Session:
         self.proxy_offer: Reply | None = None
         self.proxy_priority = 0
         self.naks: list[Reply] = []
-        #: The DHCPACK is in (a ProxyDHCP request may follow): iPXE registers the lease now.
-        self.acked = False
+        self._ack: DhcpPacket | None = None
+        self._proxy: DhcpPacket | None = None
         self.offers_seen = 0
         self.state = _DISCOVERY
         self.start = now
@@ -597,9 +586,6 @@ class Session:
     def _finish(self, rc: int) -> None:
         self.outcome = Outcome(rc, self._ack, self._proxy) if rc == 0 else Outcome(rc)
         self.expires = float("inf")
-
-    _ack: DhcpPacket | None = None
-    _proxy: DhcpPacket | None = None
 
     @property
     def ack(self) -> DhcpPacket | None:
@@ -675,7 +661,6 @@ class Session:
             return
         self.local = reply.packet.yiaddr
         self._ack = reply.packet
-        self.acked = True
         proxy = self.proxy_offer
         if proxy is not None and not self.no_pxedhcp:
             if has_pxe_options(proxy.packet):
@@ -897,15 +882,3 @@ def find_netdev(shell: Shell, name: str) -> Netdev | None:
         last = shell.settings.last_opened
         return res.by_name(last) if last is not None else None
     return res.by_name(name)
-
-
-def configure(shell: Shell, name: str, timeout_ms: int = 0, configurator: str | None = None) -> int:
-    """Configure netdev ``name`` by DHCP as ``ifconf`` does (progress line included);
-    returns 0 or iPXE's error number. For ``autoboot`` and other callers."""
-    from bootsh.ifmgmt import configure as ifconf
-
-    netdev = find_netdev(shell, name)
-    if netdev is None:
-        shell.print(f'"{name}": no such network device')
-        return ENODEV_NETDEV
-    return ifconf(shell, netdev, timeout_ms, configurator)
