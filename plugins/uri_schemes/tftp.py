@@ -55,8 +55,8 @@ _ERRCODES = {1: "ENOENT", 2: "EACCES", 4: "ENOTTY"}
 _ERR_UNKNOWN_TID = 5
 
 
-def _error(kind: str, detail: str) -> FetchError:
-    return FetchError(error_number(kind, ERRFILE_TFTP), detail)
+def _error(kind: str, detail: str, uniq: int = 0, *, start: bool = False) -> FetchError:
+    return FetchError(error_number(kind, ERRFILE_TFTP, uniq), detail, start=start)
 
 
 def validate(parts: urllib.parse.SplitResult) -> None:
@@ -64,7 +64,7 @@ def validate(parts: urllib.parse.SplitResult) -> None:
     check_server(parts, ERRFILE_TFTP)
     if not parts.path:
         uri = redact(urllib.parse.urlunsplit(parts))
-        raise FetchError(error_number("EINVAL", ERRFILE_TFTP), f"{uri}: no file", start=True)
+        raise _error("EINVAL", f"{uri}: no file", start=True)
 
 
 def _int_setting(request: FetchRequest, name: str, low: int, high: int) -> int | None:
@@ -76,10 +76,7 @@ def _int_setting(request: FetchRequest, name: str, low: int, high: int) -> int |
     except ValueError:
         number = -1
     if not low <= number <= high:
-        raise FetchError(
-            error_number("EINVAL", ERRFILE_TFTP),
-            f"setting {name}={value!r}: not a number from {low} to {high}",
-        )
+        raise _error("EINVAL", f"setting {name}={value!r}: not a number from {low} to {high}")
     return number
 
 
@@ -281,18 +278,14 @@ class Transfer:
             except ValueError:
                 blksize = 0
             if not MIN_BLKSIZE <= blksize <= MAX_BLKSIZE:
-                raise FetchError(
-                    error_number("EINVAL", ERRFILE_TFTP, 0x01),
-                    f"invalid blksize {options['blksize']!r} in the OACK",
-                )
+                raise _error("EINVAL", f"invalid blksize {options['blksize']!r} in the OACK", 0x01)
             self.blksize = blksize
         if "tsize" in options:
             try:
                 self.tsize = int(options["tsize"], 10) or None
             except ValueError as exc:
-                raise FetchError(
-                    error_number("EINVAL", ERRFILE_TFTP, 0x02),
-                    f"invalid tsize {options['tsize']!r} in the OACK",
+                raise _error(
+                    "EINVAL", f"invalid tsize {options['tsize']!r} in the OACK", 0x02
                 ) from exc
         self.request.progress(0, self.tsize)
         return struct.pack("!HH", ACK, 0)
