@@ -15,12 +15,13 @@ Keys and signals:
   that handles it (``sleep``, a download, ``dhcp``, ``ping``) ends with its own status and
   line (``... Operation canceled (...)``, ``Finished: Operation canceled (...)``), any other
   is abandoned with iPXE's "Operation canceled" in ``${errno}``; either way the prompt
-  returns. On a terminal the kernel's echo of ``^C`` is turned off while a command runs
-  (``ECHOCTL``), as iPXE's console shows no such thing: it would land in the middle of the
-  command's line (a progress percentage is erased with backspaces, which the two extra
-  characters would defeat). The prompt after an interrupted command starts at the beginning
-  of a line without leaving an empty one: a line's width of spaces and a carriage return
-  (zsh's ``PROMPT_SP``) moves to a new line only when the cursor is not at a line's start;
+  returns. On a terminal the kernel's echo of ``^C`` is turned off (``ECHOCTL``; the CLI
+  does it for the whole run, ``no_echoctl``), as iPXE's console shows no such thing: it
+  would land in the middle of the command's line (a progress percentage is erased with
+  backspaces, which the two extra characters would defeat). The prompt after an interrupted
+  command starts at the beginning of a line without leaving an empty one: a line's width of
+  spaces and a carriage return (zsh's ``PROMPT_SP``) moves to a new line only when the
+  cursor is not at a line's start;
 - Ctrl-D on an empty line, or ``exit [N]``, leaves (the CLI turns ``exit N`` into status N);
 - SIGHUP (the terminal closed) and SIGTERM leave too, with status 128 + the signal, after
   the shell's ordinary shutdown (the CLI's handlers raise ``SystemExit``);
@@ -255,9 +256,9 @@ class Repl:
             except EOFError:
                 return  # Ctrl-D
             self.typed.append(line)
-            with no_echoctl(terminal_fd(self.session.input)):
-                if execute(self.shell, line, self._fresh_line):
-                    return
+            # No ^C echo while it runs: the CLI turned ECHOCTL off for the whole session.
+            if execute(self.shell, line, self._fresh_line):
+                return
 
     def _fresh_line(self) -> None:
         """Go to the start of a line, a new one only if the cursor is not at one already:
