@@ -688,23 +688,10 @@ class Lab:
                 self.host_argv(ns, argv), stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr
             )
         self._host_dnsmasqs.append(proc)
-        netns = os.stat(_NETNS_DIR / ns)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            if proc.poll() is not None:
-                raise LabError(
-                    f"dnsmasq on {ns} exited with status {proc.returncode}: "
-                    f"{_read(stderr_path).strip()} {_read(log).strip()}".strip()
-                )
-            with contextlib.suppress(OSError):
-                pid_ns = os.stat(f"/proc/{proc.pid}/ns/net")
-                if (pid_ns.st_dev, pid_ns.st_ino) == (netns.st_dev, netns.st_ino) and set(
-                    ports
-                ) <= _udp_ports(Path(f"/proc/{proc.pid}/net/udp")):
-                    return log
-            if time.monotonic() > deadline:
-                raise LabError(f"dnsmasq on {ns} not listening after {self.timeout:g} s")
-            time.sleep(0.005)
+        _wait_listening(
+            proc, ns, set(ports), self.timeout, f"dnsmasq on {ns}", stderr_path, lambda: _read(log)
+        )
+        return log
 
     def _require_running(self) -> None:
         if not self._started or self._closed:
@@ -812,7 +799,7 @@ class Lab:
     def _start_dnsmasq(self) -> None:
         stderr_path = self.tmpdir / "dnsmasq.stderr"
         with stderr_path.open("wb") as stderr:
-            self._dnsmasq = subprocess.Popen(
+            self._dnsmasq = proc = subprocess.Popen(
                 self.server_argv(self._dnsmasq_argv()),
                 stdin=subprocess.DEVNULL,
                 stdout=stderr,
@@ -821,29 +808,9 @@ class Lab:
         want = {67} if self.dhcp else set()
         want |= {69} if self.tftp else set()
         want |= {53} if self.dns else set()
-        ns = os.stat(_NETNS_DIR / self.server_ns)
-        deadline = time.monotonic() + self.timeout
-        pid = self._dnsmasq.pid
-        while True:
-            if self._dnsmasq.poll() is not None:
-                raise LabError(
-                    f"dnsmasq exited with status {self._dnsmasq.returncode}: "
-                    f"{_read(stderr_path).strip()} {self.dnsmasq_log().strip()}".strip()
-                )
-            # /proc/PID/net shows the namespace of PID: once dnsmasq (not yet `ip netns exec`)
-            # runs there, its UDP sockets are listed as soon as they are bound.
-            with contextlib.suppress(OSError):
-                pid_ns = os.stat(f"/proc/{pid}/ns/net")
-                if (pid_ns.st_dev, pid_ns.st_ino) == (ns.st_dev, ns.st_ino) and want <= _udp_ports(
-                    Path(f"/proc/{pid}/net/udp")
-                ):
-                    return
-            if time.monotonic() > deadline:
-                raise LabError(
-                    f"dnsmasq not listening on UDP {sorted(want)} after {self.timeout:g} s: "
-                    f"{self.dnsmasq_log().strip()}"
-                )
-            time.sleep(0.005)
+        _wait_listening(
+            proc, self.server_ns, want, self.timeout, "dnsmasq", stderr_path, self.dnsmasq_log
+        )
 
     def _start_http(self) -> None:
         address = (self.server_ip, self.http_port)
@@ -903,6 +870,40 @@ def _wait_running(ifname: str, timeout: float) -> None:
             if time.monotonic() > deadline:
                 raise LabError(f"{ifname}: no carrier after {timeout:g} s")
             time.sleep(0.002)
+
+
+def _wait_listening(
+    proc: subprocess.Popen[bytes],
+    netns: str,
+    ports: set[int],
+    timeout: float,
+    who: str,
+    stderr_path: Path,
+    log: Callable[[], str],
+) -> None:
+    """Wait until ``proc`` (started by ``ip netns exec``) runs in ``netns`` with the UDP
+    ``ports`` bound; ``LabError`` (with its stderr and ``log()``) when it exits or times out."""
+    ns = os.stat(_NETNS_DIR / netns)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise LabError(
+                f"{who} exited with status {proc.returncode}: "
+                f"{_read(stderr_path).strip()} {log().strip()}".strip()
+            )
+        # /proc/PID/net shows the namespace of PID: once the process (not yet `ip netns exec`)
+        # runs there, its UDP sockets are listed as soon as they are bound.
+        with contextlib.suppress(OSError):
+            pid_ns = os.stat(f"/proc/{proc.pid}/ns/net")
+            if (pid_ns.st_dev, pid_ns.st_ino) == (ns.st_dev, ns.st_ino) and ports <= _udp_ports(
+                Path(f"/proc/{proc.pid}/net/udp")
+            ):
+                return
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"{who} not listening on UDP {sorted(ports)} after {timeout:g} s: {log().strip()}"
+            )
+        time.sleep(0.005)
 
 
 def _udp_ports(path: Path) -> set[int]:
