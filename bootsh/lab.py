@@ -59,6 +59,7 @@ from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
 from bootsh.errors import BootshError
+from bootsh.nic import normalise_mac
 
 __all__ = [
     "CLIENT_IF",
@@ -1043,14 +1044,13 @@ def _port_option(text: str) -> int:
     return port
 
 
-_MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
-
-
 def _mac_option(text: str) -> str:
-    """``--client-mac``: the kernel refuses a multicast (or broadcast) veth address."""
-    if not _MAC.fullmatch(text) or int(text[:2], 16) & 1:
+    """``--client-mac``: a MAC as ``--net``'s (``bootsh.nic``); the kernel refuses a
+    multicast (or broadcast) veth address."""
+    mac = normalise_mac(text)
+    if mac is None or int(mac[:2], 16) & 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a unicast Ethernet MAC")
-    return text
+    return mac
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
