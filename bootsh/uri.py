@@ -47,16 +47,6 @@ class Uri:
     def absolute(self) -> bool:
         return self.scheme is not None
 
-    @property
-    def host(self) -> str:
-        """The host of the authority (no user info, no port), "" when there is none."""
-        if not self.authority:
-            return ""
-        host = self.authority.rpartition("@")[2]
-        if host.startswith("["):
-            return host[1 : host.find("]")] if "]" in host else host[1:]
-        return host.partition(":")[0]
-
 
 def parse_uri(text: str) -> Uri:
     """Split a URI reference; every string is one (the regular expression always matches)."""
