@@ -19,6 +19,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bootsh.dhcppkt import (
+    DHCP_SETTINGS_NAME,
+    OPT_MESSAGE,
+    PROXYDHCP_SETTINGS_NAME,
+    DhcpBlock,
+    DhcpPacket,
+)
 from bootsh.ipxe_errors import error_number
 from bootsh.linkstate import read_link
 from bootsh.monojob import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB
@@ -193,10 +200,10 @@ def configure(
     broadcast = dhcp.ipv4_route(shell, name) is not None
     problems: list[str] = []
 
-    def lease(ack: dhcp.DhcpPacket) -> None:
+    def lease(ack: DhcpPacket) -> None:
         # iPXE registers the lease at the DHCPACK, before any ProxyDHCP request; the kernel
         # gets it at the same time, so that it answers ARP for the unicast ProxyDHCP reply.
-        shell.settings.register_block(dhcp.DhcpBlock(dhcp.DHCP_SETTINGS_NAME, ack), name)
+        shell.settings.register_block(DhcpBlock(DHCP_SETTINGS_NAME, ack), name)
         if netdev.nic.ifname:
             problem = dhcp.apply_to_kernel(shell, name, netdev.nic.ifname)
             if problem:
@@ -211,16 +218,12 @@ def configure(
     rc = outcome.rc
     if rc == 0 and outcome.ack is not None:
         if outcome.proxy is not None:
-            shell.settings.register_block(
-                dhcp.DhcpBlock(dhcp.PROXYDHCP_SETTINGS_NAME, outcome.proxy)
-            )
+            shell.settings.register_block(DhcpBlock(PROXYDHCP_SETTINGS_NAME, outcome.proxy))
             # iPXE hangs the ProxyDHCP answer at the root (``proxydhcp/...``); the netdev that
             # received it also reaches it as ``net0.proxydhcp/...``. A redirect, not a copy:
             # the values live once, ``show`` names the block that holds them.
             shell.settings.register_block(
-                RedirectBlock(
-                    dhcp.PROXYDHCP_SETTINGS_NAME, _root_block(shell, dhcp.PROXYDHCP_SETTINGS_NAME)
-                ),
+                RedirectBlock(PROXYDHCP_SETTINGS_NAME, _root_block(shell, PROXYDHCP_SETTINGS_NAME)),
                 name,
             )
         shell.print(" ok")
@@ -233,7 +236,7 @@ def configure(
     shell.print(f" {dhcp.describe_error(rc)}")
     if session is not None and session.naks:
         nak = session.naks[-1]
-        message = nak.packet.fetch(dhcp.OPT_MESSAGE) or b""
+        message = nak.packet.fetch(OPT_MESSAGE) or b""
         why = f": {message.decode(errors='replace')}" if message else ""
         shell.diagnose(
             f"{name}: the server {'.'.join(map(str, nak.peer_ip))} refused the request"
