@@ -16,7 +16,6 @@ import contextlib
 import ipaddress
 
 from bootsh.commands import Command, Invocation, Option, parse_integer
-from bootsh.dhcp import CONFIGURATORS, ENOTSUP_CONFIGURATOR, ipv4_route
 from bootsh.ifmgmt import close_netdev, configure, ifcommon, link_wait
 from bootsh.netdevs import Netdev
 from bootsh.shell import Shell
@@ -24,6 +23,8 @@ from bootsh_ipxe_cmds.netdev_cmds import netdev_names
 
 
 def ifconf(inv: Invocation) -> int:
+    from bootsh.dhcp import CONFIGURATORS, ENOTSUP_CONFIGURATOR  # not at every start
+
     shell = inv.shell
     configurator = inv.value("configurator")
     if configurator is not None and configurator not in CONFIGURATORS:
@@ -64,6 +65,8 @@ def link_local(mac: str) -> str:
 
 
 def route_lines(shell: Shell) -> list[str]:
+    from bootsh.dhcp import ipv4_route
+
     lines: list[str] = []
     for netdev in shell.netdevs().shown:
         name = str(netdev.name)

@@ -29,36 +29,26 @@ import ipaddress
 import socket
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bootsh.commands import Command, Invocation, Option, parse_integer
-from bootsh.dns import DnsError, describe
-from bootsh.egress import (
-    BoundSockets,
-    UdpTransport,
-    count_send,
-    open_netdevs,
-    resolve,
-    route,
-)
 from bootsh.ipxe_errors import strerror
 from bootsh.monojob import ECANCELED_MONOJOB
-from bootsh.ntp import PORT as NTP_PORT
-from bootsh.ntp import NtpError, Query
-from bootsh.ping import (
-    EINVAL_PING,
-    EPERM_PING,
-    Pinger,
-    icmp_socket,
-    parse_reply,
-)
 from bootsh.settings import SettingsError
 from bootsh.shell import Shell
+
+# bootsh.dns, egress, ntp and ping are imported by the commands that use them: this module
+# loads at every start.
+if TYPE_CHECKING:
+    from bootsh.dns import DnsError
 
 PING_SIZE = 64
 PING_TIMEOUT_MS = 1000
 
 
 def _explain(shell: Shell, what: str, exc: DnsError) -> None:
+    from bootsh.dns import describe
+
     words = describe(exc.errno)
     shell.diagnose(f"{what}: {words + ': ' if words else ''}{exc.detail}")
 
@@ -67,11 +57,16 @@ class _Echo:
     """The raw ICMP sockets of one ping, one per netdev used, and the routing per packet."""
 
     def __init__(self, shell: Shell, address: str) -> None:
+        from bootsh.egress import BoundSockets
+        from bootsh.ping import icmp_socket
+
         self.shell = shell
         self.address = address
         self.sockets = BoundSockets(icmp_socket)
 
     def send(self, sequence: int, packet: bytes) -> None:
+        from bootsh.egress import count_send, route
+
         egress = route(self.shell, self.address)
         if egress is None:
             return  # iPXE: "Network unreachable" on transmit, only the timer speaks
@@ -80,6 +75,8 @@ class _Echo:
             count_send(egress, lambda: sock.sendto(packet, (self.address, 0)))
 
     def receive(self, ident: int, timeout: float) -> tuple[str, int, bytes] | None:
+        from bootsh.ping import parse_reply
+
         got = self.sockets.receive(timeout)
         if got is None or not got[1]:
             return None
@@ -106,6 +103,10 @@ def _can_ping() -> bool:
 
 
 def ping(inv: Invocation) -> int:
+    from bootsh.dns import DnsError
+    from bootsh.egress import resolve
+    from bootsh.ping import EINVAL_PING, EPERM_PING, Pinger
+
     shell = inv.shell
     size = _integer(inv, "size", PING_SIZE)
     timeout_ms = _integer(inv, "timeout", PING_TIMEOUT_MS)
@@ -160,6 +161,9 @@ def ping(inv: Invocation) -> int:
 
 
 def nslookup(inv: Invocation) -> int:
+    from bootsh.dns import DnsError
+    from bootsh.egress import resolve
+
     shell = inv.shell
     setting_name, name = inv.args
     try:
@@ -206,6 +210,11 @@ def _adjust_clock(shell: Shell, delta: int) -> None:
 
 
 def ntp(inv: Invocation) -> int:
+    from bootsh.dns import DnsError
+    from bootsh.egress import UdpTransport, resolve
+    from bootsh.ntp import PORT as NTP_PORT
+    from bootsh.ntp import NtpError, Query
+
     shell = inv.shell
     host = inv.args[0]
     # The sockets of the DNS lookup's kind, to port 123; with no route the send fails,
@@ -289,6 +298,8 @@ _ATF_COMPLETE = 0x2
 
 
 def nstat(inv: Invocation) -> int:
+    from bootsh.egress import open_netdevs
+
     shell = inv.shell
     # Only open netdevs' interfaces: iPXE's table holds what its own open netdevs learned,
     # and a closed netdev's interface (or one that is not its NIC) is the host's business.

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bootsh.commands import Command, Invocation, Option
-from bootsh.dhcp import ipv4_route
 from bootsh.ifmgmt import apply_static, close_netdev, ifcommon, open_netdev
 from bootsh.linkstate import read_link
 from bootsh.netdevs import Netdev, Resolution
@@ -59,6 +58,8 @@ def netdev_names(shell: Shell, prefix: str) -> Iterable[str]:
 
 
 def ifopen(inv: Invocation) -> int:
+    from bootsh.dhcp import ipv4_route  # not at every start
+
     shell = inv.shell
 
     def payload(netdev: Netdev) -> int:
