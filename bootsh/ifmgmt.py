@@ -15,19 +15,13 @@ the configurator with a dot per second, and on failure closes the netdev again, 
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bootsh.dhcppkt import (
-    DHCP_SETTINGS_NAME,
-    OPT_MESSAGE,
-    PROXYDHCP_SETTINGS_NAME,
-    DhcpBlock,
-    DhcpPacket,
-)
 from bootsh.ipxe_errors import error_number
-from bootsh.linkstate import read_link
+from bootsh.linkstate import LINK_DOWN, LINK_UNKNOWN, read_link
 from bootsh.monojob import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB
 from bootsh.netstate import OpenError
 from bootsh.settings import RedirectBlock
@@ -165,8 +159,6 @@ def link_wait(shell: Shell, netdev: Netdev, timeout: float | None, verbose: bool
         return 0 if read_link(sysfs, ifname).up else None
 
     def ongoing() -> int:
-        from bootsh.linkstate import LINK_DOWN, LINK_UNKNOWN
-
         state = read_link(sysfs, ifname)
         return LINK_DOWN[1] if state.reason.startswith(LINK_DOWN[0]) else LINK_UNKNOWN[1]
 
@@ -178,6 +170,13 @@ def configure(
 ) -> int:
     """iPXE's ``ifconf()`` with the DHCP configurator (the only one bootsh has)."""
     from bootsh import dhcp
+    from bootsh.dhcppkt import (
+        DHCP_SETTINGS_NAME,
+        OPT_MESSAGE,
+        PROXYDHCP_SETTINGS_NAME,
+        DhcpBlock,
+        DhcpPacket,
+    )
 
     name = str(netdev.name)
     rc = link_wait(shell, netdev, dhcp.LINK_WAIT_TIMEOUT, verbose=False)
@@ -239,7 +238,7 @@ def configure(
         message = nak.packet.fetch(OPT_MESSAGE) or b""
         why = f": {message.decode(errors='replace')}" if message else ""
         shell.diagnose(
-            f"{name}: the server {'.'.join(map(str, nak.peer_ip))} refused the request"
+            f"{name}: the server {socket.inet_ntoa(nak.peer_ip)} refused the request"
             f" (DHCPNAK{why}); like iPXE, bootsh waited for a DHCPACK until the timeout"
         )
     elif session is not None and rc != ECANCELED_MONOJOB and not session.offers_seen:
@@ -247,8 +246,8 @@ def configure(
     elif session is not None and rc != ECANCELED_MONOJOB and session.state.name == "request":
         # The offer was requested but never acknowledged: say who offered what, or the
         # timeout is a mystery (a -t during discovery's wait for ProxyDHCP is not this).
-        server = ".".join(map(str, session.server)) if any(session.server) else "a server"
-        offered = ".".join(map(str, session.offer))
+        server = socket.inet_ntoa(session.server) if any(session.server) else "a server"
+        offered = socket.inet_ntoa(session.offer)
         shell.diagnose(f"{name}: {server} offered {offered} but sent no DHCPACK for it")
     close_netdev(shell, name)
     return rc
