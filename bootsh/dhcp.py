@@ -649,12 +649,16 @@ def run_session(
     session = Session(identity, xid, start, broadcast=broadcast)
     next_dot = start + 1.0
     sock = state.sock
-    while True:
-        now = clock()
-        session.tick(now)
+
+    def transmit() -> None:
         for frame in session.outbox:
             state.send(frame)
         session.outbox.clear()
+
+    while True:
+        now = clock()
+        session.tick(now)
+        transmit()
         if session.outcome is not None:
             return session.outcome, session
         if deadline is not None and now >= deadline:
@@ -674,12 +678,10 @@ def run_session(
                 if on_ack is not None and session.ack is not None:
                     on_ack(session.ack)
                     on_ack = None
-                for out in session.outbox:
-                    state.send(out)
-                session.outbox.clear()
+                transmit()
 
 
-# -- the public entry point ----------------------------------------------------------------------
+# -- netdevs by name -----------------------------------------------------------------------------
 
 
 def find_netdev(shell: Shell, name: str) -> Netdev | None:
