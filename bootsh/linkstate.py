@@ -23,6 +23,8 @@ LINK_DOWN = ("Down", ipxe_errno(0x38, 0x00086000, 0x01, 107))
 class LinkState:
     up: bool
     reason: str = ""
+    #: iPXE's error number of a link that is not up (LINK_DOWN's or LINK_UNKNOWN's), else 0.
+    status: int = 0
 
 
 def _read(path: Path) -> str | None:
@@ -35,7 +37,7 @@ def _read(path: Path) -> str | None:
 
 def read_link(sysfs_root: Path, ifname: str | None) -> LinkState:
     """Link state of ``ifname`` under ``sysfs_root``; unknown when there is no interface."""
-    unknown = LinkState(False, ipxe_strerror(*LINK_UNKNOWN))
+    unknown = LinkState(False, ipxe_strerror(*LINK_UNKNOWN), LINK_UNKNOWN[1])
     if not ifname:
         return unknown
     base = sysfs_root / "class" / "net" / ifname
@@ -44,5 +46,5 @@ def read_link(sysfs_root: Path, ifname: str | None) -> LinkState:
     if carrier == "1" or operstate == "up":
         return LinkState(True)
     if carrier == "0" or operstate in {"down", "lowerlayerdown", "notpresent", "dormant"}:
-        return LinkState(False, ipxe_strerror(*LINK_DOWN))
+        return LinkState(False, ipxe_strerror(*LINK_DOWN), LINK_DOWN[1])
     return unknown
