@@ -166,7 +166,8 @@ def open_http(request: FetchRequest) -> None:
     hops = retries = 0
     while True:
         parts = urllib.parse.urlsplit(uri)
-        validate(parts)
+        if hops:  # fetch() validated the URI it was given; a redirect's is new
+            validate(parts)
         if parts.scheme.lower() == "https" and context is None:
             context = tls_context(request)
         try:

@@ -114,8 +114,7 @@ def parse_oack(payload: bytes) -> dict[str, str]:
 
 
 def open_tftp(request: FetchRequest) -> None:
-    parts = request.parts
-    validate(parts)
+    parts = request.parts  # already validated: fetch() calls validate before open
     host = parts.hostname or ""
     path = urllib.parse.unquote(parts.path)
     want_blksize = _int_setting(request, "tftp-blksize", MIN_BLKSIZE, MAX_BLKSIZE)
