@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 ERRFILE_IMAGE = 0x00008000  # core/image.c
 ERRFILE_IMAGE_CMD = 0x000AE000  # hci/commands/image_cmd.c
-ERRFILE_BZIMAGE = 0x00808000  # arch/x86/image/bzimage.c (ERRFILE_ARCH | ERRFILE_IMAGE)
+ERRFILE_BZIMAGE = 0x00818000  # arch/x86/image/bzimage.c (ERRFILE_ARCH | ERRFILE_IMAGE | 0x10000)
 
 #: An image without a type that can execute: ``Exec format error``.
 ENOEXEC_IMAGE = error_number("ENOEXEC", ERRFILE_IMAGE)

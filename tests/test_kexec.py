@@ -155,13 +155,13 @@ def test_the_newc_writer_is_real_cpio(shared: Path) -> None:
 
 def test_kernel_errors_become_ipxe_errors_with_a_reason() -> None:
     nosys = explain(errno.ENOSYS)
-    assert (nosys.errno, "CONFIG_KEXEC_FILE" in nosys.why) == (0x3C80805F, True)
+    assert (nosys.errno, "CONFIG_KEXEC_FILE" in nosys.why) == (0x3C81805F, True)
     perm = explain(errno.EPERM)
-    assert perm.errno == 0x41808001
+    assert perm.errno == 0x41818001
     assert "CAP_SYS_BOOT" in perm.why or "locked down" in perm.why
-    assert explain(errno.ENOEXEC).errno == 0x2E808008
+    assert explain(errno.ENOEXEC).errno == 0x2E818008
     assert "signature" in explain(errno.EKEYREJECTED).why
-    assert explain(errno.ENOMEM).errno == 0x3180800C
+    assert explain(errno.ENOMEM).errno == 0x3181800C
 
 
 def test_syscall_numbers() -> None:
@@ -202,9 +202,9 @@ def _kernel_answer(prefix: list[str]) -> int:
 
 def _expected(answer: int) -> tuple[str, str]:
     if answer == errno.ENOSYS:
-        return "Operation not supported (https://ipxe.org/3c80805f)", "CONFIG_KEXEC_FILE"
+        return "Operation not supported (https://ipxe.org/3c81805f)", "CONFIG_KEXEC_FILE"
     assert answer == errno.EPERM, f"unexpected kernel answer {answer}"
-    return "Operation not permitted (https://ipxe.org/41808001)", "CAP_SYS_BOOT"
+    return "Operation not permitted (https://ipxe.org/41818001)", "CAP_SYS_BOOT"
 
 
 @pytest.mark.parametrize("prefix", [NO_SYS_BOOT, NO_CAPS], ids=["no-cap-sys-boot", "no-caps"])
