@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import os
 import signal
 import sys
@@ -167,6 +166,7 @@ def _choices(ns: argparse.Namespace) -> Choices:
         machine=ns.machine,
         no_plugin=list(ns.no_plugin),
         nets=list(ns.net),
+        dry_run=ns.dry_run,
     )
 
 
@@ -197,8 +197,6 @@ def main(
     except UsageError as exc:
         print(f"bootsh: {exc}", file=stderr)
         return USAGE_ERROR
-    if ns.dry_run:
-        config = dataclasses.replace(config, dry_run=True)
 
     host = make_plugin_manager(
         disabled=config.disabled_plugins, report=lambda line: print(f"bootsh: {line}", file=stderr)

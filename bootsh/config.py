@@ -47,6 +47,7 @@ class Choices:
     machine: Path | None = None
     no_plugin: list[str] = field(default_factory=list)
     nets: list[str] = field(default_factory=list)
+    dry_run: bool = False
 
 
 def config_candidates(env: Mapping[str, str]) -> list[Path]:
@@ -150,6 +151,8 @@ def merge(choices: Choices, env: Mapping[str, str]) -> Config:
         config_file=path,
         # Command line only, like iPXE's --net: the NICs of this run.
         nets=tuple(choices.nets),
+        # Command line only: a config file must never turn a real boot into a rehearsal.
+        dry_run=choices.dry_run,
     )
 
 
