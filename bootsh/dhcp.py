@@ -82,6 +82,7 @@ from bootsh.dhcppkt import (
     has_pxe_options,
     walk_options,  # noqa: F401 (re-exported: it was bootsh.dhcp's)
 )
+from bootsh.ifmgmt import ENODEV_NETDEV  # noqa: F401 (re-exported: it was bootsh.dhcp's)
 from bootsh.ipxe_errors import ERRFILE_PARSEOPT, error_number, strerror
 from bootsh.linkstate import LINK_DOWN, LINK_UNKNOWN
 from bootsh.monojob import ETIMEDOUT_MONOJOB
@@ -90,7 +91,6 @@ from bootsh.settings import SettingsError, buildarch
 from bootsh.settypes import _mangle as uuid_mangle  # iPXE's uuid_mangle
 
 if TYPE_CHECKING:
-    from bootsh.netdevs import Netdev
     from bootsh.netstate import NetdevState
     from bootsh.shell import Shell
 
@@ -135,8 +135,6 @@ _ERRFILE_IFMGMT = 0x000EE000  # usr/ifmgmt.c
 ETIMEDOUT_DHCP = error_number("ETIMEDOUT", _ERRFILE_DHCP)
 #: ``ifconf`` without ``-c`` when no configurator succeeded (usr/ifmgmt.c).
 EADDRNOTAVAIL_CONFIG = error_number("EADDRNOTAVAIL", _ERRFILE_IFMGMT, 0x01)
-#: ``"x": no such network device``.
-ENODEV_NETDEV = error_number("ENODEV", ERRFILE_PARSEOPT)
 #: ``"x": no such configurator``.
 ENOTSUP_CONFIGURATOR = error_number("ENOTSUP", ERRFILE_PARSEOPT)
 #: The texts of the errors that are not in the common table (the link's own from
@@ -679,16 +677,3 @@ def run_session(
                     on_ack(session.ack)
                     on_ack = None
                 transmit()
-
-
-# -- netdevs by name -----------------------------------------------------------------------------
-
-
-def find_netdev(shell: Shell, name: str) -> Netdev | None:
-    """iPXE's ``find_netdev``: ``netN`` by name, ``netX`` for the last opened one (none
-    when no netdev is open, as ``last_opened_netdev``)."""
-    res = shell.netdevs()
-    if name == "netX":
-        last = shell.settings.last_opened
-        return res.by_name(last) if last is not None else None
-    return res.by_name(name)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bootsh.ipxe_errors import error_number
+from bootsh.ipxe_errors import ERRFILE_PARSEOPT, error_number
 from bootsh.linkstate import LINK_UNKNOWN, read_link
 from bootsh.monojob import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB
 from bootsh.netstate import OpenError
@@ -63,6 +63,18 @@ def close_netdev(shell: Shell, name: str) -> None:
 
 #: ``ifcommon_exec``'s "no netdev at all" (hci/commands/ifmgmt_cmd.c).
 ENODEV_IFCOMMON = error_number("ENODEV", 0x001DE000)
+#: ``"x": no such network device`` (core/parseopt.c's ``parse_netdev``).
+ENODEV_NETDEV = error_number("ENODEV", ERRFILE_PARSEOPT)
+
+
+def find_netdev(shell: Shell, name: str) -> Netdev | None:
+    """iPXE's ``find_netdev``: ``netN`` by name, ``netX`` for the last opened one (none
+    when no netdev is open, as ``last_opened_netdev``)."""
+    res = shell.netdevs()
+    if name == "netX":
+        last = shell.settings.last_opened
+        return res.by_name(last) if last is not None else None
+    return res.by_name(name)
 
 
 def ifcommon(
@@ -74,8 +86,6 @@ def ifcommon(
     """iPXE's ``ifcommon_exec``: the payload on each netdev named (a name that is none is
     reported and skipped) or on every shown netdev; ``ifconf`` and ``iflinkwait`` stop at
     the first success, the others go through all. The status is the last one's."""
-    from bootsh.dhcp import ENODEV_NETDEV, find_netdev
-
     if args:
         rc = ENODEV_NETDEV
         for name in args:
