@@ -55,9 +55,9 @@ from bootsh.dhcppkt import (
     EB_BUS_ID,
     EB_NO_PXEDHCP,
     EB_PRIORITY,
-    EB_SIADDR,  # noqa: F401 (re-exported: it was bootsh.dhcp's)
+    EB_SIADDR,
     EB_VERSION,
-    EB_YIADDR,  # noqa: F401 (re-exported: it was bootsh.dhcp's)
+    EB_YIADDR,
     HEADER_LEN,
     MAGIC,
     NAK,
@@ -75,20 +75,41 @@ from bootsh.dhcppkt import (
     OPT_VENDOR_CLASS,
     PXE_PORT,
     REQUEST,
-    DhcpBlock,  # noqa: F401 (re-exported: it was bootsh.dhcp's)
+    DhcpBlock,
     DhcpPacket,
-    encap,  # noqa: F401 (re-exported: it was bootsh.dhcp's)
+    encap,
     encode_options,
     has_pxe_options,
-    walk_options,  # noqa: F401 (re-exported: it was bootsh.dhcp's)
+    walk_options,
 )
-from bootsh.ifmgmt import ENODEV_NETDEV  # noqa: F401 (re-exported: it was bootsh.dhcp's)
+from bootsh.ifmgmt import ENODEV_NETDEV
 from bootsh.ipxe_errors import ERRFILE_PARSEOPT, error_number, strerror
 from bootsh.linkstate import LINK_DOWN, LINK_UNKNOWN
 from bootsh.monojob import ETIMEDOUT_MONOJOB
 from bootsh.ping import checksum
 from bootsh.settings import SettingsError, buildarch
 from bootsh.settypes import _mangle as uuid_mangle  # iPXE's uuid_mangle
+
+# The names that moved to bootsh.dhcppkt (and ifmgmt) stay importable from here: mypy's strict
+# mode exports an imported name only when __all__ lists it. This is not the whole public API:
+# everything defined below is public as well.
+__all__ = [
+    "ACK",
+    "DISCOVER",
+    "EB_NO_PXEDHCP",
+    "EB_SIADDR",
+    "EB_YIADDR",
+    "ENODEV_NETDEV",
+    "HEADER_LEN",
+    "MAGIC",
+    "NAK",
+    "OFFER",
+    "REQUEST",
+    "DhcpBlock",
+    "DhcpPacket",
+    "encap",
+    "walk_options",
+]
 
 if TYPE_CHECKING:
     from bootsh.netstate import NetdevState
