@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
-from prompt_toolkit.input import create_pipe_input
 
 from bootsh.completion import ShellCompleter
 from bootsh.plugins import PluginHost
 from bootsh.shell import Shell
 from tests.helpers import ROOT, make_shell
-from tests.test_repl import Session, wait_for
+from tests.test_repl import Session, pipe_session, wait_for
 
 
 @pytest.fixture
@@ -182,11 +181,8 @@ def test_completion_loads_neither_scapy_nor_the_http_stack() -> None:
 @pytest.fixture
 def session(shell: Shell, tmp_path: Path) -> Iterator[Session]:
     env = {"HOME": str(tmp_path / "home"), "XDG_STATE_HOME": str(tmp_path / "state")}
-    with create_pipe_input() as pipe:
-        running = Session(shell, env, pipe)
+    with pipe_session(shell, env) as running:
         yield running
-        if running.thread.is_alive():
-            running.finish()
 
 
 def test_tab_completes_an_image_name_and_enter_runs_the_command(session: Session) -> None:

@@ -260,15 +260,20 @@ def bare() -> Iterator[Lab]:
         yield lab
 
 
+def assert_timed_out(proc: subprocess.CompletedProcess[str]) -> None:
+    """The -t ran out: iPXE's line, dots, then monojob's Connection timed out."""
+    assert re.fullmatch(
+        re.escape(CONFIGURING) + r"\.+ Connection timed out \(https://ipxe.org/4c07206e\)\n",
+        proc.stdout,
+    ), proc.stdout
+
+
 def test_a_nak_is_ignored_like_ipxe_and_reported(bare: Lab) -> None:
     server = responder(bare, "nak", "10.77.0.2")
     proc = bootsh(bare, "ifconf -t 3000")
     said = stop(server)
     assert proc.returncode != 0
-    assert re.fullmatch(
-        re.escape(CONFIGURING) + r"\.+ Connection timed out \(https://ipxe.org/4c07206e\)\n",
-        proc.stdout,
-    ), proc.stdout
+    assert_timed_out(proc)
     assert "refused the request (DHCPNAK: address not available (bootsh test))" in proc.stderr
     assert said.count("nak") >= 3  # the REQUEST was retransmitted: 0, 0.25, 0.75, 1.75 s
     assert addresses(bare) == []
@@ -281,10 +286,7 @@ def test_an_offer_without_an_ack_is_reported(bare: Lab) -> None:
     proc = bootsh(bare, "ifconf -t 5000")
     said = stop(server)
     assert proc.returncode != 0
-    assert re.fullmatch(
-        re.escape(CONFIGURING) + r"\.+ Connection timed out \(https://ipxe.org/4c07206e\)\n",
-        proc.stdout,
-    ), proc.stdout
+    assert_timed_out(proc)
     assert said.count("request") >= 2
     assert proc.stderr.startswith(
         "bootsh: net0: 10.77.0.2 offered 10.77.0.150 but sent no DHCPACK for it\n"

@@ -8,6 +8,7 @@ a thread of its own), waiting on the session's state rather than sleeping.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -318,13 +319,20 @@ def state(tmp_path: Path) -> dict[str, str]:
     return {"HOME": str(tmp_path / "home"), "XDG_STATE_HOME": str(tmp_path / "state")}
 
 
-@pytest.fixture
-def session(shell: Shell, state: dict[str, str]) -> Iterator[Session]:
+@contextlib.contextmanager
+def pipe_session(shell: Shell, env: dict[str, str]) -> Iterator[Session]:
+    """A prompt running on a pipe input, finished on leaving if the test did not."""
     with create_pipe_input() as pipe:
-        running = Session(shell, state, pipe)
+        running = Session(shell, env, pipe)
         yield running
         if running.thread.is_alive():
             running.finish()
+
+
+@pytest.fixture
+def session(shell: Shell, state: dict[str, str]) -> Iterator[Session]:
+    with pipe_session(shell, state) as running:
+        yield running
 
 
 def test_type_tab_then_enter_runs_the_completed_command(session: Session) -> None:
