@@ -1,4 +1,5 @@
-"""Download throughput and memory of ``bootsh.fetch`` in the network lab, against reference clients.
+"""Download throughput and memory of ``bootsh.boot.fetch`` in the network lab, against
+reference clients.
 
 A 256 MiB random file is served by the lab (dnsmasq's TFTP, the lab's HTTP server) and
 fetched from the client namespace, alternating bootsh and the reference in the same run:

@@ -32,11 +32,11 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from bootsh.completion import ShellCompleter, stored_setting_names
 from bootsh.config import Choices, merge
+from bootsh.console.completion import ShellCompleter, stored_setting_names
+from bootsh.console.repl import PROMPT, Repl
 from bootsh.context import Context
 from bootsh.plugins import make_plugin_manager
-from bootsh.repl import PROMPT, Repl
 from bootsh.shell import Shell
 
 ROOT = Path(__file__).resolve().parent.parent

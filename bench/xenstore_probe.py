@@ -47,7 +47,7 @@ from pyxs import Client  # noqa: E402
 
 import bootsh_netfront as netfront  # noqa: E402
 from bootsh.context import Config, Context  # noqa: E402
-from bootsh.nic import Nic  # noqa: E402
+from bootsh.nics.nic import Nic  # noqa: E402
 from bootsh.plugins import PluginHost, make_plugin_manager  # noqa: E402
 from bootsh_netfront import connect  # noqa: E402
 from bootsh_netfront.live import LiveXenStore  # noqa: E402

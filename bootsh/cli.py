@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import TextIO
 
 from bootsh import __version__
+from bootsh.boot.images import set_cwuri
 from bootsh.config import Choices, merge
 from bootsh.context import Context
 from bootsh.errors import BootshError, UsageError
-from bootsh.images import set_cwuri
+from bootsh.lang.script import has_magic, parse_script
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
-from bootsh.script import has_magic, parse_script
 from bootsh.shell import Shell
 
 USAGE_ERROR = 2
@@ -217,7 +217,7 @@ def main(
     except BootshError as exc:
         print(f"bootsh: {exc}", file=stderr)
         return USAGE_ERROR
-    from bootsh.repl import no_echoctl, terminal_fd  # no prompt_toolkit: a light module
+    from bootsh.console.repl import no_echoctl, terminal_fd  # no prompt_toolkit: a light module
 
     # No "^C" echoed into a command's line on a terminal, in a script as at the prompt.
     with shell, _termination_ends_the_shell(), no_echoctl(terminal_fd(stdin)):
@@ -254,7 +254,7 @@ def _check(host: PluginHost, paths: list[str], out: TextIO, err: TextIO) -> int:
         print("bootsh: --check needs at least one script", file=err)
         return USAGE_ERROR
     table = host.commands()
-    from bootsh.lint import check_files, resolver  # only for --check
+    from bootsh.lang.lint import check_files, resolver  # only for --check
 
     findings = check_files(paths, resolver(table))
     for finding in findings:
@@ -323,9 +323,9 @@ def _status(shell: Shell, status: int) -> int:
 
 
 def _interactive(shell: Shell, stdin: TextIO) -> int:
-    # prompt_toolkit loads only here (bootsh.repl): a batch run never pays for it. A failing
+    # prompt_toolkit loads only here (bootsh.console.repl): a batch run never pays for it. A failing
     # command does not end the session; Ctrl-D leaves with 0, ``exit N`` with N.
-    from bootsh.repl import interact
+    from bootsh.console.repl import interact
 
     interact(shell, stdin)
     return _status(shell, 0)

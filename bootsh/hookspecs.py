@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from bootsh.commands import Command
+    from bootsh.boot.fetch import UriScheme
+    from bootsh.boot.images import ImageType
     from bootsh.context import Context
-    from bootsh.fetch import UriScheme
-    from bootsh.images import ImageType
-    from bootsh.nic import Nic
+    from bootsh.lang.commands import Command
+    from bootsh.nics.nic import Nic
+    from bootsh.nics.twins import Decision, Evidence, TwinGroup, TwinPolicy
     from bootsh.shell import Shell
-    from bootsh.twins import Decision, Evidence, TwinGroup, TwinPolicy
 
 PROJECT = "bootsh"
 
@@ -57,7 +57,7 @@ def bootsh_register_uri_schemes(register: Callable[[UriScheme], None]) -> None:
 
     ``UriScheme.open(request)`` streams the body into ``request.sink``, calls
     ``request.progress(done, total)`` as data arrives, honours ``request.timeout`` and
-    raises ``bootsh.fetch.FetchError`` with iPXE's error number on failure; the core
+    raises ``bootsh.boot.fetch.FetchError`` with iPXE's error number on failure; the core
     prints the line, handles the temporary file and Ctrl-C. The host fills in ``source``;
     a scheme name already taken is refused and reported (the first registration wins).
     """

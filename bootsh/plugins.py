@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from bootsh import hookspecs
-from bootsh.commands import Command, CommandTable
 from bootsh.errors import BootshError
-from bootsh.twins import Decision, Evidence, TwinPolicy
+from bootsh.lang.commands import Command, CommandTable
+from bootsh.nics.twins import Decision, Evidence, TwinPolicy
 
 if TYPE_CHECKING:
+    from bootsh.boot.fetch import UriScheme
+    from bootsh.boot.images import ImageType
     from bootsh.context import Context
-    from bootsh.fetch import UriScheme
-    from bootsh.images import ImageType
-    from bootsh.nic import Nic
+    from bootsh.nics.nic import Nic
     from bootsh.shell import Shell
 
 ENTRY_POINT_GROUP = "bootsh"

@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bootsh.commands import CommandTable, Invocation, ParseError, parse_argv
+from bootsh.boot.uri import redact_words
 from bootsh.context import DEFAULT_TWIN_POLICY, Context
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import (
@@ -31,13 +31,13 @@ from bootsh.ipxe_errors import (
     ENOMEM_EXPAND,
     ERANGE_ARGS,
 )
-from bootsh.netdevs import Resolution, resolve
-from bootsh.netstate import NetdevStates
-from bootsh.nic import Nic
+from bootsh.lang.commands import CommandTable, Invocation, ParseError, parse_argv
+from bootsh.lang.script import ExpansionError, Script, expand, split_commands
+from bootsh.lang.settings import Settings
+from bootsh.net.netstate import NetdevStates
+from bootsh.nics.netdevs import Resolution, resolve
+from bootsh.nics.nic import Nic
 from bootsh.plugins import PluginHost
-from bootsh.script import ExpansionError, Script, expand, split_commands
-from bootsh.settings import Settings
-from bootsh.uri import redact_words
 
 #: The status of a handler's ``BootshError`` that carries no iPXE error number of its own.
 FAILED = 1
@@ -45,7 +45,7 @@ FAILED = 1
 STOP_COMMAND = 1  # iPXE's SHELL_STOP_COMMAND: the rest of the line is dropped (goto)
 STOP_SEQUENCE = 2  # SHELL_STOP_COMMAND_SEQUENCE: the script or the shell ends (exit)
 
-#: The bootsh-only scope holding the running script's arguments (see ``bootsh.script``).
+#: The bootsh-only scope holding the running script's arguments (see ``bootsh.lang.script``).
 ARGS_SCOPE = "args"
 
 

@@ -1,4 +1,4 @@
-"""Run one ``bootsh.fetch.fetch`` in this process and report it: for tests and bench/fetch.py.
+"""Run one ``bootsh.boot.fetch.fetch`` in this process and report it: for tests and bench/fetch.py.
 
 ``python3 -m tests.fetch_runner URI DIR [--timeout S] [--set NAME=VALUE]... [--quiet]`` prints
 iPXE's line on stdout (as a shell would) and, on stderr, one JSON line: the outcome (``ok``,
@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bootsh.boot.fetch import FetchError, fetch
 from bootsh.config import Choices, merge
 from bootsh.context import Context
-from bootsh.fetch import FetchError, fetch
 from bootsh.plugins import make_plugin_manager
 from bootsh.shell import Shell
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from bootsh import hookimpl
 from bootsh.context import Context
-from bootsh.twins import Decision, Mark, TwinGroup, TwinPolicy
+from bootsh.nics.twins import Decision, Mark, TwinGroup, TwinPolicy
 
 POLICY = "prefer-e1000"
 TAKES_OVER = {"hide-emulated", "label", POLICY}

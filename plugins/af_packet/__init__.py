@@ -23,8 +23,8 @@ from pathlib import Path
 from bootsh.context import Context
 from bootsh.errors import BootshError
 from bootsh.hookspecs import hookimpl
-from bootsh.nic import Nic, normalise_mac
-from bootsh.settings import SettingsError, driver_setting
+from bootsh.lang.settings import SettingsError, driver_setting
+from bootsh.nics.nic import Nic, normalise_mac
 
 DRIVER = "af_packet"
 BUS = "linux"

@@ -10,7 +10,7 @@ executing them fails with iPXE's ``Exec format error`` and a line saying why.
 
 from __future__ import annotations
 
-from bootsh.images import ENOEXEC_IMAGE, Image, ImageType
+from bootsh.boot.images import ENOEXEC_IMAGE, Image, ImageType
 from bootsh.shell import Shell
 
 PXE_MAX = 0xA0000 - 0x7C00

@@ -4,7 +4,7 @@ bzImage (the x86 boot protocol, ``Documentation/arch/x86/boot.rst``): the boot s
 ``0xAA55`` at offset 510 and ``HdrS`` at 0x202. ``inspect`` records the boot protocol
 version (0x206), the setup sectors (0x1F1; 0 means 4) and the kernel version string (the
 NUL-terminated text at ``kernel_version`` + 0x200, when the header has one). Booting it is
-``bootsh.kexec``: with ``--dry-run`` the plan is printed, otherwise the kernel is loaded with
+``bootsh.boot.kexec``: with ``--dry-run`` the plan is printed, otherwise the kernel is loaded with
 ``kexec_file_load`` and started.
 
 initrd: a cpio archive in the kernel's ``newc`` format (``070701``, or ``070702`` with
@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from bootsh.images import ERRFILE_BZIMAGE, Image, ImageType, store_of
+from bootsh.boot.images import ERRFILE_BZIMAGE, Image, ImageType, store_of
 from bootsh.ipxe_errors import error_number
 from bootsh.shell import Shell
 
 if TYPE_CHECKING:
-    from bootsh.kexec import BootPlan
+    from bootsh.boot.kexec import BootPlan
 
 CPIO_MAGICS = (b"070701", b"070702")
 COMPRESSED_MAGICS = (
@@ -67,7 +67,7 @@ def inspect_bzimage(image: Image, header: bytes) -> Mapping[str, str]:
 def plan(shell: Shell, kernel: Image) -> BootPlan:
     """The kernel, every other registered image that is not executable, and the arguments."""
     # kexec (ctypes, the plan's records) is loaded when a kernel boots, not at start-up.
-    from bootsh.kexec import BootPlan, PlanFile
+    from bootsh.boot.kexec import BootPlan, PlanFile
 
     store = store_of(shell)
     initrds = tuple(
@@ -81,7 +81,7 @@ def plan(shell: Shell, kernel: Image) -> BootPlan:
 
 
 def exec_bzimage(shell: Shell, image: Image) -> int:
-    from bootsh.kexec import KexecError, boot
+    from bootsh.boot.kexec import KexecError, boot
 
     boot_plan = plan(shell, image)
     if shell.context.config.dry_run:

@@ -9,8 +9,8 @@ script, whatever its name: ``chain`` of it fails with ``Exec format error``.
 
 from __future__ import annotations
 
-from bootsh.images import Image, ImageType
-from bootsh.script import has_magic, parse_script
+from bootsh.boot.images import Image, ImageType
+from bootsh.lang.script import has_magic, parse_script
 from bootsh.shell import Shell
 
 

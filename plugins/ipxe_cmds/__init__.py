@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bootsh.commands import Command
 from bootsh.hookspecs import hookimpl
-from bootsh.ifmgmt import route_applicator
+from bootsh.lang.commands import Command
+from bootsh.net.ifmgmt import route_applicator
 from bootsh.shell import Shell
 from bootsh_ipxe_cmds import (
     config_cmds,

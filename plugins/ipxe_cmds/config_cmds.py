@@ -3,7 +3,7 @@ and ``route.c``.
 
 ``ifconf``/``dhcp`` and ``iflinkwait`` try the netdevs given (or every netdev) in order and
 stop at the first success (iPXE's ``ifcommon_exec``); a name that is not a netdev is reported
-and skipped. The work is in ``bootsh.ifmgmt`` and ``bootsh.dhcp``.
+and skipped. The work is in ``bootsh.net.ifmgmt`` and ``bootsh.net.dhcp``.
 
 ``route`` lists, per netdev, its IPv4 address/netmask and gateway as its settings give them
 (static ``set net0/ip`` first, then the DHCP lease) and the IPv6 link-local address iPXE gives
@@ -15,15 +15,15 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 
-from bootsh.commands import Command, Invocation, Option, parse_integer
-from bootsh.ifmgmt import close_netdev, configure, ifcommon, link_wait
-from bootsh.netdevs import Netdev
+from bootsh.lang.commands import Command, Invocation, Option, parse_integer
+from bootsh.net.ifmgmt import close_netdev, configure, ifcommon, link_wait
+from bootsh.nics.netdevs import Netdev
 from bootsh.shell import Shell
 from bootsh_ipxe_cmds.netdev_cmds import netdev_names
 
 
 def ifconf(inv: Invocation) -> int:
-    from bootsh.dhcp import CONFIGURATORS, ENOTSUP_CONFIGURATOR  # not at every start
+    from bootsh.net.dhcp import CONFIGURATORS, ENOTSUP_CONFIGURATOR  # not at every start
 
     shell = inv.shell
     configurator = inv.value("configurator")
@@ -65,7 +65,7 @@ def link_local(mac: str) -> str:
 
 
 def route_lines(shell: Shell) -> list[str]:
-    from bootsh.dhcp import ipv4_route
+    from bootsh.net.dhcp import ipv4_route
 
     lines: list[str] = []
     for netdev in shell.netdevs().shown:

@@ -40,9 +40,9 @@ import tty
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bootsh.commands import Command, Invocation, Option, parse_integer
 from bootsh.ipxe_errors import ipxe_errno, strerror
-from bootsh.settings import SettingsError
+from bootsh.lang.commands import Command, Invocation, Option, parse_integer
+from bootsh.lang.settings import SettingsError
 
 if TYPE_CHECKING:
     from prompt_toolkit.input import Input
@@ -359,7 +359,7 @@ def store_credentials(shell: Shell, ask: Callable[[Shell], tuple[str, str]]) -> 
 
 
 def shell_(inv: Invocation) -> int:
-    from bootsh.repl import interact
+    from bootsh.console.repl import interact
 
     shell = inv.shell
     requested = shell.exit_requested

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bootsh.commands import Command, Invocation
-from bootsh.netdevs import Resolution
-from bootsh.nic import Nic
+from bootsh.lang.commands import Command, Invocation
+from bootsh.nics.netdevs import Resolution
+from bootsh.nics.nic import Nic
 from bootsh.shell import Shell
 
 

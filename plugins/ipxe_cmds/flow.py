@@ -10,7 +10,6 @@ import shutil
 import time as _time
 from typing import TextIO
 
-from bootsh.commands import Command, Invocation, Option, parse_integer
 from bootsh.ipxe_errors import (
     ECANCELED_SLEEP,
     EINVAL_CONTINUATION,
@@ -20,6 +19,7 @@ from bootsh.ipxe_errors import (
     ERANGE_ISEQ,
     strerror,
 )
+from bootsh.lang.commands import Command, Invocation, Option, parse_integer
 from bootsh.shell import STOP_COMMAND, STOP_SEQUENCE
 
 

@@ -13,7 +13,7 @@ select: ...``), ``imgexec`` executes (``Could not boot: ...``) or, with ``--repl
 makes the running script hand over to the image when it ends. ``imgexec`` without an image
 runs the selected one (none: ``No image selected``, which iPXE does not count as a failure).
 
-Options and usage come from ``bootsh.ipxe_syntax``, the table of iPXE's commands, so that
+Options and usage come from ``bootsh.lang.ipxe_syntax``, the table of iPXE's commands, so that
 the shell and ``bootsh --check`` agree.
 """
 
@@ -22,16 +22,23 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Callable, Iterable
 
-from bootsh.commands import Command, Completer, Handler, Invocation, Option, parse_integer
+from bootsh.boot.fetch import ECANCELED_FETCH, FetchError, fetch
+from bootsh.boot.images import (
+    ENOENT_IMAGE,
+    Image,
+    ImageFlag,
+    close_store,
+    registered_names,
+    store_of,
+)
+from bootsh.boot.uri import parse_uri, redact
 from bootsh.errors import BootshError
-from bootsh.fetch import ECANCELED_FETCH, FetchError, fetch
-from bootsh.ifmgmt import ifcommon
-from bootsh.images import ENOENT_IMAGE, Image, ImageFlag, close_store, registered_names, store_of
 from bootsh.ipxe_errors import error_number, strerror
-from bootsh.ipxe_syntax import SYNTAX, ArgReq
-from bootsh.settings import NamedSetting, SettingsError
+from bootsh.lang.commands import Command, Completer, Handler, Invocation, Option, parse_integer
+from bootsh.lang.ipxe_syntax import SYNTAX, ArgReq
+from bootsh.lang.settings import NamedSetting, SettingsError
+from bootsh.net.ifmgmt import ifcommon
 from bootsh.shell import STOP_SEQUENCE, Shell
-from bootsh.uri import parse_uri, redact
 from bootsh_ipxe_cmds.netdev_cmds import netdev_names
 
 ERRFILE_AUTOBOOT = 0x0003E000  # usr/autoboot.c

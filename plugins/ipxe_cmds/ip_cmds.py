@@ -4,12 +4,12 @@
   1000 ms, no count (until Ctrl-C) by default; one line per reply or timeout
   (``64 bytes from 10.77.0.1: seq=1``, ``0 bytes from <none>: seq=2: Connection timed out
   (...)``) and ``Finished: <error>`` when it fails (neither with ``-q``). A host name is
-  resolved through DNS first (``bootsh.egress.resolve``); a failure there ends it the same way.
+  resolved through DNS first (``bootsh.net.egress.resolve``); a failure there ends it the same way.
 * ``nslookup <setting> <name>`` (``usr/nslookup.c``): resolves ``name`` and stores the address
   in ``setting`` (type ipv4 or ipv6 unless the name says otherwise; scopes are created as by
   ``set``); ``Could not resolve <name>: <error>`` otherwise.
 * ``ntp <server>`` (``usr/ntpmgmt.c``): asks the server for the time (SNTP) and adjusts the
-  shell's clock, never the machine's (``bootsh.ntp``): ``${unixtime}`` shows the result;
+  shell's clock, never the machine's (``bootsh.net.ntp``): ``${unixtime}`` shows the result;
   silent on success, ``Could not get time and date: <error>`` otherwise.
 * ``ipstat`` (``usr/ipstat.c``): the IP statistics, read from the kernel's ``/proc/net/snmp``,
   ``netstat`` and ``snmp6`` (the counters of the network namespace bootsh runs in).
@@ -31,23 +31,23 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bootsh.commands import Command, Invocation, Option, parse_integer
 from bootsh.ipxe_errors import strerror
-from bootsh.monojob import ECANCELED_MONOJOB
-from bootsh.settings import SettingsError
+from bootsh.lang.commands import Command, Invocation, Option, parse_integer
+from bootsh.lang.settings import SettingsError
+from bootsh.net.monojob import ECANCELED_MONOJOB
 from bootsh.shell import Shell
 
-# bootsh.dns, egress, ntp and ping are imported by the commands that use them: this module
+# bootsh.net.dns, egress, ntp and ping are imported by the commands that use them: this module
 # loads at every start.
 if TYPE_CHECKING:
-    from bootsh.dns import DnsError
+    from bootsh.net.dns import DnsError
 
 PING_SIZE = 64
 PING_TIMEOUT_MS = 1000
 
 
 def _explain(shell: Shell, what: str, exc: DnsError) -> None:
-    from bootsh.dns import describe
+    from bootsh.net.dns import describe
 
     words = describe(exc.errno)
     shell.diagnose(f"{what}: {words + ': ' if words else ''}{exc.detail}")
@@ -57,15 +57,15 @@ class _Echo:
     """The raw ICMP sockets of one ping, one per netdev used, and the routing per packet."""
 
     def __init__(self, shell: Shell, address: str) -> None:
-        from bootsh.egress import BoundSockets
-        from bootsh.ping import icmp_socket
+        from bootsh.net.egress import BoundSockets
+        from bootsh.net.ping import icmp_socket
 
         self.shell = shell
         self.address = address
         self.sockets = BoundSockets(icmp_socket)
 
     def send(self, sequence: int, packet: bytes) -> None:
-        from bootsh.egress import count_send, route
+        from bootsh.net.egress import count_send, route
 
         egress = route(self.shell, self.address)
         if egress is None:
@@ -75,7 +75,7 @@ class _Echo:
             count_send(egress, lambda: sock.sendto(packet, (self.address, 0)))
 
     def receive(self, ident: int, timeout: float) -> tuple[str, int, bytes] | None:
-        from bootsh.ping import parse_reply
+        from bootsh.net.ping import parse_reply
 
         got = self.sockets.receive(timeout)
         if got is None or not got[1]:
@@ -103,9 +103,9 @@ def _can_ping() -> bool:
 
 
 def ping(inv: Invocation) -> int:
-    from bootsh.dns import DnsError
-    from bootsh.egress import resolve
-    from bootsh.ping import EINVAL_PING, EPERM_PING, Pinger
+    from bootsh.net.dns import DnsError
+    from bootsh.net.egress import resolve
+    from bootsh.net.ping import EINVAL_PING, EPERM_PING, Pinger
 
     shell = inv.shell
     size = _integer(inv, "size", PING_SIZE)
@@ -161,8 +161,8 @@ def ping(inv: Invocation) -> int:
 
 
 def nslookup(inv: Invocation) -> int:
-    from bootsh.dns import DnsError
-    from bootsh.egress import resolve
+    from bootsh.net.dns import DnsError
+    from bootsh.net.egress import resolve
 
     shell = inv.shell
     setting_name, name = inv.args
@@ -210,10 +210,10 @@ def _adjust_clock(shell: Shell, delta: int) -> None:
 
 
 def ntp(inv: Invocation) -> int:
-    from bootsh.dns import DnsError
-    from bootsh.egress import UdpTransport, resolve
-    from bootsh.ntp import PORT as NTP_PORT
-    from bootsh.ntp import NtpError, Query
+    from bootsh.net.dns import DnsError
+    from bootsh.net.egress import UdpTransport, resolve
+    from bootsh.net.ntp import PORT as NTP_PORT
+    from bootsh.net.ntp import NtpError, Query
 
     shell = inv.shell
     host = inv.args[0]
@@ -298,7 +298,7 @@ _ATF_COMPLETE = 0x2
 
 
 def nstat(inv: Invocation) -> int:
-    from bootsh.egress import open_netdevs
+    from bootsh.net.egress import open_netdevs
 
     shell = inv.shell
     # Only open netdevs' interfaces: iPXE's table holds what its own open netdevs learned,

@@ -8,7 +8,7 @@
   shows the menu and stores the chosen item's name in the setting; the menu is destroyed
   afterwards, whatever happened, unless ``--keep``. Esc cancels (ECANCELED).
 
-On a terminal the menu is full screen (``bootsh.menu``). Without one nothing may block: with
+On a terminal the menu is full screen (``bootsh.console.menu``). Without one nothing may block: with
 a timeout, ``choose`` waits for it (as iPXE with no key pressed) and takes the default;
 without a timeout it fails at once, saying there is no terminal to ask.
 """
@@ -20,15 +20,15 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from bootsh.commands import Command, Invocation, Option, parse_integer
 from bootsh.ipxe_errors import ERRFILE_PARSEOPT, ipxe_errno
-from bootsh.settings import SettingsError
+from bootsh.lang.commands import Command, Invocation, Option, parse_integer
+from bootsh.lang.settings import SettingsError
 
 if TYPE_CHECKING:
     from prompt_toolkit.input import Input
     from prompt_toolkit.output import Output
 
-    from bootsh.menu import Menu
+    from bootsh.console.menu import Menu
     from bootsh.shell import Shell
 
 #: hci/tui/menu_ui.c's error file is not known here; its errors carry none.
@@ -63,7 +63,7 @@ def terminal_io(shell: Shell) -> tuple[Input | None, Output | None] | None:
 
 
 def _find(inv: Invocation, name: str | None) -> Menu | int:
-    from bootsh.menu import menus_of
+    from bootsh.console.menu import menus_of
 
     menu = menus_of(inv.shell).find(name)
     if menu is None:
@@ -73,7 +73,7 @@ def _find(inv: Invocation, name: str | None) -> Menu | int:
 
 
 def menu(inv: Invocation) -> int:
-    from bootsh.menu import menus_of
+    from bootsh.console.menu import menus_of
 
     menus = menus_of(inv.shell)
     created = menus.create(inv.value("name"), " ".join(inv.args))
@@ -83,7 +83,7 @@ def menu(inv: Invocation) -> int:
 
 
 def item(inv: Invocation) -> int:
-    from bootsh.menu import MenuItem
+    from bootsh.console.menu import MenuItem
 
     args = list(inv.args)
     label = None if inv.flag("gap") or not args else args.pop(0)
@@ -97,7 +97,7 @@ def item(inv: Invocation) -> int:
 
 
 def choose(inv: Invocation) -> int:
-    from bootsh.menu import menus_of
+    from bootsh.console.menu import menus_of
 
     shell = inv.shell
     timeout_text = inv.value("timeout")  # options are parsed before the setting, as in iPXE
@@ -126,7 +126,7 @@ def choose(inv: Invocation) -> int:
 
 
 def _show(shell: Shell, menu: Menu, timeout: float | None, select: str | None) -> tuple[int, str]:
-    from bootsh.menu import Cancelled, MenuState, NoChoice, run_menu
+    from bootsh.console.menu import Cancelled, MenuState, NoChoice, run_menu
 
     try:
         state = MenuState(menu, timeout, select)

@@ -1,7 +1,7 @@
 """``ifstat``, ``ifopen`` and ``ifclose`` in iPXE's format.
 
 ``ifstat --all`` (a bootsh extension) also lists hidden and unusable NICs. Counters are
-bootsh's own traffic on the netdev's raw socket (``bootsh.netstate``); ``ifstat`` drains what
+bootsh's own traffic on the netdev's raw socket (``bootsh.net.netstate``); ``ifstat`` drains what
 has arrived first, as iPXE polls its netdevs. The three act on each netdev named (a name
 that is none is reported and skipped) or on every shown one, the status being the last
 one's (iPXE's ``ifcommon_exec``); ``netX`` follows the most recently opened netdev that is
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bootsh.commands import Command, Invocation, Option
-from bootsh.ifmgmt import apply_static, close_netdev, ifcommon, open_netdev
-from bootsh.linkstate import read_link
-from bootsh.netdevs import Netdev, Resolution
-from bootsh.netstate import Counters
-from bootsh.nic import Nic
+from bootsh.lang.commands import Command, Invocation, Option
+from bootsh.net.ifmgmt import apply_static, close_netdev, ifcommon, open_netdev
+from bootsh.net.linkstate import read_link
+from bootsh.net.netstate import Counters
+from bootsh.nics.netdevs import Netdev, Resolution
+from bootsh.nics.nic import Nic
 from bootsh.shell import Shell
 
 
@@ -58,7 +58,7 @@ def netdev_names(shell: Shell, prefix: str) -> Iterable[str]:
 
 
 def ifopen(inv: Invocation) -> int:
-    from bootsh.dhcp import ipv4_route  # not at every start
+    from bootsh.net.dhcp import ipv4_route  # not at every start
 
     shell = inv.shell
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 
 from bootsh.context import Context
 from bootsh.hookspecs import hookimpl
-from bootsh.nic import Nic
-from bootsh.twins import Decision, Evidence, TwinGroup, TwinPolicy
+from bootsh.nics.nic import Nic
+from bootsh.nics.twins import Decision, Evidence, TwinGroup, TwinPolicy
 
 from . import evidence, unplug
 from .connect import open_guest

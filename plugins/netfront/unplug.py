@@ -33,8 +33,8 @@ from typing import Protocol
 
 from bootsh.context import Context
 from bootsh.errors import UnplugRefused
-from bootsh.policies import possible_labels
-from bootsh.twins import Decision, Mark, TwinGroup, TwinPolicy
+from bootsh.nics.twins import Decision, Mark, TwinGroup, TwinPolicy
+from bootsh_policies import possible_labels
 
 POLICY = "unplug"
 SUMMARY = (

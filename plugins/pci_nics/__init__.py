@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from bootsh.context import Context
 from bootsh.hookspecs import hookimpl
-from bootsh.nic import Nic
-from bootsh.twins import Evidence
+from bootsh.nics.nic import Nic
+from bootsh.nics.twins import Evidence
 
 from .evidence import twin_evidence
 from .probe import probe

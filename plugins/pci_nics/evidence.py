@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bootsh.context import Context
-from bootsh.nic import Nic
-from bootsh.twins import Evidence
+from bootsh.nics.nic import Nic
+from bootsh.nics.twins import Evidence
 
 from . import ids
 

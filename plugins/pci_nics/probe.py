@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bootsh.context import Context, XenPlatform
-from bootsh.nic import Nic
+from bootsh.nics.nic import Nic
 
 from . import ids
 from .sysfs import PciFunction, read_details, scan

@@ -12,7 +12,7 @@ import importlib
 import urllib.parse
 from collections.abc import Callable
 
-from bootsh.fetch import FetchRequest, UriScheme
+from bootsh.boot.fetch import FetchRequest, UriScheme
 from bootsh.hookspecs import hookimpl
 
 #: scheme -> (module, function, help). Imported on first use.

@@ -45,8 +45,7 @@ import time
 import urllib.parse
 
 from bootsh import __version__ as bootsh_version
-from bootsh.dns import ENXIO_NO_RECORD
-from bootsh.fetch import (
+from bootsh.boot.fetch import (
     ERRFILE_HTTPCORE,
     ERRFILE_OPEN,
     ERRFILE_TCP,
@@ -58,7 +57,8 @@ from bootsh.fetch import (
     check_server,
     error_number,
 )
-from bootsh.uri import redact
+from bootsh.boot.uri import redact
+from bootsh.net.dns import ENXIO_NO_RECORD
 
 CONNECT_TIMEOUT = 15.0
 SILENCE_TIMEOUT = 60.0

@@ -27,8 +27,7 @@ import struct
 import time
 import urllib.parse
 
-from bootsh.dns import ENXIO_NO_RECORD
-from bootsh.fetch import (
+from bootsh.boot.fetch import (
     ERRFILE_TFTP,
     ETIMEDOUT_FETCH,
     FetchError,
@@ -36,7 +35,8 @@ from bootsh.fetch import (
     check_server,
     error_number,
 )
-from bootsh.uri import redact
+from bootsh.boot.uri import redact
+from bootsh.net.dns import ENXIO_NO_RECORD
 
 PORT = 69
 RRQ, DATA, ACK, ERROR, OACK = 1, 3, 4, 5, 6
