@@ -129,6 +129,19 @@ class Mark:
     peer: str | None = None
 
 
+def possible_labels(group: TwinGroup) -> dict[str, Mark]:
+    """Labels for the pairs that share a MAC but are not proven twins.
+
+    Every policy that hides something labels these instead: hiding on a MAC alone would hide
+    a real card that happens to share it (a passed-through NIC, a laptop's pass-through MAC).
+    """
+    return {
+        p.other.key: Mark("possible twin of", p.paravirtual.key)
+        for p in group.pairs
+        if p.verdict is Verdict.POSSIBLE
+    }
+
+
 @dataclass(frozen=True)
 class Decision:
     """A resolution plugin's answer for one group."""

@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bootsh import hookimpl
-from bootsh.context import Context
-from bootsh.nics.twins import Decision, Mark, TwinGroup, TwinPolicy
+from bootsh.api import Context, Decision, Mark, TwinGroup, TwinPolicy
 
 POLICY = "prefer-e1000"
 TAKES_OVER = {"hide-emulated", "label", POLICY}

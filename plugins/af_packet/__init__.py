@@ -20,11 +20,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bootsh.context import Context
-from bootsh.errors import BootshError
-from bootsh.hookspecs import hookimpl
-from bootsh.lang.settings import SettingsError, driver_setting
-from bootsh.nics.nic import Nic, normalise_mac
+from bootsh.api import (
+    BootshError,
+    Context,
+    Nic,
+    SettingsError,
+    driver_setting,
+    hookimpl,
+    normalise_mac,
+)
 
 DRIVER = "af_packet"
 BUS = "linux"

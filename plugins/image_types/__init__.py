@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bootsh.boot.images import ImageType
-from bootsh.hookspecs import hookimpl
+from bootsh.api import ImageType, hookimpl
 from bootsh_image_types import foreign, linux, script
 
 GROUPS = (script, linux, foreign)

@@ -10,8 +10,7 @@ executing them fails with iPXE's ``Exec format error`` and a line saying why.
 
 from __future__ import annotations
 
-from bootsh.boot.images import ENOEXEC_IMAGE, Image, ImageType
-from bootsh.shell import Shell
+from bootsh.api import ENOEXEC_IMAGE, Image, ImageType, Shell
 
 PXE_MAX = 0xA0000 - 0x7C00
 PXE_SUFFIXES = (".0", ".pxe", ".kpxe", ".kkpxe", ".kkkpxe", ".com")

@@ -18,12 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from bootsh.boot.images import ERRFILE_BZIMAGE, Image, ImageType, store_of
-from bootsh.ipxe_errors import error_number
-from bootsh.shell import Shell
+from bootsh.api import ERRFILE_BZIMAGE, Image, ImageType, Shell, error_number, store_of
 
 if TYPE_CHECKING:
-    from bootsh.boot.kexec import BootPlan
+    from bootsh.api import BootPlan
 
 CPIO_MAGICS = (b"070701", b"070702")
 COMPRESSED_MAGICS = (
@@ -67,7 +65,7 @@ def inspect_bzimage(image: Image, header: bytes) -> Mapping[str, str]:
 def plan(shell: Shell, kernel: Image) -> BootPlan:
     """The kernel, every other registered image that is not executable, and the arguments."""
     # kexec (ctypes, the plan's records) is loaded when a kernel boots, not at start-up.
-    from bootsh.boot.kexec import BootPlan, PlanFile
+    from bootsh.api import BootPlan, PlanFile
 
     store = store_of(shell)
     initrds = tuple(
@@ -81,7 +79,7 @@ def plan(shell: Shell, kernel: Image) -> BootPlan:
 
 
 def exec_bzimage(shell: Shell, image: Image) -> int:
-    from bootsh.boot.kexec import KexecError, boot
+    from bootsh.api import KexecError, kexec_boot
 
     boot_plan = plan(shell, image)
     if shell.context.config.dry_run:
@@ -89,7 +87,7 @@ def exec_bzimage(shell: Shell, image: Image) -> int:
             shell.print(line)
         return 0
     try:
-        boot(boot_plan, store_of(shell).directory)
+        kexec_boot(boot_plan, store_of(shell).directory)
     except KexecError as exc:
         shell.diagnose(f"cannot boot {image.name}: {exc.why}")
         return exc.errno

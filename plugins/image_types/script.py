@@ -9,9 +9,7 @@ script, whatever its name: ``chain`` of it fails with ``Exec format error``.
 
 from __future__ import annotations
 
-from bootsh.boot.images import Image, ImageType
-from bootsh.lang.script import has_magic, parse_script
-from bootsh.shell import Shell
+from bootsh.api import Image, ImageType, Shell, has_magic, parse_script
 
 
 def probe(image: Image, header: bytes) -> bool:

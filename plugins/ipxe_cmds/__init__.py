@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bootsh.hookspecs import hookimpl
-from bootsh.lang.commands import Command
-from bootsh.net.ifmgmt import route_applicator
-from bootsh.shell import Shell
+from bootsh.api import Command, Shell, hookimpl, route_applicator
 from bootsh_ipxe_cmds import (
     config_cmds,
     console_cmds,

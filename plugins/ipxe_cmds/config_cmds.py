@@ -15,15 +15,23 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 
-from bootsh.lang.commands import Command, Invocation, Option, parse_integer
-from bootsh.net.ifmgmt import close_netdev, configure, ifcommon, link_wait
-from bootsh.nics.netdevs import Netdev
-from bootsh.shell import Shell
+from bootsh.api import (
+    Command,
+    Invocation,
+    Netdev,
+    Option,
+    Shell,
+    close_netdev,
+    configure_netdev,
+    ifcommon,
+    link_wait,
+    parse_integer,
+)
 from bootsh_ipxe_cmds.netdev_cmds import netdev_names
 
 
 def ifconf(inv: Invocation) -> int:
-    from bootsh.net.dhcp import CONFIGURATORS, ENOTSUP_CONFIGURATOR  # not at every start
+    from bootsh.api import CONFIGURATORS, ENOTSUP_CONFIGURATOR  # not at every start
 
     shell = inv.shell
     configurator = inv.value("configurator")
@@ -34,7 +42,7 @@ def ifconf(inv: Invocation) -> int:
     timeout = parse_integer(text) if text is not None else 0
 
     def payload(netdev: Netdev) -> int:
-        return configure(shell, netdev, timeout, configurator)
+        return configure_netdev(shell, netdev, timeout, configurator)
 
     return ifcommon(shell, inv.args, payload, stop_on_first_success=True)
 
@@ -65,7 +73,7 @@ def link_local(mac: str) -> str:
 
 
 def route_lines(shell: Shell) -> list[str]:
-    from bootsh.net.dhcp import ipv4_route
+    from bootsh.api import ipv4_route
 
     lines: list[str] = []
     for netdev in shell.netdevs().shown:

@@ -40,15 +40,21 @@ import tty
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bootsh.ipxe_errors import ipxe_errno, strerror
-from bootsh.lang.commands import Command, Invocation, Option, parse_integer
-from bootsh.lang.settings import SettingsError
+from bootsh.api import (
+    Command,
+    Invocation,
+    Option,
+    SettingsError,
+    ipxe_errno,
+    parse_integer,
+    strerror,
+)
 
 if TYPE_CHECKING:
     from prompt_toolkit.input import Input
     from prompt_toolkit.output import Output
 
-    from bootsh.shell import Shell
+    from bootsh.api import Shell
 
 # iPXE's error files (include/ipxe/errfile.h), positioned; readline.c's is not known here.
 ERRFILE_PROMPT = 0x0022E000  # usr/prompt.c
@@ -359,7 +365,7 @@ def store_credentials(shell: Shell, ask: Callable[[Shell], tuple[str, str]]) -> 
 
 
 def shell_(inv: Invocation) -> int:
-    from bootsh.console.repl import interact
+    from bootsh.api import interact
 
     shell = inv.shell
     requested = shell.exit_requested

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from bootsh.lang.commands import Command, Invocation
-from bootsh.nics.netdevs import Resolution
-from bootsh.nics.nic import Nic
-from bootsh.shell import Shell
+from bootsh.api import Command, Invocation, Nic, Resolution, Shell
 
 
 def _state(res: Resolution, nic: Nic) -> str:

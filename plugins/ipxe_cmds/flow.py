@@ -10,17 +10,21 @@ import shutil
 import time as _time
 from typing import TextIO
 
-from bootsh.ipxe_errors import (
+from bootsh.api import (
     ECANCELED_SLEEP,
     EINVAL_CONTINUATION,
     ENOENT_ISSET,
     ENOENT_LABEL,
     ENOTTY_GOTO,
     ERANGE_ISEQ,
+    STOP_COMMAND,
+    STOP_SEQUENCE,
+    Command,
+    Invocation,
+    Option,
+    parse_integer,
     strerror,
 )
-from bootsh.lang.commands import Command, Invocation, Option, parse_integer
-from bootsh.shell import STOP_COMMAND, STOP_SEQUENCE
 
 
 def echo(inv: Invocation) -> int:

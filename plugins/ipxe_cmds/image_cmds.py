@@ -22,23 +22,35 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Callable, Iterable
 
-from bootsh.boot.fetch import ECANCELED_FETCH, FetchError, fetch
-from bootsh.boot.images import (
+from bootsh.api import (
+    ECANCELED_FETCH,
     ENOENT_IMAGE,
+    STOP_SEQUENCE,
+    SYNTAX,
+    ArgReq,
+    BootshError,
+    Command,
+    Completer,
+    FetchError,
+    Handler,
     Image,
     ImageFlag,
+    Invocation,
+    NamedSetting,
+    Option,
+    SettingsError,
+    Shell,
     close_store,
+    error_number,
+    fetch,
+    ifcommon,
+    parse_integer,
+    parse_uri,
+    redact,
     registered_names,
     store_of,
+    strerror,
 )
-from bootsh.boot.uri import parse_uri, redact
-from bootsh.errors import BootshError
-from bootsh.ipxe_errors import error_number, strerror
-from bootsh.lang.commands import Command, Completer, Handler, Invocation, Option, parse_integer
-from bootsh.lang.ipxe_syntax import SYNTAX, ArgReq
-from bootsh.lang.settings import NamedSetting, SettingsError
-from bootsh.net.ifmgmt import ifcommon
-from bootsh.shell import STOP_SEQUENCE, Shell
 from bootsh_ipxe_cmds.netdev_cmds import netdev_names
 
 ERRFILE_AUTOBOOT = 0x0003E000  # usr/autoboot.c

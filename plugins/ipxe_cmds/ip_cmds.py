@@ -31,25 +31,30 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bootsh.ipxe_errors import strerror
-from bootsh.lang.commands import Command, Invocation, Option, parse_integer
-from bootsh.lang.settings import SettingsError
-from bootsh.net.monojob import ECANCELED_MONOJOB
-from bootsh.shell import Shell
+from bootsh.api import (
+    ECANCELED_MONOJOB,
+    Command,
+    Invocation,
+    Option,
+    SettingsError,
+    Shell,
+    parse_integer,
+    strerror,
+)
 
 # bootsh.net.dns, egress, ntp and ping are imported by the commands that use them: this module
 # loads at every start.
 if TYPE_CHECKING:
-    from bootsh.net.dns import DnsError
+    from bootsh.api import DnsError
 
 PING_SIZE = 64
 PING_TIMEOUT_MS = 1000
 
 
 def _explain(shell: Shell, what: str, exc: DnsError) -> None:
-    from bootsh.net.dns import describe
+    from bootsh.api import describe_dns_error
 
-    words = describe(exc.errno)
+    words = describe_dns_error(exc.errno)
     shell.diagnose(f"{what}: {words + ': ' if words else ''}{exc.detail}")
 
 
@@ -57,17 +62,16 @@ class _Echo:
     """The raw ICMP sockets of one ping, one per netdev used, and the routing per packet."""
 
     def __init__(self, shell: Shell, address: str) -> None:
-        from bootsh.net.egress import BoundSockets
-        from bootsh.net.ping import icmp_socket
+        from bootsh.api import BoundSockets, icmp_socket
 
         self.shell = shell
         self.address = address
         self.sockets = BoundSockets(icmp_socket)
 
     def send(self, sequence: int, packet: bytes) -> None:
-        from bootsh.net.egress import count_send, route
+        from bootsh.api import count_send, route_to
 
-        egress = route(self.shell, self.address)
+        egress = route_to(self.shell, self.address)
         if egress is None:
             return  # iPXE: "Network unreachable" on transmit, only the timer speaks
         sock = self.sockets.for_egress(egress)
@@ -75,13 +79,13 @@ class _Echo:
             count_send(egress, lambda: sock.sendto(packet, (self.address, 0)))
 
     def receive(self, ident: int, timeout: float) -> tuple[str, int, bytes] | None:
-        from bootsh.net.ping import parse_reply
+        from bootsh.api import parse_echo_reply
 
         got = self.sockets.receive(timeout)
         if got is None or not got[1]:
             return None
         packet, (source, *_) = got
-        reply = parse_reply(packet, ident)
+        reply = parse_echo_reply(packet, ident)
         return (str(source), reply[0], reply[1]) if reply is not None else None
 
     def close(self) -> None:
@@ -103,9 +107,7 @@ def _can_ping() -> bool:
 
 
 def ping(inv: Invocation) -> int:
-    from bootsh.net.dns import DnsError
-    from bootsh.net.egress import resolve
-    from bootsh.net.ping import EINVAL_PING, EPERM_PING, Pinger
+    from bootsh.api import EINVAL_PING, EPERM_PING, DnsError, Pinger, resolve_host
 
     shell = inv.shell
     size = _integer(inv, "size", PING_SIZE)
@@ -132,7 +134,7 @@ def ping(inv: Invocation) -> int:
     echo: _Echo | None = None
     try:
         try:
-            address = resolve(shell, host)
+            address = resolve_host(shell, host)
         except DnsError as exc:
             if not quiet:
                 shell.print(f"Finished: {strerror(exc.errno)}")
@@ -161,15 +163,14 @@ def ping(inv: Invocation) -> int:
 
 
 def nslookup(inv: Invocation) -> int:
-    from bootsh.net.dns import DnsError
-    from bootsh.net.egress import resolve
+    from bootsh.api import DnsError, resolve_host
 
     shell = inv.shell
     setting_name, name = inv.args
     try:
         # iPXE's resolv_setting parses the setting first: a bad name asks no server.
         named = shell.settings.parse(setting_name, create=True)
-        address = resolve(shell, name)
+        address = resolve_host(shell, name)
         raw = ipaddress.ip_address(address).packed
         default = "ipv4" if len(raw) == 4 else "ipv6"
         shell.settings.store_raw(named, raw, default)
@@ -210,10 +211,7 @@ def _adjust_clock(shell: Shell, delta: int) -> None:
 
 
 def ntp(inv: Invocation) -> int:
-    from bootsh.net.dns import DnsError
-    from bootsh.net.egress import UdpTransport, resolve
-    from bootsh.net.ntp import PORT as NTP_PORT
-    from bootsh.net.ntp import NtpError, Query
+    from bootsh.api import NTP_PORT, DnsError, NtpError, NtpQuery, UdpTransport, resolve_host
 
     shell = inv.shell
     host = inv.args[0]
@@ -221,10 +219,10 @@ def ntp(inv: Invocation) -> int:
     # which Query ignores as iPXE does: nothing goes out and the timer runs out.
     transport = UdpTransport(shell, NTP_PORT)
     try:
-        address = resolve(shell, host)
+        address = resolve_host(shell, host)
         offset = clock_offset(shell)
         send = functools.partial(transport.send, address)
-        query = Query(send, transport.receive, wall=lambda: time.time() + offset)
+        query = NtpQuery(send, transport.receive, wall=lambda: time.time() + offset)
         _adjust_clock(shell, query.run())
     except (DnsError, NtpError) as exc:
         shell.print(f"Could not get time and date: {strerror(exc.errno)}")
@@ -298,7 +296,7 @@ _ATF_COMPLETE = 0x2
 
 
 def nstat(inv: Invocation) -> int:
-    from bootsh.net.egress import open_netdevs
+    from bootsh.api import open_netdevs
 
     shell = inv.shell
     # Only open netdevs' interfaces: iPXE's table holds what its own open netdevs learned,

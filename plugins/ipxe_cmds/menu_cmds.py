@@ -20,16 +20,21 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from bootsh.ipxe_errors import ERRFILE_PARSEOPT, ipxe_errno
-from bootsh.lang.commands import Command, Invocation, Option, parse_integer
-from bootsh.lang.settings import SettingsError
+from bootsh.api import (
+    ERRFILE_PARSEOPT,
+    Command,
+    Invocation,
+    Option,
+    SettingsError,
+    ipxe_errno,
+    parse_integer,
+)
 
 if TYPE_CHECKING:
     from prompt_toolkit.input import Input
     from prompt_toolkit.output import Output
 
-    from bootsh.console.menu import Menu
-    from bootsh.shell import Shell
+    from bootsh.api import Menu, Shell
 
 #: hci/tui/menu_ui.c's error file is not known here; its errors carry none.
 ERRFILE_MENU_UI = 0x00000000
@@ -63,7 +68,7 @@ def terminal_io(shell: Shell) -> tuple[Input | None, Output | None] | None:
 
 
 def _find(inv: Invocation, name: str | None) -> Menu | int:
-    from bootsh.console.menu import menus_of
+    from bootsh.api import menus_of
 
     menu = menus_of(inv.shell).find(name)
     if menu is None:
@@ -73,7 +78,7 @@ def _find(inv: Invocation, name: str | None) -> Menu | int:
 
 
 def menu(inv: Invocation) -> int:
-    from bootsh.console.menu import menus_of
+    from bootsh.api import menus_of
 
     menus = menus_of(inv.shell)
     created = menus.create(inv.value("name"), " ".join(inv.args))
@@ -83,7 +88,7 @@ def menu(inv: Invocation) -> int:
 
 
 def item(inv: Invocation) -> int:
-    from bootsh.console.menu import MenuItem
+    from bootsh.api import MenuItem
 
     args = list(inv.args)
     label = None if inv.flag("gap") or not args else args.pop(0)
@@ -97,7 +102,7 @@ def item(inv: Invocation) -> int:
 
 
 def choose(inv: Invocation) -> int:
-    from bootsh.console.menu import menus_of
+    from bootsh.api import menus_of
 
     shell = inv.shell
     timeout_text = inv.value("timeout")  # options are parsed before the setting, as in iPXE
@@ -126,7 +131,7 @@ def choose(inv: Invocation) -> int:
 
 
 def _show(shell: Shell, menu: Menu, timeout: float | None, select: str | None) -> tuple[int, str]:
-    from bootsh.console.menu import Cancelled, MenuState, NoChoice, run_menu
+    from bootsh.api import Cancelled, MenuState, NoChoice, run_menu
 
     try:
         state = MenuState(menu, timeout, select)

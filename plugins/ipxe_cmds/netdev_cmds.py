@@ -12,13 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bootsh.lang.commands import Command, Invocation, Option
-from bootsh.net.ifmgmt import apply_static, close_netdev, ifcommon, open_netdev
-from bootsh.net.linkstate import read_link
-from bootsh.net.netstate import Counters
-from bootsh.nics.netdevs import Netdev, Resolution
-from bootsh.nics.nic import Nic
-from bootsh.shell import Shell
+from bootsh.api import (
+    Command,
+    Counters,
+    Invocation,
+    Netdev,
+    Nic,
+    Option,
+    Resolution,
+    Shell,
+    apply_static,
+    close_netdev,
+    ifcommon,
+    open_netdev,
+    read_link,
+)
 
 
 def _status_lines(shell: Shell, nic: Nic, name: str) -> list[str]:
@@ -58,7 +66,7 @@ def netdev_names(shell: Shell, prefix: str) -> Iterable[str]:
 
 
 def ifopen(inv: Invocation) -> int:
-    from bootsh.net.dhcp import ipv4_route  # not at every start
+    from bootsh.api import ipv4_route  # not at every start
 
     shell = inv.shell
 

@@ -10,8 +10,7 @@ Usage strings, argument counts and messages are iPXE's: a name that does not par
 
 from __future__ import annotations
 
-from bootsh.lang.commands import Command, Invocation, ParseError, parse_integer
-from bootsh.lang.settings import NamedSetting, SettingsError
+from bootsh.api import Command, Invocation, NamedSetting, ParseError, SettingsError, parse_integer
 
 
 def _parse(inv: Invocation, text: str, create: bool) -> NamedSetting | int:

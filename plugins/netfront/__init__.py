@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bootsh.context import Context
-from bootsh.hookspecs import hookimpl
-from bootsh.nics.nic import Nic
-from bootsh.nics.twins import Decision, Evidence, TwinGroup, TwinPolicy
+from bootsh.api import Context, Decision, Evidence, Nic, TwinGroup, TwinPolicy, hookimpl
 
 from . import evidence, unplug
 from .connect import open_guest

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bootsh.context import Config
+from bootsh.api import Config
 
 from .dump import DumpXenStore
 from .store import Guest, XenStore, pick_domid

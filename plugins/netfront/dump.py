@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootsh.errors import XenStoreError
+from bootsh.api import XenStoreError
 
 from .store import XenStoreDenied, valid_path
 

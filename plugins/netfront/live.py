@@ -32,7 +32,7 @@ from pyxs._internal import NUL, Op, Packet
 from pyxs.connection import PacketConnection, UnixSocketConnection, XenBusConnection
 from pyxs.exceptions import PyXSError
 
-from bootsh.errors import XenStoreError
+from bootsh.api import XenStoreError
 
 from .store import XenStoreDenied, valid_path
 

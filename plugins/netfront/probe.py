@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootsh.nics.nic import Nic, normalise_mac
+from bootsh.api import Nic, normalise_mac
 
 from .dump import sanitise
 from .store import Guest, XenStoreDenied, valid_path

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from bootsh.errors import XenStoreError
+from bootsh.api import XenStoreError
 
 #: A XenStore path as xenstored accepts it: absolute (``/local/...``) or relative to the
 #: connection's own domain (``device/vif``); no empty component, no trailing slash.

@@ -31,10 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bootsh.context import Context
-from bootsh.errors import UnplugRefused
-from bootsh.nics.twins import Decision, Mark, TwinGroup, TwinPolicy
-from bootsh_policies import possible_labels
+from bootsh.api import (
+    Context,
+    Decision,
+    Mark,
+    TwinGroup,
+    TwinPolicy,
+    UnplugRefused,
+    possible_labels,
+)
 
 POLICY = "unplug"
 SUMMARY = (

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bootsh.context import Context
-from bootsh.hookspecs import hookimpl
-from bootsh.nics.nic import Nic
-from bootsh.nics.twins import Evidence
+from bootsh.api import Context, Evidence, Nic, hookimpl
 
 from .evidence import twin_evidence
 from .probe import probe

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from bootsh.context import Context
-from bootsh.nics.nic import Nic
-from bootsh.nics.twins import Evidence
+from bootsh.api import Context, Evidence, Nic
 
 from . import ids
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bootsh.context import Context, XenPlatform
-from bootsh.nics.nic import Nic
+from bootsh.api import Context, Nic, XenPlatform
 
 from . import ids
 from .sysfs import PciFunction, read_details, scan

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootsh.nics.nic import normalise_mac
+from bootsh.api import normalise_mac
 
 #: sysfs attributes are at most a page; anything longer is not what the kernel wrote.
 _MAX_READ = 4096

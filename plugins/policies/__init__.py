@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bootsh.context import Context
-from bootsh.hookspecs import hookimpl
-from bootsh.nics.twins import Decision, Mark, TwinGroup, TwinPolicy, Verdict
+from bootsh.api import Context, Decision, Mark, TwinGroup, TwinPolicy, hookimpl, possible_labels
 
 POLICIES = {
     "hide-emulated": "show the netfront vif, hide its emulated twin (untouched for the next OS)",
@@ -26,15 +24,6 @@ DEFAULT_POLICY = "hide-emulated"
 def bootsh_register_twin_policies(register: Callable[[TwinPolicy], None]) -> None:
     for name, summary in POLICIES.items():
         register(TwinPolicy(name, summary))
-
-
-def possible_labels(group: TwinGroup) -> dict[str, Mark]:
-    """Labels for pairs that share a MAC but are not proven twins."""
-    return {
-        p.other.key: Mark("possible twin of", p.paravirtual.key)
-        for p in group.pairs
-        if p.verdict is Verdict.POSSIBLE
-    }
 
 
 def hide_emulated(group: TwinGroup, policy: str, why: str = "emulated twin of") -> Decision:

@@ -12,8 +12,7 @@ import importlib
 import urllib.parse
 from collections.abc import Callable
 
-from bootsh.boot.fetch import FetchRequest, UriScheme
-from bootsh.hookspecs import hookimpl
+from bootsh.api import FetchRequest, UriScheme, hookimpl
 
 #: scheme -> (module, function, help). Imported on first use.
 TABLE: dict[str, tuple[str, str, str]] = {

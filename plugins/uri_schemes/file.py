@@ -12,7 +12,7 @@ import stat
 import urllib.parse
 from pathlib import Path
 
-from bootsh.boot.fetch import ERRFILE_OPEN, FetchError, FetchRequest, error_number
+from bootsh.api import ERRFILE_OPEN, FetchError, FetchRequest, error_number
 
 #: Read in blocks this large: the copy never holds the file in memory.
 BLOCK = 1 << 20

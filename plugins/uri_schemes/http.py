@@ -45,7 +45,8 @@ import time
 import urllib.parse
 
 from bootsh import __version__ as bootsh_version
-from bootsh.boot.fetch import (
+from bootsh.api import (
+    ENXIO_NO_RECORD,
     ERRFILE_HTTPCORE,
     ERRFILE_OPEN,
     ERRFILE_TCP,
@@ -56,9 +57,8 @@ from bootsh.boot.fetch import (
     FetchRequest,
     check_server,
     error_number,
+    redact,
 )
-from bootsh.boot.uri import redact
-from bootsh.net.dns import ENXIO_NO_RECORD
 
 CONNECT_TIMEOUT = 15.0
 SILENCE_TIMEOUT = 60.0

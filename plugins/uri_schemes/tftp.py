@@ -27,16 +27,16 @@ import struct
 import time
 import urllib.parse
 
-from bootsh.boot.fetch import (
+from bootsh.api import (
+    ENXIO_NO_RECORD,
     ERRFILE_TFTP,
     ETIMEDOUT_FETCH,
     FetchError,
     FetchRequest,
     check_server,
     error_number,
+    redact,
 )
-from bootsh.boot.uri import redact
-from bootsh.net.dns import ENXIO_NO_RECORD
 
 PORT = 69
 RRQ, DATA, ACK, ERROR, OACK = 1, 3, 4, 5, 6

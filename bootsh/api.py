@@ -1,0 +1,407 @@
+"""The plugin API: everything a bootsh plugin may import, and nothing else.
+
+Plugins (the built-in ones under ``plugins/`` and third-party ones alike) import bootsh only
+through this module and the package top level (``from bootsh import hookimpl,
+__version__``); a test checks it. Everything here keeps its name and meaning across
+releases; everything else in ``bootsh`` is internal and may move, as it did when the flat
+``bootsh/`` became packages (the old module paths still import, with a warning: see
+``bootsh/_moved.py``).
+
+The names are loaded lazily: ``import bootsh.api`` costs nothing, and ``from bootsh.api import
+Pinger`` imports only the module that defines ``Pinger``, so a plugin that imports the network
+services inside its command handlers keeps them off bootsh's start-up (as the built-in
+``ipxe_cmds`` does).
+
+A few names differ from the internal ones where those are too generic to stand alone in one
+namespace (``route_to`` is ``bootsh.net.egress.route``, ``NtpQuery`` is
+``bootsh.net.ntp.Query``...). ``docs/plugins.md`` shows each kind of plugin, with examples
+that a test runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
+    # Hooks and the host.
+    # What every plugin touches: the hook marker, the shell its commands run in, the context its
+    # probe, evidence and decision hooks are given, and the error classes.
+    "hookimpl",
+    "Shell",
+    "STOP_COMMAND",
+    "STOP_SEQUENCE",
+    "Context",
+    "Config",
+    "MachineFacts",
+    "XenPlatform",
+    "BootshError",
+    "UsageError",
+    "XenStoreError",
+    "UnplugRefused",
+    # iPXE error numbers.
+    # iPXE's 32-bit error numbers (``errno``) and their texts; a command returns one as its
+    # status, and ``${errno}`` shows it.
+    "error_number",
+    "ipxe_errno",
+    "strerror",
+    "ERRFILE_PARSEOPT",
+    "ECANCELED_SLEEP",
+    "EINVAL_CONTINUATION",
+    "ENOENT_ISSET",
+    "ENOENT_LABEL",
+    "ENOTTY_GOTO",
+    "ERANGE_ISEQ",
+    # Commands and the language.
+    # One record per command feeds dispatch, ``help``, ``--check`` and completion.
+    "Command",
+    "Option",
+    "Invocation",
+    "Handler",
+    "Completer",
+    "ParseError",
+    "parse_integer",
+    "SYNTAX",
+    "ArgReq",
+    "parse_script",
+    "has_magic",
+    "NamedSetting",
+    "SettingsError",
+    "driver_setting",
+    # NICs and twins.
+    # A driver reports ``Nic`` records; evidence and decisions about twins are records too.
+    "Nic",
+    "normalise_mac",
+    "Evidence",
+    "TwinGroup",
+    "TwinPolicy",
+    "Decision",
+    "Mark",
+    "possible_labels",
+    "Netdev",
+    "Resolution",
+    # Network.
+    # Open netdevs, their configuration (DHCP), and the kernel-stack services bound to them.
+    "Counters",
+    "read_link",
+    "open_netdev",
+    "close_netdev",
+    "ifcommon",
+    "link_wait",
+    "configure_netdev",
+    "apply_static",
+    "route_applicator",
+    "CONFIGURATORS",
+    "ENOTSUP_CONFIGURATOR",
+    "ipv4_route",
+    "ECANCELED_MONOJOB",
+    "DnsError",
+    "ENXIO_NO_RECORD",
+    "describe_dns_error",
+    "BoundSockets",
+    "UdpTransport",
+    "count_send",
+    "open_netdevs",
+    "route_to",
+    "resolve_host",
+    "Pinger",
+    "icmp_socket",
+    "parse_echo_reply",
+    "EINVAL_PING",
+    "EPERM_PING",
+    "NtpError",
+    "NtpQuery",
+    "NTP_PORT",
+    # Downloads, images and boot.
+    # URI schemes fetch into the image store; image types probe and execute what was fetched.
+    "UriScheme",
+    "FetchRequest",
+    "FetchError",
+    "fetch",
+    "check_server",
+    "ECANCELED_FETCH",
+    "ETIMEDOUT_FETCH",
+    "ERRFILE_HTTPCORE",
+    "ERRFILE_OPEN",
+    "ERRFILE_TCP",
+    "ERRFILE_TFTP",
+    "ERRFILE_TLS",
+    "ERRFILE_X509",
+    "parse_uri",
+    "redact",
+    "Image",
+    "ImageFlag",
+    "ImageType",
+    "store_of",
+    "close_store",
+    "registered_names",
+    "ENOENT_IMAGE",
+    "ENOEXEC_IMAGE",
+    "ERRFILE_BZIMAGE",
+    "BootPlan",
+    "PlanFile",
+    "KexecError",
+    "kexec_boot",
+    # Console.
+    # The interactive prompt and iPXE's menus, for commands that talk to the user.
+    "interact",
+    "Menu",
+    "MenuItem",
+    "MenuState",
+    "Cancelled",
+    "NoChoice",
+    "menus_of",
+    "run_menu",
+]
+
+#: Public name -> (defining module, its name there).
+_EXPORTS: dict[str, tuple[str, str]] = {
+    # Hooks and the host
+    "hookimpl": ("bootsh.hookspecs", "hookimpl"),
+    "Shell": ("bootsh.shell", "Shell"),
+    "STOP_COMMAND": ("bootsh.shell", "STOP_COMMAND"),
+    "STOP_SEQUENCE": ("bootsh.shell", "STOP_SEQUENCE"),
+    "Context": ("bootsh.context", "Context"),
+    "Config": ("bootsh.context", "Config"),
+    "MachineFacts": ("bootsh.context", "MachineFacts"),
+    "XenPlatform": ("bootsh.context", "XenPlatform"),
+    "BootshError": ("bootsh.errors", "BootshError"),
+    "UsageError": ("bootsh.errors", "UsageError"),
+    "XenStoreError": ("bootsh.errors", "XenStoreError"),
+    "UnplugRefused": ("bootsh.errors", "UnplugRefused"),
+    # iPXE error numbers
+    "error_number": ("bootsh.ipxe_errors", "error_number"),
+    "ipxe_errno": ("bootsh.ipxe_errors", "ipxe_errno"),
+    "strerror": ("bootsh.ipxe_errors", "strerror"),
+    "ERRFILE_PARSEOPT": ("bootsh.ipxe_errors", "ERRFILE_PARSEOPT"),
+    "ECANCELED_SLEEP": ("bootsh.ipxe_errors", "ECANCELED_SLEEP"),
+    "EINVAL_CONTINUATION": ("bootsh.ipxe_errors", "EINVAL_CONTINUATION"),
+    "ENOENT_ISSET": ("bootsh.ipxe_errors", "ENOENT_ISSET"),
+    "ENOENT_LABEL": ("bootsh.ipxe_errors", "ENOENT_LABEL"),
+    "ENOTTY_GOTO": ("bootsh.ipxe_errors", "ENOTTY_GOTO"),
+    "ERANGE_ISEQ": ("bootsh.ipxe_errors", "ERANGE_ISEQ"),
+    # Commands and the language
+    "Command": ("bootsh.lang.commands", "Command"),
+    "Option": ("bootsh.lang.commands", "Option"),
+    "Invocation": ("bootsh.lang.commands", "Invocation"),
+    "Handler": ("bootsh.lang.commands", "Handler"),
+    "Completer": ("bootsh.lang.commands", "Completer"),
+    "ParseError": ("bootsh.lang.commands", "ParseError"),
+    "parse_integer": ("bootsh.lang.commands", "parse_integer"),
+    "SYNTAX": ("bootsh.lang.ipxe_syntax", "SYNTAX"),
+    "ArgReq": ("bootsh.lang.ipxe_syntax", "ArgReq"),
+    "parse_script": ("bootsh.lang.script", "parse_script"),
+    "has_magic": ("bootsh.lang.script", "has_magic"),
+    "NamedSetting": ("bootsh.lang.settings", "NamedSetting"),
+    "SettingsError": ("bootsh.lang.settings", "SettingsError"),
+    "driver_setting": ("bootsh.lang.settings", "driver_setting"),
+    # NICs and twins
+    "Nic": ("bootsh.nics.nic", "Nic"),
+    "normalise_mac": ("bootsh.nics.nic", "normalise_mac"),
+    "Evidence": ("bootsh.nics.twins", "Evidence"),
+    "TwinGroup": ("bootsh.nics.twins", "TwinGroup"),
+    "TwinPolicy": ("bootsh.nics.twins", "TwinPolicy"),
+    "Decision": ("bootsh.nics.twins", "Decision"),
+    "Mark": ("bootsh.nics.twins", "Mark"),
+    "possible_labels": ("bootsh.nics.twins", "possible_labels"),
+    "Netdev": ("bootsh.nics.netdevs", "Netdev"),
+    "Resolution": ("bootsh.nics.netdevs", "Resolution"),
+    # Network
+    "Counters": ("bootsh.net.netstate", "Counters"),
+    "read_link": ("bootsh.net.linkstate", "read_link"),
+    "open_netdev": ("bootsh.net.ifmgmt", "open_netdev"),
+    "close_netdev": ("bootsh.net.ifmgmt", "close_netdev"),
+    "ifcommon": ("bootsh.net.ifmgmt", "ifcommon"),
+    "link_wait": ("bootsh.net.ifmgmt", "link_wait"),
+    "configure_netdev": ("bootsh.net.ifmgmt", "configure"),
+    "apply_static": ("bootsh.net.ifmgmt", "apply_static"),
+    "route_applicator": ("bootsh.net.ifmgmt", "route_applicator"),
+    "CONFIGURATORS": ("bootsh.net.dhcp", "CONFIGURATORS"),
+    "ENOTSUP_CONFIGURATOR": ("bootsh.net.dhcp", "ENOTSUP_CONFIGURATOR"),
+    "ipv4_route": ("bootsh.net.dhcp", "ipv4_route"),
+    "ECANCELED_MONOJOB": ("bootsh.net.monojob", "ECANCELED_MONOJOB"),
+    "DnsError": ("bootsh.net.dns", "DnsError"),
+    "ENXIO_NO_RECORD": ("bootsh.net.dns", "ENXIO_NO_RECORD"),
+    "describe_dns_error": ("bootsh.net.dns", "describe"),
+    "BoundSockets": ("bootsh.net.egress", "BoundSockets"),
+    "UdpTransport": ("bootsh.net.egress", "UdpTransport"),
+    "count_send": ("bootsh.net.egress", "count_send"),
+    "open_netdevs": ("bootsh.net.egress", "open_netdevs"),
+    "route_to": ("bootsh.net.egress", "route"),
+    "resolve_host": ("bootsh.net.egress", "resolve"),
+    "Pinger": ("bootsh.net.ping", "Pinger"),
+    "icmp_socket": ("bootsh.net.ping", "icmp_socket"),
+    "parse_echo_reply": ("bootsh.net.ping", "parse_reply"),
+    "EINVAL_PING": ("bootsh.net.ping", "EINVAL_PING"),
+    "EPERM_PING": ("bootsh.net.ping", "EPERM_PING"),
+    "NtpError": ("bootsh.net.ntp", "NtpError"),
+    "NtpQuery": ("bootsh.net.ntp", "Query"),
+    "NTP_PORT": ("bootsh.net.ntp", "PORT"),
+    # Downloads, images and boot
+    "UriScheme": ("bootsh.boot.fetch", "UriScheme"),
+    "FetchRequest": ("bootsh.boot.fetch", "FetchRequest"),
+    "FetchError": ("bootsh.boot.fetch", "FetchError"),
+    "fetch": ("bootsh.boot.fetch", "fetch"),
+    "check_server": ("bootsh.boot.fetch", "check_server"),
+    "ECANCELED_FETCH": ("bootsh.boot.fetch", "ECANCELED_FETCH"),
+    "ETIMEDOUT_FETCH": ("bootsh.boot.fetch", "ETIMEDOUT_FETCH"),
+    "ERRFILE_HTTPCORE": ("bootsh.boot.fetch", "ERRFILE_HTTPCORE"),
+    "ERRFILE_OPEN": ("bootsh.boot.fetch", "ERRFILE_OPEN"),
+    "ERRFILE_TCP": ("bootsh.boot.fetch", "ERRFILE_TCP"),
+    "ERRFILE_TFTP": ("bootsh.boot.fetch", "ERRFILE_TFTP"),
+    "ERRFILE_TLS": ("bootsh.boot.fetch", "ERRFILE_TLS"),
+    "ERRFILE_X509": ("bootsh.boot.fetch", "ERRFILE_X509"),
+    "parse_uri": ("bootsh.boot.uri", "parse_uri"),
+    "redact": ("bootsh.boot.uri", "redact"),
+    "Image": ("bootsh.boot.images", "Image"),
+    "ImageFlag": ("bootsh.boot.images", "ImageFlag"),
+    "ImageType": ("bootsh.boot.images", "ImageType"),
+    "store_of": ("bootsh.boot.images", "store_of"),
+    "close_store": ("bootsh.boot.images", "close_store"),
+    "registered_names": ("bootsh.boot.images", "registered_names"),
+    "ENOENT_IMAGE": ("bootsh.boot.images", "ENOENT_IMAGE"),
+    "ENOEXEC_IMAGE": ("bootsh.boot.images", "ENOEXEC_IMAGE"),
+    "ERRFILE_BZIMAGE": ("bootsh.boot.images", "ERRFILE_BZIMAGE"),
+    "BootPlan": ("bootsh.boot.kexec", "BootPlan"),
+    "PlanFile": ("bootsh.boot.kexec", "PlanFile"),
+    "KexecError": ("bootsh.boot.kexec", "KexecError"),
+    "kexec_boot": ("bootsh.boot.kexec", "boot"),
+    # Console
+    "interact": ("bootsh.console.repl", "interact"),
+    "Menu": ("bootsh.console.menu", "Menu"),
+    "MenuItem": ("bootsh.console.menu", "MenuItem"),
+    "MenuState": ("bootsh.console.menu", "MenuState"),
+    "Cancelled": ("bootsh.console.menu", "Cancelled"),
+    "NoChoice": ("bootsh.console.menu", "NoChoice"),
+    "menus_of": ("bootsh.console.menu", "menus_of"),
+    "run_menu": ("bootsh.console.menu", "run_menu"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the defining module on first use and keep the value (PEP 562)."""
+    try:
+        module, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'bootsh.api' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)
+
+
+if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three lists agree)
+    from bootsh.boot.fetch import (
+        ECANCELED_FETCH,
+        ERRFILE_HTTPCORE,
+        ERRFILE_OPEN,
+        ERRFILE_TCP,
+        ERRFILE_TFTP,
+        ERRFILE_TLS,
+        ERRFILE_X509,
+        ETIMEDOUT_FETCH,
+        FetchError,
+        FetchRequest,
+        UriScheme,
+        check_server,
+        fetch,
+    )
+    from bootsh.boot.images import (
+        ENOENT_IMAGE,
+        ENOEXEC_IMAGE,
+        ERRFILE_BZIMAGE,
+        Image,
+        ImageFlag,
+        ImageType,
+        close_store,
+        registered_names,
+        store_of,
+    )
+    from bootsh.boot.kexec import BootPlan, KexecError, PlanFile
+    from bootsh.boot.kexec import boot as kexec_boot
+    from bootsh.boot.uri import parse_uri, redact
+    from bootsh.console.menu import (
+        Cancelled,
+        Menu,
+        MenuItem,
+        MenuState,
+        NoChoice,
+        menus_of,
+        run_menu,
+    )
+    from bootsh.console.repl import interact
+    from bootsh.context import Config, Context, MachineFacts, XenPlatform
+    from bootsh.errors import BootshError, UnplugRefused, UsageError, XenStoreError
+    from bootsh.hookspecs import hookimpl
+    from bootsh.ipxe_errors import (
+        ECANCELED_SLEEP,
+        EINVAL_CONTINUATION,
+        ENOENT_ISSET,
+        ENOENT_LABEL,
+        ENOTTY_GOTO,
+        ERANGE_ISEQ,
+        ERRFILE_PARSEOPT,
+        error_number,
+        ipxe_errno,
+        strerror,
+    )
+    from bootsh.lang.commands import (
+        Command,
+        Completer,
+        Handler,
+        Invocation,
+        Option,
+        ParseError,
+        parse_integer,
+    )
+    from bootsh.lang.ipxe_syntax import SYNTAX, ArgReq
+    from bootsh.lang.script import has_magic, parse_script
+    from bootsh.lang.settings import NamedSetting, SettingsError, driver_setting
+    from bootsh.net.dhcp import CONFIGURATORS, ENOTSUP_CONFIGURATOR, ipv4_route
+    from bootsh.net.dns import ENXIO_NO_RECORD, DnsError
+    from bootsh.net.dns import describe as describe_dns_error
+    from bootsh.net.egress import (
+        BoundSockets,
+        UdpTransport,
+        count_send,
+        open_netdevs,
+    )
+    from bootsh.net.egress import (
+        resolve as resolve_host,
+    )
+    from bootsh.net.egress import (
+        route as route_to,
+    )
+    from bootsh.net.ifmgmt import (
+        apply_static,
+        close_netdev,
+        ifcommon,
+        link_wait,
+        open_netdev,
+        route_applicator,
+    )
+    from bootsh.net.ifmgmt import (
+        configure as configure_netdev,
+    )
+    from bootsh.net.linkstate import read_link
+    from bootsh.net.monojob import ECANCELED_MONOJOB
+    from bootsh.net.netstate import Counters
+    from bootsh.net.ntp import PORT as NTP_PORT
+    from bootsh.net.ntp import NtpError
+    from bootsh.net.ntp import Query as NtpQuery
+    from bootsh.net.ping import (
+        EINVAL_PING,
+        EPERM_PING,
+        Pinger,
+        icmp_socket,
+    )
+    from bootsh.net.ping import (
+        parse_reply as parse_echo_reply,
+    )
+    from bootsh.nics.netdevs import Netdev, Resolution
+    from bootsh.nics.nic import Nic, normalise_mac
+    from bootsh.nics.twins import Decision, Evidence, Mark, TwinGroup, TwinPolicy, possible_labels
+    from bootsh.shell import STOP_COMMAND, STOP_SEQUENCE, Shell
