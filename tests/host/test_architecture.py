@@ -117,10 +117,12 @@ def imports_in(source: str, path: str, module: str) -> Iterator[Import]:
             for child in node.body:
                 type_only_nodes.update(id(n) for n in ast.walk(child))
     for node in ast.walk(tree):
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            continue
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
+        else:
             if node.level:
                 base = package.split(".")
                 base = base[: len(base) - (node.level - 1)]
