@@ -356,3 +356,23 @@ def test_architecture_md_states_these_rules() -> None:
     rows = re.findall(r"^\| `(\w+)` \| ([^|]*) \|", layers, re.M)
     stated = {layer: frozenset(re.findall(r"`(\w+)`", allowed)) for layer, allowed in rows}
     assert stated == {k: v for k, v in MAY_IMPORT.items()}
+
+
+def test_every_package_is_installed() -> None:
+    """A package missing from pyproject's explicit list works in this editable checkout and is
+    absent from a wheel (``pip install .``, the initramfs): list them all."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    core = {
+        ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "bootsh").rglob("__init__.py")
+    }
+    plugins = {f"bootsh_{p.parent.name}" for p in (ROOT / "plugins").glob("*/__init__.py")}
+    assert core | plugins == listed
+    dirs = config["tool"]["setuptools"]["package-dir"]
+    assert {name: f"plugins/{name.removeprefix('bootsh_')}" for name in plugins} == {
+        k: v for k, v in dirs.items() if k != "bootsh"
+    }
+    entry_points = set(config["project"]["entry-points"]["bootsh"].values())
+    assert plugins <= entry_points
