@@ -9,11 +9,14 @@ nothing inside bootsh imports an old path (a test checks).
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 import warnings
 from types import ModuleType
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 #: Old module -> where it lives now.
 MOVED = {
@@ -60,7 +63,9 @@ MOVED = {
 }
 
 
-class _Alias(importlib.abc.Loader):
+# Plain classes, not importlib.abc's: that module loads importlib.resources (~10 ms at every
+# start) for nothing; the import system only needs the methods.
+class _Alias:
     def __init__(self, target: str) -> None:
         self.target = target
 
@@ -78,14 +83,14 @@ class _Alias(importlib.abc.Loader):
         sys.modules[module.__name__] = importlib.import_module(self.target)
 
 
-class MovedFinder(importlib.abc.MetaPathFinder):
+class MovedFinder:
     def find_spec(
         self, fullname: str, path: object = None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         new = MOVED.get(fullname)
         if new is None:
             return None
-        return importlib.machinery.ModuleSpec(fullname, _Alias(new))
+        return importlib.machinery.ModuleSpec(fullname, cast("importlib.abc.Loader", _Alias(new)))
 
 
 def install() -> None:
