@@ -1,0 +1,147 @@
+"""The lab's dnsmasq driver: the command lines (the lab's own DHCP, TFTP and DNS server, and
+the bare DHCP servers of extra hosts), starting one, waiting until it listens, stopping it,
+and reading its log files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bootsh.lab.errors import LabError
+from bootsh.lab.netns import NETNS_DIR
+
+if TYPE_CHECKING:
+    from bootsh.lab.topology import Lab
+
+
+def command(lab: Lab) -> list[str]:
+    """The lab's dnsmasq: DHCP, TFTP and DNS on the server's veth, as ``lab`` asks."""
+    argv = [
+        "dnsmasq",
+        "--keep-in-foreground",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        # Root inside a throw-away namespace: it can read a served directory that only
+        # root may enter (pytest's tmp_path is 0700) and write its lease and log files.
+        "--user=root",
+        f"--pid-file={lab.tmpdir / 'dnsmasq.pid'}",
+        f"--dhcp-leasefile={lab.leases_path}",
+        f"--log-facility={lab.dnsmasq_log_path}",
+        f"--interface={lab.server_if}",
+        "--bind-interfaces",
+    ]
+    if lab.dhcp:
+        mask = str(lab.subnet.netmask)
+        argv += [
+            f"--dhcp-range={lab.dhcp_range[0]},{lab.dhcp_range[1]},{mask},1h",
+            "--dhcp-authoritative",
+            "--no-ping",  # else dnsmasq pings each new address and waits 3 s for no answer
+            "--log-dhcp",
+            # iPXE clients: they send option 175 (encapsulated iPXE options) and user-class
+            # "iPXE"; tagged clients get option 175 back with sub-option 176 (no-pxedhcp=1:
+            # do not wait for ProxyDHCP) and their own boot file.
+            "--dhcp-match=set:ipxe,175",
+            "--dhcp-userclass=set:ipxe,iPXE",
+            "--dhcp-option=tag:ipxe,encap:175,176,1",
+        ]
+        if lab.ipxe_bootfile:
+            argv.append(f"--dhcp-boot=tag:ipxe,{lab.ipxe_bootfile},,{lab.server_ip}")
+    if lab.tftp:
+        argv += ["--enable-tftp", f"--tftp-root={lab.serve_dir}"]
+    if lab.dns:
+        argv += [
+            f"--domain={lab.domain}",
+            f"--local=/{lab.domain}/",
+            f"--host-record={lab.server_name},{lab.server_ip}",
+            "--log-queries",
+        ]
+    else:
+        argv.append("--port=0")
+    argv += lab.extra_dnsmasq_args
+    return argv
+
+
+def host_command(tmpdir: Path, tag: str, log: Path, dns: bool, args: Sequence[str]) -> list[str]:
+    """An extra host's dnsmasq on its ``eth0``: files named by ``tag`` in ``tmpdir``, no DNS
+    unless ``dns``, and ``args`` as its whole DHCP set-up."""
+    return [
+        "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+        "--no-hosts", "--user=root", f"--port={53 if dns else 0}", "--bind-interfaces",
+        "--interface=eth0", f"--pid-file={tmpdir / f'dnsmasq-{tag}.pid'}",
+        f"--dhcp-leasefile={tmpdir / f'dnsmasq-{tag}.leases'}",
+        f"--log-facility={log}", "--log-dhcp", *args,
+    ]  # fmt: skip
+
+
+def spawn(argv: Sequence[str], stderr_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``argv`` (a dnsmasq behind ``ip netns exec``) with its output in ``stderr_path``."""
+    with stderr_path.open("wb") as stderr:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr)
+
+
+def wait_listening(
+    proc: subprocess.Popen[bytes],
+    netns: str,
+    ports: set[int],
+    timeout: float,
+    who: str,
+    stderr_path: Path,
+    log: Callable[[], str],
+) -> None:
+    """Wait until ``proc`` (started by ``ip netns exec``) runs in ``netns`` with the UDP
+    ``ports`` bound; ``LabError`` (with its stderr and ``log()``) when it exits or times out."""
+    ns = os.stat(NETNS_DIR / netns)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise LabError(
+                f"{who} exited with status {proc.returncode}: "
+                f"{read_log(stderr_path).strip()} {log().strip()}".strip()
+            )
+        # /proc/PID/net shows the namespace of PID: once the process (not yet `ip netns exec`)
+        # runs there, its UDP sockets are listed as soon as they are bound.
+        with contextlib.suppress(OSError):
+            pid_ns = os.stat(f"/proc/{proc.pid}/ns/net")
+            if (pid_ns.st_dev, pid_ns.st_ino) == (ns.st_dev, ns.st_ino) and ports <= _udp_ports(
+                Path(f"/proc/{proc.pid}/net/udp")
+            ):
+                return
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"{who} not listening on UDP {sorted(ports)} after {timeout:g} s: {log().strip()}"
+            )
+        time.sleep(0.005)
+
+
+def _udp_ports(path: Path) -> set[int]:
+    ports = set()
+    for line in path.read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "07":  # TCP_CLOSE: an unconnected UDP socket
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+
+def read_log(path: Path) -> str:
+    """The file's text so far ('' before it exists): dnsmasq's logs, the HTTP log."""
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
