@@ -23,9 +23,9 @@ The modules, each a concern (this file only re-exports what other code imports):
 - ``cli``: ``bootsh lab`` / ``python -m bootsh.lab``: options, running a command, signals;
 - ``errors``: :class:`LabError` and :class:`LabUnavailable`.
 
-Layers: ``bootsh.lab`` imports only ``bootsh.errors``, ``bootsh.nics`` (``normalise_mac``)
-and itself; within it, ``errors`` < ``netns`` < ``dnsmasq``, ``httpd`` < ``topology`` <
-``cli``. Nothing in bootsh imports the lab except ``bootsh.cli`` (lazily, for ``bootsh lab``),
+Imports the base (only ``bootsh.errors``) and ``nics`` (``normalise_mac``); within it,
+``errors`` < ``netns`` < ``dnsmasq``, ``httpd`` < ``topology`` < ``cli``. Nothing in bootsh
+imports the lab except ``bootsh.cli`` (lazily, for ``bootsh lab``),
 so the HTTP stack stays out of bootsh's start-up.
 """
 
