@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from bootsh.lab import NAME_PREFIX, netns_pids
+from bootsh.lab.netns import LabId
 from tests.helpers import readline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +46,17 @@ def _lab_namespaces() -> set[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10)
     names = {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
     return {name for name in names if name.startswith(NAME_PREFIX)}
+
+
+def _run_lab(argv: list[str]) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """``argv`` run to its end, and the lab namespaces left that it owns (lab names carry the
+    owner's pid): other labs may come and go meanwhile, on a machine shared by test runs."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=ROOT) as child:  # fmt: skip
+        out, err = child.communicate(timeout=60)
+    done = subprocess.CompletedProcess(argv, child.returncode, out, err)
+    owned = {n for n in _lab_namespaces() if (i := LabId.parse(n)) and i.pid == child.pid}
+    return done, owned
 
 
 @pytest.fixture
@@ -230,13 +242,11 @@ def test_lab_usage_errors_are_the_labs() -> None:
     ],
 )
 def test_bad_options_are_one_line_and_build_nothing(option: tuple[str, str], said: str) -> None:
-    before = _lab_namespaces()
-    proc = subprocess.run([*BOOTSH, "lab", "-q", *option, "--", "true"], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60)  # fmt: skip
+    proc, left = _run_lab([*BOOTSH, "lab", "-q", *option, "--", "true"])
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert said in proc.stderr.splitlines()[-1], proc.stderr
-    assert _lab_namespaces() <= before
+    assert left == set()
 
 
 def test_without_the_capabilities_the_lab_says_which_and_builds_nothing() -> None:
@@ -244,13 +254,11 @@ def test_without_the_capabilities_the_lab_says_which_and_builds_nothing() -> Non
     capabilities, not ip(8)'s mount error halfway through."""
     if shutil.which("setpriv") is None:
         raise AssertionError("setpriv (util-linux) is needed")
-    before = _lab_namespaces()
     drop = ("setpriv", "--bounding-set=-all", "--inh-caps=-all")
-    proc = subprocess.run([*drop, *BOOTSH, "lab", "-q", "--", "true"], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60)  # fmt: skip
+    proc, left = _run_lab([*drop, *BOOTSH, "lab", "-q", "--", "true"])
     assert proc.returncode == 1
     assert proc.stderr == (
         "bootsh lab: the lab needs CAP_SYS_ADMIN (namespaces) and CAP_NET_ADMIN (links):"
         " run it as root\n"
     )
-    assert _lab_namespaces() <= before
+    assert left == set()
