@@ -94,6 +94,8 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "CONFIGURATORS",
     "ENOTSUP_CONFIGURATOR",
     "ipv4_route",
+    "ipv6_routes",
+    "ipv6_route_line",
     "ECANCELED_MONOJOB",
     "DnsError",
     "ENXIO_NO_RECORD",
@@ -219,6 +221,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "CONFIGURATORS": ("bootsh.net.dhcp", "CONFIGURATORS"),
     "ENOTSUP_CONFIGURATOR": ("bootsh.net.dhcp", "ENOTSUP_CONFIGURATOR"),
     "ipv4_route": ("bootsh.net.dhcp", "ipv4_route"),
+    "ipv6_routes": ("bootsh.net.ipv6", "miniroutes"),
+    "ipv6_route_line": ("bootsh.net.ipv6", "route_line"),
     "ECANCELED_MONOJOB": ("bootsh.net.monojob", "ECANCELED_MONOJOB"),
     "DnsError": ("bootsh.net.dns", "DnsError"),
     "ENXIO_NO_RECORD": ("bootsh.net.dns", "ENXIO_NO_RECORD"),
@@ -386,6 +390,8 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     from bootsh.net.ifmgmt import (
         configure as configure_netdev,
     )
+    from bootsh.net.ipv6 import miniroutes as ipv6_routes
+    from bootsh.net.ipv6 import route_line as ipv6_route_line
     from bootsh.net.linkstate import read_link
     from bootsh.net.monojob import ECANCELED_MONOJOB
     from bootsh.net.netstate import Counters

@@ -33,7 +33,7 @@ from bootsh.ipxe_errors import (
 )
 from bootsh.lang.commands import CommandTable, Invocation, ParseError, parse_argv
 from bootsh.lang.script import ExpansionError, Script, expand, split_commands
-from bootsh.lang.settings import Settings
+from bootsh.lang.settings import Block, NicLike, Settings
 from bootsh.net.netstate import NetdevStates
 from bootsh.nics.netdevs import Resolution, resolve
 from bootsh.nics.nic import Nic
@@ -77,6 +77,7 @@ class Shell:
         # lazily: nothing is probed until a setting of a netdev is asked for.
         self.settings.netdevs_provider = lambda: self.netdevs().shown
         self.settings.errno_source = lambda: self.errno
+        self.settings.link_block = _link_block
         self.settings.sysfs_root = context.config.sysfs_root
         self.commands: CommandTable = host.commands()
         self.policies = host.twin_policies()
@@ -303,3 +304,11 @@ class Shell:
             self.exit_requested = status
         self.status = status
         return status
+
+
+def _link_block(nic: NicLike) -> Block | None:
+    """The ``link`` block (iPXE's IPv6 link-local settings) of a NIC with an Ethernet MAC."""
+    from bootsh.net.ipv6 import LinkBlock  # only when a netdev's settings are first needed
+
+    mac = bytes.fromhex((nic.mac or "").replace(":", ""))
+    return LinkBlock(mac) if len(mac) == 6 else None

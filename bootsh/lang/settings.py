@@ -311,6 +311,12 @@ class Block:
 
     can_fetch = True
     can_store = True
+    #: iPXE's ``settings->order``: among siblings of equal priority a higher order comes
+    #: first (a DHCP lease, 0, before DHCPv6, -1, router discovery, -2, the link-local, -3).
+    order = 0
+    #: iPXE's ``default_scope``: the scope a numbered name asked of this block gets
+    #: (``net0.dhcpv6/59`` is DHCPv6 option 59, not DHCP option 59).
+    default_scope: str | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -610,6 +616,9 @@ class Settings:
         self.errno_source: Callable[[], int] | None = None
         #: The most recently opened netdev's name (``netX``); ``ifopen`` sets it.
         self.last_opened: str | None = None
+        #: Makes a netdev's ``link`` block (the IPv6 link-local address) from its NIC, or
+        #: None for a NIC without one; set by the network layer (``bootsh.net``).
+        self.link_block: Callable[[NicLike], Block | None] | None = None
         #: Until a netdev has been opened, ``netX`` is the first one (``net0``).
         self.netx_fallback = True
         self._netdevs: dict[str, NetdevBlock] = {}
@@ -661,6 +670,10 @@ class Settings:
                     block = NetdevBlock(name, record.nic)
                     self._netdevs[name] = block
                     self._register(block, self.root)
+                    if self.link_block is not None:
+                        link = self.link_block(record.nic)
+                        if link is not None:  # iPXE's IPv6 link-local block, ``net0.link``
+                            self._register(link, block)
                 else:
                     block.nic = record.nic
             names = {name for name, _ in seen}
@@ -736,12 +749,15 @@ class Settings:
         while parent is not None:
             parent.children.remove(block)
             index = len(parent.children)
-            if self._any_priority:  # else every priority is 0: the end is the place
-                priority = self._intz(block, _PRIORITY)
-                for position, sibling in enumerate(parent.children):
-                    if priority > self._intz(sibling, _PRIORITY):
-                        index = position
-                        break
+            priority = self._intz(block, _PRIORITY) if self._any_priority else 0
+            for position, sibling in enumerate(parent.children):
+                # iPXE: before the first sibling of lower priority, or of lower order.
+                if self._any_priority and priority > self._intz(sibling, _PRIORITY):
+                    index = position
+                    break
+                if block.order > sibling.order:
+                    index = position
+                    break
             parent.children.insert(index, block)
             block, parent = parent, parent.parent
 
@@ -793,6 +809,9 @@ class Settings:
                     raise InvalidSetting(ENODEV_SCOPE, f"no settings block {scope!r}")
         assert block is not None
         setting = PREDEFINED.get(name) or self._numbered(name)
+        scope_of_block = block.target().default_scope
+        if scope_of_block is not None and setting.name == name and name not in PREDEFINED:
+            setting = replace(setting, scope=scope_of_block)
         if type_name is not None:
             if type_name not in TYPES:
                 raise InvalidSetting(ENOTSUP_SETTING, f"no setting type {type_name!r}")

@@ -684,6 +684,10 @@ DEFAULT_TYPES: dict[str, str] = {
     "ip": "ipv4",
     "netmask": "ipv4",
     "gateway": "ipv4",
+    # src/net/ipv6.c
+    "ip6": "ipv6",
+    "len6": "int8",
+    "gateway6": "ipv6",
     # src/net/dns.c
     "dns": "ipv4",
     "dns6": "ipv6",

@@ -168,8 +168,8 @@ ERROR_TEXTS = {
 #: iPXE's default for waiting for the link before configuring (usr/ifmgmt.c).
 LINK_WAIT_TIMEOUT = 15.0
 
-#: The configurators bootsh has (iPXE also has "ipv6": router discovery is not done here).
-CONFIGURATORS = ("dhcp",)
+#: The configurators, in iPXE's names: "ipv6" is router discovery (and DHCPv6).
+CONFIGURATORS = ("ipv6", "dhcp")
 
 
 def describe_error(number: int) -> str:

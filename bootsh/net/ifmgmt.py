@@ -15,6 +15,8 @@ the configurator with a dot per second, and on failure closes the netdev again, 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from bootsh.net.netstate import OpenError
 
 if TYPE_CHECKING:
     from bootsh.lang.settings import Block, Setting
+    from bootsh.net.dhcppkt import DhcpPacket
     from bootsh.nics.netdevs import Netdev
     from bootsh.shell import Shell
 
@@ -178,14 +181,196 @@ def link_wait(shell: Shell, netdev: Netdev, timeout: float | None, verbose: bool
 def configure(
     shell: Shell, netdev: Netdev, timeout_ms: int = 0, configurator: str | None = None
 ) -> int:
-    """iPXE's ``ifconf()`` with the DHCP configurator (the only one bootsh has)."""
+    """iPXE's ``ifconf()``: every configurator that applies (or the one named) at once,
+    waiting until none is in progress. "ipv6" (router discovery, then DHCPv6 when the router
+    says so) applies where the kernel does IPv6 on the interface: bootsh's IPv6 is the
+    kernel's, as iPXE built without IPv6 has no ipv6 configurator."""
+    from bootsh.net.ipv6 import kernel_has_ipv6
+
+    if configurator == "dhcp" or (configurator is None and not kernel_has_ipv6(netdev.nic.ifname)):
+        return _configure_dhcp(shell, netdev, timeout_ms, configurator)
+    return _configure_all(shell, netdev, timeout_ms, configurator)
+
+
+#: ``netdev_configure`` of a configurator that does not apply (net/netdevice.c).
+ENOTSUP_CONFIGURE = error_number("ENOTSUP", 0x00086000)
+
+
+def _register_proxy(shell: Shell, name: str, proxy: DhcpPacket) -> None:
+    from bootsh.net.dhcppkt import PROXYDHCP_SETTINGS_NAME, DhcpBlock
+
+    shell.settings.register_block(DhcpBlock(PROXYDHCP_SETTINGS_NAME, proxy))
+    # iPXE hangs the ProxyDHCP answer at the root (``proxydhcp/...``); the netdev that
+    # received it also reaches it as ``net0.proxydhcp/...``. A redirect, not a copy:
+    # the values live once, ``show`` names the block that holds them.
+    shell.settings.register_block(
+        RedirectBlock(PROXYDHCP_SETTINGS_NAME, _root_block(shell, PROXYDHCP_SETTINGS_NAME)),
+        name,
+    )
+
+
+def _configure_all(shell: Shell, netdev: Netdev, timeout_ms: int, configurator: str | None) -> int:
+    """``ifconf`` with "ipv6" (and "dhcp" unless one was named) on one raw socket."""
+    import select
+
+    from bootsh.net import dhcp, dhcpv6, ipv6
+    from bootsh.net.dhcppkt import DHCP_SETTINGS_NAME, DhcpBlock
+
+    name = str(netdev.name)
+    ifname = netdev.nic.ifname
+    if not ipv6.kernel_has_ipv6(ifname):
+        why = dhcp.describe_error(ENOTSUP_CONFIGURE)
+        shell.print(f"Could not configure {name} via {configurator}: {why}")
+        shell.diagnose(f"{name}: the kernel does no IPv6 on {ifname} (disable_ipv6)")
+        return ENOTSUP_CONFIGURE
+    linked = link_wait(shell, netdev, dhcp.LINK_WAIT_TIMEOUT, verbose=False)
+    if linked:
+        close_netdev(shell, name)
+        return linked
+    state = shell.netstate.peek(name)
+    assert state is not None and state.sock is not None and ifname is not None
+    mac_text = netdev.nic.mac or ""
+    mac = bytes.fromhex(mac_text.replace(":", ""))
+    label = f"[{configurator}] " if configurator else ""
+    problems: list[str] = []
+    # The kernel gets iPXE's link-local address first: it answers neighbour solicitations
+    # for it, so that the router and the DHCPv6 server reach us.
+    problem = ipv6.apply_to_kernel(shell, name, ifname, mac)
+    if problem:
+        problems.append(f"IPv6 is not applied to {ifname}: {problem}")
+    shell.print(f"Configuring {label}({name} {mac_text})...", end="")
+    start = time.monotonic()
+    deadline = start + timeout_ms / 1000 if timeout_ms else None
+    conf = ipv6.Ipv6Conf(mac, start)
+    v6: dhcpv6.Dhcpv6 | None = None
+    v6_rc: int | None = None
+    session: dhcp.Session | None = None
+    identity = dhcp.identity_for(shell, name, mac)
+    if configurator is None:
+        xid = int.from_bytes(os.urandom(4), "big")
+        broadcast = dhcp.ipv4_route(shell, name) is not None
+        session = dhcp.Session(identity, xid, start, broadcast=broadcast)
+    acked = False
+
+    def transmit(outbox: list[bytes]) -> None:
+        for frame in outbox:
+            state.send(frame)
+        outbox.clear()
+
+    def on_advert(now: float) -> None:
+        nonlocal v6, v6_rc
+        advert = conf.advert
+        assert advert is not None
+        block, prefixes = ipv6.ndp_blocks(advert, mac)
+        shell.settings.register_block(block, name)
+        for child in prefixes:
+            shell.settings.register_block(child, f"{name}.ndp")
+        if advert.flags & (ipv6.NDP_ROUTER_MANAGED | ipv6.NDP_ROUTER_OTHER):
+            uuid = shell.settings.lookup("uuid")
+            v6 = dhcpv6.Dhcpv6(
+                mac, advert.router, bool(advert.flags & ipv6.NDP_ROUTER_MANAGED), now,
+                dhcpv6.duid(uuid.raw if uuid is not None else None, mac),
+                arch=identity.arch,
+            )  # fmt: skip
+            v6.tick(now)
+        else:
+            v6_rc = 0
+
+    def v6_done() -> bool:
+        nonlocal v6_rc
+        if v6_rc is None and conf.rc is not None:
+            v6_rc = conf.rc
+        if v6_rc is None and v6 is not None and v6.rc is not None:
+            v6_rc = v6.rc
+            if v6.rc == 0:
+                shell.settings.register_block(
+                    dhcpv6.Dhcpv6Block(v6.lease, v6.router, v6.reply), name
+                )
+        return v6_rc is not None
+
+    rc: int | None = None
+    next_dot = start + 1.0
+    try:
+        while True:
+            now = time.monotonic()
+            conf.tick(now)
+            transmit(conf.outbox)
+            if v6 is not None:
+                v6.tick(now)
+                transmit(v6.outbox)
+            if session is not None:
+                session.tick(now)
+                transmit(session.outbox)
+            if v6_done() and (session is None or session.outcome is not None):
+                break
+            if deadline is not None and now >= deadline:
+                rc = ETIMEDOUT_MONOJOB
+                break
+            if now >= next_dot:
+                shell.print(".", end="")
+                next_dot += 1.0
+                continue
+            wakes = [conf.expires, next_dot]
+            wakes += [v6.expires] if v6 is not None else []
+            wakes += [session.expires] if session is not None else []
+            wakes += [deadline] if deadline is not None else []
+            with contextlib.suppress(InterruptedError):
+                select.select([state.sock], [], [], max(0.0, min(wakes) - now))
+            for frame in state.poll():
+                now = time.monotonic()
+                if conf.receive(frame, now):
+                    on_advert(now)
+                if v6 is not None:
+                    v6.receive(frame, now)
+                    transmit(v6.outbox)
+                if session is not None and session.outcome is None:
+                    reply = dhcp.parse_frame(frame, session.identity.mac, session.xid)
+                    if reply is not None:
+                        session.receive(reply, now)
+                        transmit(session.outbox)
+                        if session.ack is not None and not acked:
+                            acked = True
+                            shell.settings.register_block(
+                                DhcpBlock(DHCP_SETTINGS_NAME, session.ack), name
+                            )
+                            problem = dhcp.apply_to_kernel(shell, name, ifname)
+                            if problem:
+                                problems.append(f"the lease is not applied to {ifname}: {problem}")
+    except KeyboardInterrupt:
+        rc = ECANCELED_MONOJOB
+    if rc is None:
+        dhcp_ok = session is not None and session.outcome is not None and session.outcome.rc == 0
+        outcome = session.outcome if session is not None else None
+        if dhcp_ok and outcome is not None and outcome.proxy is not None:
+            _register_proxy(shell, name, outcome.proxy)
+        v6_ok = v6_rc == 0
+        if configurator is None:
+            rc = 0 if (dhcp_ok or v6_ok) else dhcp.EADDRNOTAVAIL_CONFIG
+        else:
+            rc = v6_rc if v6_rc is not None else ETIMEDOUT_MONOJOB
+    if v6_rc == 0:
+        problem = ipv6.apply_to_kernel(shell, name, ifname, mac)
+        if problem:
+            problems.append(f"IPv6 is not applied to {ifname}: {problem}")
+    shell.print(" ok" if rc == 0 else f" {dhcp.describe_error(rc)}")
+    for problem in problems:
+        shell.diagnose(f"{name}: {problem}")
+    if rc != 0:
+        if rc != ECANCELED_MONOJOB and conf.rc is not None:
+            shell.diagnose(f"{name}: no IPv6 router answered")
+        close_netdev(shell, name)
+    return rc
+
+
+def _configure_dhcp(
+    shell: Shell, netdev: Netdev, timeout_ms: int = 0, configurator: str | None = None
+) -> int:
+    """``ifconf`` with the DHCP configurator alone."""
     from bootsh.net import dhcp
     from bootsh.net.dhcppkt import (
         DHCP_SETTINGS_NAME,
         OPT_MESSAGE,
-        PROXYDHCP_SETTINGS_NAME,
         DhcpBlock,
-        DhcpPacket,
     )
 
     name = str(netdev.name)
@@ -227,14 +412,7 @@ def configure(
     rc = outcome.rc
     if rc == 0 and outcome.ack is not None:
         if outcome.proxy is not None:
-            shell.settings.register_block(DhcpBlock(PROXYDHCP_SETTINGS_NAME, outcome.proxy))
-            # iPXE hangs the ProxyDHCP answer at the root (``proxydhcp/...``); the netdev that
-            # received it also reaches it as ``net0.proxydhcp/...``. A redirect, not a copy:
-            # the values live once, ``show`` names the block that holds them.
-            shell.settings.register_block(
-                RedirectBlock(PROXYDHCP_SETTINGS_NAME, _root_block(shell, PROXYDHCP_SETTINGS_NAME)),
-                name,
-            )
+            _register_proxy(shell, name, outcome.proxy)
         shell.print(" ok")
         for problem in problems:
             shell.diagnose(f"{name}: {problem}")

@@ -12,7 +12,6 @@ every netdev (EUI-64 from the MAC); routes of a closed netdev are marked ``(inac
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 
 from bootsh.api import (
@@ -73,19 +72,21 @@ def link_local(mac: str) -> str:
 
 
 def route_lines(shell: Shell) -> list[str]:
-    from bootsh.api import ipv4_route
+    """iPXE's ``route``: per netdev, the IPv4 route, then the IPv6 routes (the link-local
+    address, router discovery's and DHCPv6's) as iPXE builds them from settings."""
+    from bootsh.api import ipv4_route, ipv6_route_line, ipv6_routes
 
     lines: list[str] = []
+    table = ipv6_routes(shell)
     for netdev in shell.netdevs().shown:
         name = str(netdev.name)
-        closed = "" if shell.netstate.is_open(name) else " (inaccessible)"
+        is_open = shell.netstate.is_open(name)
+        closed = "" if is_open else " (inaccessible)"
         route = ipv4_route(shell, name)
         if route is not None:
             gateway = f" gw {route.gateway}" if route.gateway else ""
             lines.append(f"{name}: {route.address}/{route.netmask}{gateway}{closed}")
-        if netdev.nic.mac:
-            with contextlib.suppress(ValueError):  # not Ethernet: no EUI-64
-                lines.append(f"{name}: {link_local(netdev.nic.mac)}/64{closed}")
+        lines += [ipv6_route_line(r, is_open) for r in table if r.netdev == name]
     return lines
 
 

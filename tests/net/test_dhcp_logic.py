@@ -392,8 +392,8 @@ def test_link_local_is_eui64(mac: str, address: str) -> None:
 
 def test_ifconf_names_an_unknown_configurator(host: PluginHost) -> None:
     shell = make_shell(host)
-    assert shell.run_line("ifconf -c ipv6") == dhcp.ENOTSUP_CONFIGURATOR
-    assert output(shell) == '"ipv6": no such configurator\n'
+    assert shell.run_line("ifconf -c bogus") == dhcp.ENOTSUP_CONFIGURATOR
+    assert output(shell) == '"bogus": no such configurator\n'
 
 
 def test_ifconf_of_an_unknown_netdev_says_so(host: PluginHost) -> None:

@@ -92,7 +92,7 @@ def test_ipv6_addresses_and_default_route_applied_replaced_removed(ns: str) -> N
     in_netns(ns, lambda: netlink.apply6("t0", first))
     assert addresses(ns, "t0") == {("fd77::5054:ff:fe12:3456", 64)}
     (entry,) = ip(ns, "-6", "addr", "show", "dev", "t0")
-    flags = [a for a in entry["addr_info"] if a["local"].startswith("fd77")][0]
+    flags = next(a for a in entry["addr_info"] if a["local"].startswith("fd77"))
     assert not flags.get("tentative")  # usable at once (no DAD), as iPXE's
     routes = ip(ns, "-6", "route", "show", "default")
     assert [(r["gateway"], r["dev"], r["protocol"]) for r in routes] == [("fe80::1", "t0", "dhcp")]
