@@ -37,7 +37,9 @@ def command(lab: Lab) -> list[str]:
         f"--interface={lab.server_if}",
         "--bind-interfaces",
     ]
-    if lab.dhcp:
+    if lab.ipv6 is not None:
+        argv += ipv6_arguments(lab)
+    if lab.dhcp and lab.ipv4:
         mask = str(lab.subnet.netmask)
         argv += [
             f"--dhcp-range={lab.dhcp_range[0]},{lab.dhcp_range[1]},{mask},1h",
@@ -59,12 +61,41 @@ def command(lab: Lab) -> list[str]:
         argv += [
             f"--domain={lab.domain}",
             f"--local=/{lab.domain}/",
-            f"--host-record={lab.server_name},{lab.server_ip}",
+            # An A record with IPv4, an AAAA record with IPv6 (both in a dual-stack lab).
+            "--host-record="
+            + ",".join(
+                [lab.server_name]
+                + ([lab.server_ip] if lab.ipv4 else [])
+                + ([lab.server_ip6] if lab.ipv6 is not None else [])
+            ),
             "--log-queries",
         ]
     else:
         argv.append("--port=0")
     argv += lab.extra_dnsmasq_args
+    return argv
+
+
+def ipv6_arguments(lab: Lab) -> list[str]:
+    """Router advertisements for the lab's /64 and DHCPv6 as ``lab.ipv6`` asks: "slaac" (a
+    prefix to autoconfigure, no flags), "stateless" (the O flag: DHCPv6 gives options only),
+    "stateful" (the M flag: DHCPv6 gives addresses)."""
+    # A router for 600 s (so that route shows it as gateway), advertised every 10 s and at
+    # once in answer to a router solicitation.
+    argv = ["--enable-ra", f"--ra-param={lab.server_if},10,600"]
+    low, high = lab.subnet6[0x100], lab.subnet6[0x1FF]
+    argv.append(
+        {
+            "slaac": f"--dhcp-range=::,constructor:{lab.server_if},ra-only,64,1h",
+            "stateless": f"--dhcp-range=::,constructor:{lab.server_if},ra-stateless,64,1h",
+            "stateful": f"--dhcp-range={low},{high},64,1h",
+        }[str(lab.ipv6)]
+    )
+    if lab.ipv6 != "slaac":
+        argv += [
+            "--log-dhcp",
+            f"--dhcp-option=option6:bootfile-url,{lab.http_url6}boot.ipxe",
+        ]
     return argv
 
 
@@ -121,8 +152,13 @@ def wait_listening(
 
 
 def _udp_ports(path: Path) -> set[int]:
+    """The UDP ports bound in ``path`` (/proc/PID/net/udp) and its IPv6 twin (udp6: DHCPv6
+    listens on IPv6 only)."""
     ports = set()
-    for line in path.read_text().splitlines()[1:]:
+    lines = path.read_text().splitlines()[1:]
+    with contextlib.suppress(OSError):  # a kernel without IPv6 has no udp6
+        lines += path.with_name("udp6").read_text().splitlines()[1:]
+    for line in lines:
         fields = line.split()
         if len(fields) > 3 and fields[3] == "07":  # TCP_CLOSE: an unconnected UDP socket
             ports.add(int(fields[1].rsplit(":", 1)[1], 16))

@@ -1,4 +1,5 @@
-"""The lab's HTTP server: a threaded ``http.server`` serving the lab's directory.
+"""The lab's HTTP server: a threaded ``http.server`` serving the lab's directory (one per
+address: IPv4, and IPv6 in an IPv6 lab).
 
 It runs inside the owning process, listening on a socket created in the server namespace by a
 short-lived thread that ``setns()``-ed into it (a socket belongs to the namespace it was
@@ -44,6 +45,9 @@ class HTTPServer(http.server.ThreadingHTTPServer):
         self._open_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         handler = partial(_HTTPHandler, directory=str(directory))
+        # An IPv6 lab serves on its IPv6 address too (a second server, same directory).
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, handler)
 
     def server_bind(self) -> None:

@@ -199,11 +199,14 @@ def delete_netns(name: str) -> None:
 
 
 def quiet(ipv6: bool) -> None:
-    """No forwarding, and IPv6 off unless wanted, in the calling thread's namespace."""
+    """No forwarding, and IPv6 off unless wanted, in the calling thread's namespace; where
+    IPv6 is on, no duplicate address detection (addresses are usable at once: no wait)."""
     off = "0" if ipv6 else "1"
     for path, value in (
         ("/proc/sys/net/ipv6/conf/all/disable_ipv6", off),
         ("/proc/sys/net/ipv6/conf/default/disable_ipv6", off),
+        ("/proc/sys/net/ipv6/conf/all/accept_dad", "0"),
+        ("/proc/sys/net/ipv6/conf/default/accept_dad", "0"),
         ("/proc/sys/net/ipv4/ip_forward", "0"),
     ):
         with contextlib.suppress(FileNotFoundError), open(path, "w") as f:

@@ -49,6 +49,12 @@ CLIENT_IF = "veth-cli"
 DEFAULT_SUBNET = "10.77.0.0/24"
 #: RFC 6761 reserves .test: the lab's DNS answers for this domain and refuses everything else.
 DEFAULT_DOMAIN = "bootsh.test"
+#: The lab's IPv6 network (a unique local /64 that only exists inside the lab), when asked.
+DEFAULT_SUBNET6 = "fd77::/64"
+#: ``Lab(ipv6=...)``: what dnsmasq's router advertisements say. "slaac": a prefix for
+#: address autoconfiguration, no DHCPv6; "stateless": the same with the O flag and DHCPv6
+#: information (DNS, boot file URL); "stateful": the M flag and DHCPv6 addresses.
+IPV6_MODES = ("slaac", "stateless", "stateful")
 #: What iPXE-tagged clients get as boot file (formatted with the lab's attributes).
 DEFAULT_IPXE_BOOTFILE = "http://{server_ip}/boot.ipxe"
 
@@ -81,6 +87,8 @@ class Lab:
         dnsmasq_args: Sequence[str] = (),
         timeout: float = 10.0,
         command_timeout: float | None = 120.0,
+        ipv6: str | None = None,
+        ipv4: bool = True,
     ) -> None:
         self.id = new_id()
         self.name = self.id.name
@@ -110,6 +118,19 @@ class Lab:
         )
         self.client_mac = client_mac
         self.client_ipv6 = client_ipv6
+        if ipv6 is not None and ipv6 not in IPV6_MODES:
+            raise LabError(f"ipv6 mode {ipv6!r} is none of {', '.join(IPV6_MODES)}")
+        if ipv6 is not None and not client_ipv6:
+            raise LabError("an IPv6 lab needs IPv6 in the client namespace (client_ipv6=True)")
+        if not ipv4 and ipv6 is None:
+            raise LabError("a lab without IPv4 needs IPv6 (ipv6='slaac', ...)")
+        #: None: no IPv6 on the server side at all (the default: nothing is advertised).
+        self.ipv6 = ipv6
+        #: False: the server has no IPv4 address and dnsmasq no DHCPv4 range.
+        self.ipv4 = ipv4
+        self.subnet6 = ipaddress.IPv6Network(DEFAULT_SUBNET6)
+        self.server_ip6 = str(self.subnet6[1])
+        self.http_url6 = f"http://[{self.server_ip6}]{port}/"
         self.extra_dnsmasq_args = tuple(dnsmasq_args)
         self.timeout = timeout
         self.command_timeout = command_timeout
@@ -119,6 +140,7 @@ class Lab:
         self.timings: dict[str, float] = {}
         self._dnsmasq: subprocess.Popen[bytes] | None = None
         self._httpd: httpd.HTTPServer | None = None
+        self._httpd6: httpd.HTTPServer | None = None
         self._started = False
         self._closed = False
         #: Namespaces of the extra hosts (``add_host``) and the dnsmasqs started there.
@@ -199,22 +221,33 @@ class Lab:
             "BOOTSH_LAB_HTTP_URL": self.http_url,
             "BOOTSH_LAB_DOMAIN": self.domain,
             "BOOTSH_LAB_SERVE": str(self.serve_dir),
-        }
+        } | ({"BOOTSH_LAB_SERVER_IP6": self.server_ip6} if self.ipv6 is not None else {})
 
     def describe(self) -> str:
         services = []
-        if self.dhcp:
+        if self.dhcp and self.ipv4:
             services.append(f"DHCP {self.dhcp_range[0]}-{self.dhcp_range[1]}")
         if self.tftp:
             services.append("TFTP")
         if self.dns:
             services.append(f"DNS {self.server_name}")
+        if self.ipv6 is not None:
+            services.append(f"IPv6 {self.ipv6} {self.subnet6}")
         if self.http:
-            services.append(f"HTTP {self.http_url}")
+            services += [f"HTTP {url}" for url in self.http_urls()]
+        address = f"{self.server_ip}/{self.subnet.prefixlen}" if self.ipv4 else ""
+        if self.ipv6 is not None:
+            address = " ".join(filter(None, (address, f"{self.server_ip6}/64")))
         return (
-            f"server {self.server_ip}/{self.subnet.prefixlen} on {self.server_if} in netns "
+            f"server {address} on {self.server_if} in netns "
             f"{self.server_ns} ({', '.join(services) or 'no services'}) serving {self.serve_dir}; "
             f"client interface {self.client_if} in netns {self.client_ns}"
+        )
+
+    def http_urls(self) -> list[str]:
+        """The HTTP server's base URLs: IPv4 and/or IPv6, as the lab has them."""
+        return ([self.http_url] if self.ipv4 else []) + (
+            [self.http_url6] if self.ipv6 is not None else []
         )
 
     # -- life cycle
@@ -234,7 +267,7 @@ class Lab:
             if not self.serve_dir.is_dir():
                 raise LabError(f"{self.serve_dir}: no such directory to serve")
             self._make_namespaces()
-            if self.dhcp or self.tftp or self.dns:
+            if self.dhcp or self.tftp or self.dns or self.ipv6 is not None:
                 self._start_dnsmasq()
             if self.http:
                 self._start_http()
@@ -252,11 +285,12 @@ class Lab:
         atexit.unregister(self.close)
         t0 = time.monotonic()
         problems: list[str] = []
-        if self._httpd is not None:
-            try:
-                self._httpd.stop(self.timeout)
-            except Exception as exc:
-                problems.append(f"HTTP server: {exc}")
+        for server, which in ((self._httpd, ""), (self._httpd6, " (IPv6)")):
+            if server is not None:
+                try:
+                    server.stop(self.timeout)
+                except Exception as exc:
+                    problems.append(f"HTTP server{which}: {exc}")
         if self._dnsmasq is not None:
             try:
                 dnsmasq.stop(self._dnsmasq, self.timeout)
@@ -346,9 +380,10 @@ class Lab:
     def _make_namespaces(self) -> None:
         run_ip("netns", "add", self.server_ns)
         run_ip("netns", "add", self.client_ns)
-        # Before the veth exists: no IPv6 on the server side (it then sends nothing the client
-        # did not ask for: no router solicitations, no MLD) and no forwarding, ever.
-        in_netns(self.server_ns, partial(quiet, ipv6=False), timeout=self.timeout)
+        # Before the veth exists: no IPv6 on the server side unless an IPv6 lab is asked for
+        # (it then sends nothing the client did not ask for: no router solicitations, no MLD)
+        # and no forwarding, ever.
+        in_netns(self.server_ns, partial(quiet, ipv6=self.ipv6 is not None), timeout=self.timeout)
         # The client's kernel: IPv6 as on any Linux host unless asked otherwise (without it the
         # kernel sends nothing on veth-cli, so a raw-socket client sees only its own traffic).
         in_netns(self.client_ns, partial(quiet, ipv6=self.client_ipv6), timeout=self.timeout)
@@ -365,8 +400,13 @@ class Lab:
             "index", str(_SERVER_IFINDEX), "type", "veth",
             *peer, "netns", self.client_ns,
         )  # fmt: skip
-        prefix = f"{self.server_ip}/{self.subnet.prefixlen}"
-        run_ip("-n", self.server_ns, "address", "add", prefix, "dev", self.server_if)
+        if self.ipv4:
+            prefix = f"{self.server_ip}/{self.subnet.prefixlen}"
+            run_ip("-n", self.server_ns, "address", "add", prefix, "dev", self.server_if)
+        if self.ipv6 is not None:
+            # nodad: usable at once (the HTTP server binds it next), no DAD wait.
+            prefix6 = f"{self.server_ip6}/{self.subnet6.prefixlen}"
+            run_ip("-n", self.server_ns, "address", "add", prefix6, "dev", self.server_if, "nodad")
         run_ip("-n", self.server_ns, "link", "set", "lo", "up")
         run_ip("-n", self.server_ns, "link", "set", self.server_if, "up")
         run_ip("-n", self.client_ns, "link", "set", "lo", "up")
@@ -381,7 +421,8 @@ class Lab:
             # the lab's DNS, never through the host's resolvers.
             etc = ETC_NETNS / self.client_ns
             etc.mkdir(parents=True, exist_ok=True)
-            (etc / "resolv.conf").write_text(f"nameserver {self.server_ip}\nsearch {self.domain}\n")
+            server = self.server_ip if self.ipv4 else self.server_ip6
+            (etc / "resolv.conf").write_text(f"nameserver {server}\nsearch {self.domain}\n")
             # Name lookups only from files and that DNS: no NSS module (resolve, mdns) that
             # would ask a host daemon over a Unix socket, which crosses network namespaces.
             (etc / "nsswitch.conf").write_text(nsswitch_conf())
@@ -389,7 +430,8 @@ class Lab:
     def _start_dnsmasq(self) -> None:
         stderr_path = self.tmpdir / "dnsmasq.stderr"
         self._dnsmasq = proc = dnsmasq.spawn(self.server_argv(dnsmasq.command(self)), stderr_path)
-        want = {67} if self.dhcp else set()
+        want = {67} if self.dhcp and self.ipv4 else set()
+        want |= {547} if self.ipv6 not in (None, "slaac") else set()
         want |= {69} if self.tftp else set()
         want |= {53} if self.dns else set()
         dnsmasq.wait_listening(
@@ -397,6 +439,14 @@ class Lab:
         )
 
     def _start_http(self) -> None:
+        if self.ipv6 is not None:
+            address6 = (self.server_ip6, self.http_port)
+            self._httpd6 = httpd.serve(
+                self.server_ns, address6, self.serve_dir, self.http_log_path, self.timeout
+            )
+            httpd.wait_answering(self.server_ns, address6, self.timeout)
+        if not self.ipv4:
+            return
         address = (self.server_ip, self.http_port)
         self._httpd = httpd.serve(
             self.server_ns, address, self.serve_dir, self.http_log_path, self.timeout

@@ -259,6 +259,8 @@ class Lookup:
     clock: Callable[[], float] = time.monotonic
     #: Called with each query sent (qname text, type): for tests and ``-v``.
     trace: Callable[[str, int], None] | None = None
+    #: iPXE asks AAAA first when it has an IPv6 DNS server (``dns6``), then A.
+    ipv6_first: bool = False
 
     def run(self) -> str:
         """The address (text); raises ``DnsError``."""
@@ -269,7 +271,8 @@ class Lookup:
             raise DnsError(ENXIO_NO_NAMESERVER, "the dns setting is empty")
         base = encode_name(self.name)[:-1]  # without the root label
         suffixes = list(self.suffixes) if b"." not in self.name.encode() else []
-        qtype = TYPE_A
+        first, second = (TYPE_AAAA, TYPE_A) if self.ipv6_first else (TYPE_A, TYPE_AAAA)
+        qtype = first
         qname = self._qualify(base, suffixes)
         recursion = 0
         index = 0
@@ -291,13 +294,13 @@ class Lookup:
                         recursion += 1
                         if recursion > MAX_CNAME_RECURSION:
                             raise DnsError(ELOOP_DNS, f"more than {MAX_CNAME_RECURSION} CNAMEs")
-                        qname, suffixes, qtype = record.target, [], TYPE_A
+                        qname, suffixes, qtype = record.target, [], first
                         tried.append(name_text(qname))
                         restart = True  # iPXE scans the answers again for the new name
                         break
-            if asked == TYPE_A:
-                qtype = TYPE_AAAA
-            elif asked == TYPE_AAAA:
+            if asked == first:
+                qtype = second
+            elif asked == second:
                 qtype = TYPE_CNAME
             elif asked == TYPE_CNAME and qtype == TYPE_CNAME:
                 if not suffixes:
@@ -305,7 +308,7 @@ class Lookup:
                     raise DnsError(ENXIO_NO_RECORD, f"no A, AAAA or CNAME record for {names}")
                 suffixes = suffixes[1:]
                 qname = self._qualify(base, suffixes)
-                qtype = TYPE_A
+                qtype = first
                 tried.append(name_text(qname))
 
     @staticmethod

@@ -87,19 +87,40 @@ def kernel_routes(path: Path = Path("/proc/net/route")) -> list[tuple[str, int, 
     return found
 
 
+def kernel_routes6(path: Path = Path("/proc/net/ipv6_route")) -> list[tuple[str, int, int]]:
+    """The kernel's IPv6 routes that are up: (interface, network, prefix length)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 10 or not int(fields[8], 16) & _RTF_UP or fields[9] == "lo":
+            continue
+        found.append((fields[9], int(fields[0], 16), int(fields[1], 16)))
+    return found
+
+
 def route(shell: Shell, address: str) -> Egress | None:
     """The open netdev whose kernel interface has the most specific route to ``address``
-    (the first in netdev order among equals), or None: nothing is sent then.
-
-    IPv4 only (the DNS servers iPXE takes from DHCP are IPv4; ``ping`` is IPv4).
-    """
+    (the first in netdev order among equals), or None: nothing is sent then."""
     try:
-        target = ipaddress.IPv4Address(address)
+        target = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return None
     netdevs = open_netdevs(shell)
     if not netdevs:
         return None
+    if target.version == 6:
+        best6: tuple[int, Egress] | None = None
+        for egress in netdevs:
+            for ifname, network, prefix in kernel_routes6():
+                shift = 128 - prefix
+                same = ifname == egress.ifname and int(target) >> shift == network >> shift
+                if same and (best6 is None or prefix > best6[0]):
+                    best6 = (prefix, egress)
+        return best6[1] if best6 is not None else None
     routes = kernel_routes()
     best: tuple[int, Egress] | None = None
     for egress in netdevs:
@@ -197,28 +218,48 @@ class UdpTransport:
     sockets: BoundSockets = field(
         default_factory=lambda: BoundSockets(bound_udp_socket(socket.AF_INET))
     )
+    sockets6: BoundSockets = field(
+        default_factory=lambda: BoundSockets(bound_udp_socket(socket.AF_INET6))
+    )
 
     def send(self, server: str, payload: bytes) -> None:
         egress = route(self.shell, server)
         if egress is None:
             raise OSError(errno.ENETUNREACH, f"no open netdev has a route to {server}")
-        sock = self.sockets.for_egress(egress)
+        v6 = ":" in server
+        sock = (self.sockets6 if v6 else self.sockets).for_egress(egress)
         count_send(egress, lambda: sock.sendto(payload, (server, self.port)))
 
     def receive(self, timeout: float) -> bytes | None:
-        return from_port(self.sockets.receive(timeout), self.port)
+        if not self.sockets6.sockets:
+            return from_port(self.sockets.receive(timeout), self.port)
+        if not self.sockets.sockets:
+            return from_port(self.sockets6.receive(timeout), self.port)
+        both = BoundSockets(self.sockets.make, {**self.sockets.sockets, **{
+            f"{k}/6": v for k, v in self.sockets6.sockets.items()}})  # fmt: skip
+        return from_port(both.receive(timeout), self.port)
 
     def close(self) -> None:
         self.sockets.close()
+        self.sockets6.close()
 
 
 def dns_servers(shell: Shell) -> list[str]:
-    """The ``dns`` setting's IPv4 addresses (4 bytes each, as DHCP option 6 holds them)."""
+    """iPXE's DNS servers: the ``dns6`` setting's IPv6 addresses first (16 bytes each, as
+    DHCPv6 option 23 and RDNSS hold them), then the ``dns`` setting's IPv4 addresses."""
+    servers = []
+    found6 = shell.settings.lookup("dns6")
+    if found6 is not None:
+        raw = found6.raw
+        step = range(0, len(raw) - len(raw) % 16, 16)
+        servers += [socket.inet_ntop(socket.AF_INET6, raw[i : i + 16]) for i in step]
     found = shell.settings.lookup("dns")
     if found is None:
-        return []
+        return servers
     raw = found.raw
-    return [socket.inet_ntoa(raw[i : i + 4]) for i in range(0, len(raw) - len(raw) % 4, 4)]
+    return servers + [
+        socket.inet_ntoa(raw[i : i + 4]) for i in range(0, len(raw) - len(raw) % 4, 4)
+    ]
 
 
 def dns_suffixes(shell: Shell) -> list[bytes]:
@@ -242,7 +283,9 @@ def resolve(shell: Shell, name: str, trace: Callable[[str, int], None] | None = 
     """
     transport = UdpTransport(shell)
     try:
-        lookup = Lookup(name, dns_servers(shell), transport, dns_suffixes(shell), trace=trace)
+        servers = dns_servers(shell)
+        lookup = Lookup(name, servers, transport, dns_suffixes(shell), trace=trace)
+        lookup.ipv6_first = any(":" in server for server in servers)
         return lookup.run()
     finally:
         transport.close()

@@ -199,7 +199,7 @@ class OrderedBlock(Block):
         raise NotImplementedError
 
     def fetch_here(self, setting: Setting) -> tuple[bytes, str | None] | None:
-        return self.answer(setting.name)
+        return self.answer(setting.name) if self.applies(setting) else None
 
 
 class LinkBlock(OrderedBlock):

@@ -27,6 +27,7 @@ import contextlib
 import functools
 import ipaddress
 import socket
+import struct
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,15 +59,31 @@ def _explain(shell: Shell, what: str, exc: DnsError) -> None:
     shell.diagnose(f"{what}: {words + ': ' if words else ''}{exc.detail}")
 
 
+def _icmp6_socket(ifname: str) -> socket.socket:
+    """A raw ICMPv6 socket bound to ``ifname`` (the kernel fills in the checksum)."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+_ICMPV6_ECHO_REQUEST, _ICMPV6_ECHO_REPLY = 128, 129
+
+
 class _Echo:
-    """The raw ICMP sockets of one ping, one per netdev used, and the routing per packet."""
+    """The raw ICMP sockets of one ping, one per netdev used, and the routing per packet;
+    ICMPv6 for an IPv6 address (iPXE's ping speaks both)."""
 
     def __init__(self, shell: Shell, address: str) -> None:
         from bootsh.api import BoundSockets, icmp_socket
 
         self.shell = shell
         self.address = address
-        self.sockets = BoundSockets(icmp_socket)
+        self.v6 = ipaddress.ip_address(address).version == 6
+        self.sockets = BoundSockets(_icmp6_socket if self.v6 else icmp_socket)
 
     def send(self, sequence: int, packet: bytes) -> None:
         from bootsh.api import count_send, route_to
@@ -75,6 +92,8 @@ class _Echo:
         if egress is None:
             return  # iPXE: "Network unreachable" on transmit, only the timer speaks
         sock = self.sockets.for_egress(egress)
+        if self.v6:  # the echo request of ICMPv6; its checksum is the kernel's
+            packet = bytes([_ICMPV6_ECHO_REQUEST, 0, 0, 0]) + packet[4:]
         with contextlib.suppress(OSError):  # counted as a TX error; the timer goes on
             count_send(egress, lambda: sock.sendto(packet, (self.address, 0)))
 
@@ -85,6 +104,11 @@ class _Echo:
         if got is None or not got[1]:
             return None
         packet, (source, *_) = got
+        if self.v6:
+            if len(packet) < 8 or packet[0] != _ICMPV6_ECHO_REPLY or packet[1] != 0:
+                return None
+            their, sequence = struct.unpack_from("!HH", packet, 4)
+            return (str(source), sequence, packet[8:]) if their == ident else None
         reply = parse_echo_reply(packet, ident)
         return (str(source), reply[0], reply[1]) if reply is not None else None
 
@@ -140,8 +164,6 @@ def ping(inv: Invocation) -> int:
                 shell.print(f"Finished: {strerror(exc.errno)}")
             _explain(shell, host, exc)
             return exc.errno
-        if ipaddress.ip_address(address).version != 4:
-            shell.diagnose(f"{host} is {address}: bootsh pings IPv4 only")
         echo = sockets = _Echo(shell, address)
         pinger = Pinger(
             echo.send,
