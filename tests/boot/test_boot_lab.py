@@ -60,7 +60,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def lab(served: Path) -> Iterator[Lab]:
-    with started(Lab(serve=served, client_mac=MAC)) as the_lab:
+    # IPv4 only (no IPv6 in the client's kernel): dhcp runs its DHCP configurator alone.
+    with started(Lab(serve=served, client_mac=MAC, client_ipv6=False)) as the_lab:
         yield the_lab
 
 

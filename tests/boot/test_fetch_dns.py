@@ -22,7 +22,7 @@ DNS_HOST = "10.77.0.2"
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     served = tmp_path_factory.mktemp("dns-served")
     (served / "hello.ipxe").write_text("#!ipxe\necho hello\n")
-    with started(Lab(serve=served)) as the_lab:
+    with started(Lab(serve=served, client_ipv6=False)) as the_lab:  # IPv4 only
         host = the_lab.add_host(DNS_HOST)
         the_lab.start_host_dnsmasq(
             host, [f"--address=/{ONLY}/{the_lab.server_ip}"], ports=(53,), dns=True

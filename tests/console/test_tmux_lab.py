@@ -193,7 +193,8 @@ def test_the_prompt_after_ctrl_c_starts_a_line_without_an_empty_one(
 
 @pytest.fixture(scope="module")
 def silent_lab() -> Iterator[Lab]:
-    lab = Lab(dhcp=False, tftp=False, dns=False, http=False, client_mac=SILENT_MAC)
+    lab = Lab(dhcp=False, tftp=False, dns=False, http=False, client_mac=SILENT_MAC,
+              client_ipv6=False)  # fmt: skip
     with started(lab) as the_lab:
         yield the_lab
 
