@@ -86,6 +86,7 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "read_link",
     "open_netdev",
     "close_netdev",
+    "find_netdev",
     "ifcommon",
     "link_wait",
     "configure_netdev",
@@ -213,6 +214,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "read_link": ("bootsh.net.linkstate", "read_link"),
     "open_netdev": ("bootsh.net.ifmgmt", "open_netdev"),
     "close_netdev": ("bootsh.net.ifmgmt", "close_netdev"),
+    "find_netdev": ("bootsh.net.ifmgmt", "find_netdev"),
     "ifcommon": ("bootsh.net.ifmgmt", "ifcommon"),
     "link_wait": ("bootsh.net.ifmgmt", "link_wait"),
     "configure_netdev": ("bootsh.net.ifmgmt", "configure"),
@@ -382,6 +384,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     from bootsh.net.ifmgmt import (
         apply_static,
         close_netdev,
+        find_netdev,
         ifcommon,
         link_wait,
         open_netdev,

@@ -35,7 +35,7 @@ from bootsh.lang.commands import CommandTable, Invocation, ParseError, parse_arg
 from bootsh.lang.script import ExpansionError, Script, expand, split_commands
 from bootsh.lang.settings import Block, NicLike, Settings
 from bootsh.net.netstate import NetdevStates
-from bootsh.nics.netdevs import Resolution, resolve
+from bootsh.nics.netdevs import Netdev, Resolution, resolve
 from bootsh.nics.nic import Nic
 from bootsh.plugins import PluginHost
 
@@ -84,6 +84,10 @@ class Shell:
         self.settings.validators["twins"] = self.check_policy
         self._nics: list[Nic] | None = None
         self._resolution: Resolution | None = None
+        #: Netdevs made by commands (``vcreate``'s VLANs), after the probed ones, as iPXE
+        #: registers them after the hardware's.
+        self.extra_netdevs: list[Netdev] = []
+        self._with_extra: tuple[int, Resolution] | None = None
         #: Open sockets and bootsh's own counters per netdev (``ifopen``/``ifstat``).
         self.netstate = NetdevStates()
         self.status = 0
@@ -147,7 +151,17 @@ class Shell:
         if self._resolution is None or self._resolution.policy != policy:
             self.check_policy(policy)
             self._resolution = resolve(self.host, self.nics(), policy, self.context)
-        return self._resolution
+            self._with_extra = None
+        if not self.extra_netdevs:
+            return self._resolution
+        key = hash(tuple(id(n) for n in self.extra_netdevs))
+        if self._with_extra is None or self._with_extra[0] != key:
+            base = self._resolution
+            combined = Resolution(
+                base.policy, [*base.netdevs, *self.extra_netdevs], base.unusable, base.groups
+            )
+            self._with_extra = (key, combined)
+        return self._with_extra[1]
 
     # -- settings as the language sees them ----------------------------------------------
 

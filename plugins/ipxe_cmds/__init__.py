@@ -19,6 +19,7 @@ from bootsh_ipxe_cmds import (
     menu_cmds,
     netdev_cmds,
     setting_cmds,
+    vlan_cmds,
 )
 
 GROUPS = (
@@ -31,6 +32,7 @@ GROUPS = (
     config_cmds,
     image_cmds,
     ip_cmds,
+    vlan_cmds,
 )
 
 
