@@ -87,6 +87,9 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "open_netdev",
     "close_netdev",
     "find_netdev",
+    "create_vlan",
+    "delete_link",
+    "NetlinkError",
     "ifcommon",
     "link_wait",
     "configure_netdev",
@@ -215,6 +218,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "open_netdev": ("bootsh.net.ifmgmt", "open_netdev"),
     "close_netdev": ("bootsh.net.ifmgmt", "close_netdev"),
     "find_netdev": ("bootsh.net.ifmgmt", "find_netdev"),
+    "create_vlan": ("bootsh.net.netlink", "create_vlan"),
+    "delete_link": ("bootsh.net.netlink", "delete_link"),
+    "NetlinkError": ("bootsh.net.netlink", "NetlinkError"),
     "ifcommon": ("bootsh.net.ifmgmt", "ifcommon"),
     "link_wait": ("bootsh.net.ifmgmt", "link_wait"),
     "configure_netdev": ("bootsh.net.ifmgmt", "configure"),
@@ -397,6 +403,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     from bootsh.net.ipv6 import route_line as ipv6_route_line
     from bootsh.net.linkstate import read_link
     from bootsh.net.monojob import ECANCELED_MONOJOB
+    from bootsh.net.netlink import NetlinkError, create_vlan, delete_link
     from bootsh.net.netstate import Counters
     from bootsh.net.ntp import PORT as NTP_PORT
     from bootsh.net.ntp import NtpError

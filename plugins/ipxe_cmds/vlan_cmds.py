@@ -58,7 +58,7 @@ def _kernel_name(trunk_ifname: str, tag: int) -> str:
 def vcreate(inv: Invocation) -> int:
     from dataclasses import replace
 
-    from bootsh.net import netlink  # not at every start
+    from bootsh.api import NetlinkError, create_vlan  # not at every start
 
     shell = inv.shell
     tag = parse_integer(inv.value("tag") or "0")
@@ -84,8 +84,8 @@ def vcreate(inv: Invocation) -> int:
     if rc == 0 and ifname:
         kernel = _kernel_name(ifname, tag)
         try:
-            netlink.create_vlan(ifname, kernel, tag)
-        except (netlink.NetlinkError, OSError) as exc:
+            create_vlan(ifname, kernel, tag)
+        except (NetlinkError, OSError) as exc:
             number = exc.errno or os_errno.EIO
             rc = {os_errno.EOPNOTSUPP: ENOTSUP_VLAN, os_errno.EPERM: EPERM_VLAN}.get(
                 number, EIO_VLAN
@@ -108,7 +108,7 @@ def vcreate(inv: Invocation) -> int:
 
 
 def vdestroy(inv: Invocation) -> int:
-    from bootsh.net import netlink  # not at every start
+    from bootsh.api import NetlinkError, delete_link  # not at every start
 
     shell = inv.shell
     netdev = find_netdev(shell, inv.args[0])
@@ -122,8 +122,8 @@ def vdestroy(inv: Invocation) -> int:
     close_netdev(shell, str(netdev.name))
     if netdev.nic.ifname:
         try:
-            netlink.delete_link(netdev.nic.ifname)
-        except netlink.NetlinkError as exc:
+            delete_link(netdev.nic.ifname)
+        except NetlinkError as exc:
             shell.diagnose(f"{netdev.name}: {exc}")
     del vlans[str(netdev.name)]
     shell.extra_netdevs[:] = [n for n in shell.extra_netdevs if n.name != netdev.name]
