@@ -112,6 +112,25 @@ def test_dhcp_waits_for_both_configurators_as_ipxe(tmp_path: Path) -> None:
     assert took > 14  # the DHCPv4 timers ran out, as iPXE's do
 
 
+def test_dhcp_without_a_router_waits_for_router_discovery_as_ipxe(tmp_path: Path) -> None:
+    """The default lab (DHCPv4, no IPv6 router) with IPv6 in the client's kernel: ``dhcp`` runs
+    iPXE's two configurators, gets the lease at once and still waits until router discovery
+    gives up (3.875 s), then says ok because one configurator succeeded, as iPXE's ``ifconf``
+    (usr/ifmgmt.c: it waits while any configuration is in progress): three dots, at 1, 2 and
+    3 s, after the "..." (one more or less only if this machine stalls bootsh for long)."""
+    with started(Lab(tmp_path, client_mac=MAC, tftp=False, http=False)) as server:
+        started_at = time.monotonic()
+        proc = bootsh(server, "dhcp", "route")
+        took = time.monotonic() - started_at
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert re.fullmatch(rf"Configuring \(net0 {MAC}\)\.{{3}}\.{{2,4}} ok", out[0]), out
+    assert re.fullmatch(r"net0: 10\.77\.0\.1\d\d/255\.255\.255\.0 gw 10\.77\.0\.1", out[1]), out
+    assert out[2:] == [f"net0: {LINK}/64"]  # no router: only the link-local route
+    assert took > ipv6.IPV6CONF_MIN_TIMEOUT * 31  # 3.875 s: the solicitation timer ran out
+    assert "no IPv6 router answered" not in proc.stderr  # dhcp succeeded: nothing to explain
+
+
 def test_no_router_fails_ipv6_after_ipxes_timers(tmp_path: Path) -> None:
     with started(Lab(tmp_path, client_mac=MAC, dhcp=False, tftp=False, dns=False)) as server:
         started_at = time.monotonic()
