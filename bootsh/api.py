@@ -87,6 +87,8 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "open_netdev",
     "close_netdev",
     "find_netdev",
+    "ENODEV_NETDEV",
+    "discover_boot_server",
     "create_vlan",
     "delete_link",
     "NetlinkError",
@@ -218,6 +220,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "open_netdev": ("bootsh.net.ifmgmt", "open_netdev"),
     "close_netdev": ("bootsh.net.ifmgmt", "close_netdev"),
     "find_netdev": ("bootsh.net.ifmgmt", "find_netdev"),
+    "ENODEV_NETDEV": ("bootsh.net.ifmgmt", "ENODEV_NETDEV"),
+    "discover_boot_server": ("bootsh.net.pxebs", "discover"),
     "create_vlan": ("bootsh.net.netlink", "create_vlan"),
     "delete_link": ("bootsh.net.netlink", "delete_link"),
     "NetlinkError": ("bootsh.net.netlink", "NetlinkError"),
@@ -388,6 +392,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
         route as route_to,
     )
     from bootsh.net.ifmgmt import (
+        ENODEV_NETDEV,
         apply_static,
         close_netdev,
         find_netdev,
@@ -417,6 +422,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     from bootsh.net.ping import (
         parse_reply as parse_echo_reply,
     )
+    from bootsh.net.pxebs import discover as discover_boot_server
     from bootsh.nics.netdevs import Netdev, Resolution
     from bootsh.nics.nic import Nic, normalise_mac
     from bootsh.nics.twins import Decision, Evidence, Mark, TwinGroup, TwinPolicy, possible_labels

@@ -25,6 +25,7 @@ def ipxe_strerror(message: str, number: int) -> str:
 # include/ipxe/errno/linux.h).
 EPOSIX = {
     "EACCES": (0x02, 13),
+    "EADDRINUSE": (0x03, 98),
     "EADDRNOTAVAIL": (0x04, 99),
     "EBUSY": (0x0A, 16),
     "ECANCELED": (0x0B, 125),

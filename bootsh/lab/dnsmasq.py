@@ -55,6 +55,8 @@ def command(lab: Lab) -> list[str]:
         ]
         if lab.ipxe_bootfile:
             argv.append(f"--dhcp-boot=tag:ipxe,{lab.ipxe_bootfile},,{lab.server_ip}")
+        if lab.pxe_arch is not None:
+            argv += pxe_arguments(lab.pxe_arch, lab.silent_ip)
     if lab.tftp:
         argv += ["--enable-tftp", f"--tftp-root={lab.serve_dir}"]
     if lab.dns:
@@ -97,6 +99,28 @@ def ipv6_arguments(lab: Lab) -> list[str]:
             f"--dhcp-option=option6:bootfile-url,{lab.http_url6}boot.ipxe",
         ]
     return argv
+
+
+def pxe_arguments(arch: int, silent_ip: str) -> list[str]:
+    """PXE boot services for clients of architecture ``arch`` (option 93: 9 is x86-64 EFI,
+    what bootsh on x86_64 says; 0 is a PC BIOS). dnsmasq numbers the services with a boot
+    file from 32768 on, in this order, and answers discovery for them (on port 4011, and on
+    67 to a broadcast):
+
+    - 32768, boot file ``bootsh-a.0`` from this server; 32769, ``bootsh-b.0``. Two of them,
+      so that dnsmasq lists them for EFI clients too (with only one it leaves PXE options out
+      for those and hands the file out directly);
+    - 5, listed at ``silent_ip`` where nothing answers.
+
+    Clients of that architecture get, with their lease, the discovery control (43.6 = 3: no
+    broadcast, no multicast), the boot server list (43.8: 32768 and 32769 here, 5 at
+    ``silent_ip``) and a menu (43.9, 43.10). ``pxebs`` sends the type little-endian, so
+    ``pxebs net0 128`` asks for 32768, ``384`` for 32769 and ``1280`` for 5."""
+    return [
+        f"--pxe-service={arch},bootsh-lab-a,bootsh-a",
+        f"--pxe-service={arch},bootsh-lab-b,bootsh-b",
+        f"--pxe-service={arch},bootsh-lab-silent,5,{silent_ip}",
+    ]
 
 
 def host_command(tmpdir: Path, tag: str, log: Path, dns: bool, args: Sequence[str]) -> list[str]:

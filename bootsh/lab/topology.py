@@ -89,6 +89,7 @@ class Lab:
         command_timeout: float | None = 120.0,
         ipv6: str | None = None,
         ipv4: bool = True,
+        pxe_arch: int | None = None,
     ) -> None:
         self.id = new_id()
         self.name = self.id.name
@@ -131,6 +132,17 @@ class Lab:
         self.subnet6 = ipaddress.IPv6Network(DEFAULT_SUBNET6)
         self.server_ip6 = str(self.subnet6[1])
         self.http_url6 = f"http://[{self.server_ip6}]{port}/"
+        if pxe_arch is not None and not 0 <= pxe_arch <= 0xFFFF:
+            raise LabError(f"PXE client architecture {pxe_arch} is not a 16-bit number")
+        if pxe_arch is not None and not (dhcp and ipv4):
+            raise LabError("PXE boot services need the lab's DHCP over IPv4 (dhcp=True, ipv4=True)")
+        #: None: no PXE boot services (the default). Else dnsmasq answers PXE boot server
+        #: discovery (``pxebs``) for the services of ``dnsmasq.pxe_arguments``, listed in the
+        #: PXE options of the clients that say they have this architecture (option 93).
+        self.pxe_arch = pxe_arch
+        #: An address in the lab's subnet where nothing answers (a listed boot server that
+        #: never replies).
+        self.silent_ip = str(self.subnet[-2])
         self.extra_dnsmasq_args = tuple(dnsmasq_args)
         self.timeout = timeout
         self.command_timeout = command_timeout
@@ -233,6 +245,8 @@ class Lab:
             services.append(f"DNS {self.server_name}")
         if self.ipv6 is not None:
             services.append(f"IPv6 {self.ipv6} {self.subnet6}")
+        if self.pxe_arch is not None:
+            services.append(f"PXE boot services (arch {self.pxe_arch})")
         if self.http:
             services += [f"HTTP {url}" for url in self.http_urls()]
         address = f"{self.server_ip}/{self.subnet.prefixlen}" if self.ipv4 else ""
@@ -432,6 +446,7 @@ class Lab:
         self._dnsmasq = proc = dnsmasq.spawn(self.server_argv(dnsmasq.command(self)), stderr_path)
         want = {67} if self.dhcp and self.ipv4 else set()
         want |= {547} if self.ipv6 not in (None, "slaac") else set()
+        want |= {4011} if self.pxe_arch is not None else set()
         want |= {69} if self.tftp else set()
         want |= {53} if self.dns else set()
         dnsmasq.wait_listening(

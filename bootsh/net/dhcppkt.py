@@ -218,6 +218,8 @@ def has_pxe_options(packet: DhcpPacket) -> bool:
 
 DHCP_SETTINGS_NAME = "dhcp"
 PROXYDHCP_SETTINGS_NAME = "proxydhcp"
+#: A PXE boot server's answer (``pxebs``), also at the root.
+PXEBS_SETTINGS_NAME = "pxebs"
 
 
 class DhcpBlock(Block):

@@ -196,6 +196,26 @@ def configure(
 ENOTSUP_CONFIGURE = error_number("ENOTSUP", 0x00086000)
 
 
+def _register_lease(shell: Shell, name: str, ack: DhcpPacket) -> None:
+    """iPXE's ``dhcp_request_rx`` at the DHCPACK: the lease becomes ``net0.dhcp``, and any
+    ProxyDHCP or PXE boot server answer an earlier lease led to is forgotten."""
+    from bootsh.net.dhcppkt import (
+        DHCP_SETTINGS_NAME,
+        PROXYDHCP_SETTINGS_NAME,
+        PXEBS_SETTINGS_NAME,
+        DhcpBlock,
+    )
+
+    shell.settings.register_block(DhcpBlock(DHCP_SETTINGS_NAME, ack), name)
+    # The root's first: ``net0.proxydhcp`` (a redirect to it) then names the redirect itself.
+    for scope in (
+        PROXYDHCP_SETTINGS_NAME,
+        f"{name}.{PROXYDHCP_SETTINGS_NAME}",
+        PXEBS_SETTINGS_NAME,
+    ):
+        shell.settings.unregister_block(scope)
+
+
 def _register_proxy(shell: Shell, name: str, proxy: DhcpPacket) -> None:
     from bootsh.net.dhcppkt import PROXYDHCP_SETTINGS_NAME, DhcpBlock
 
@@ -214,7 +234,6 @@ def _configure_all(shell: Shell, netdev: Netdev, timeout_ms: int, configurator: 
     import select
 
     from bootsh.net import dhcp, dhcpv6, ipv6
-    from bootsh.net.dhcppkt import DHCP_SETTINGS_NAME, DhcpBlock
 
     name = str(netdev.name)
     ifname = netdev.nic.ifname
@@ -332,9 +351,7 @@ def _configure_all(shell: Shell, netdev: Netdev, timeout_ms: int, configurator: 
                         transmit(session.outbox)
                         if session.ack is not None and not acked:
                             acked = True
-                            shell.settings.register_block(
-                                DhcpBlock(DHCP_SETTINGS_NAME, session.ack), name
-                            )
+                            _register_lease(shell, name, session.ack)
                             problem = dhcp.apply_to_kernel(shell, name, ifname)
                             if problem:
                                 problems.append(f"the lease is not applied to {ifname}: {problem}")
@@ -370,9 +387,7 @@ def _configure_dhcp(
     """``ifconf`` with the DHCP configurator alone."""
     from bootsh.net import dhcp
     from bootsh.net.dhcppkt import (
-        DHCP_SETTINGS_NAME,
         OPT_MESSAGE,
-        DhcpBlock,
     )
 
     name = str(netdev.name)
@@ -400,7 +415,7 @@ def _configure_dhcp(
     def lease(ack: DhcpPacket) -> None:
         # iPXE registers the lease at the DHCPACK, before any ProxyDHCP request; the kernel
         # gets it at the same time, so that it answers ARP for the unicast ProxyDHCP reply.
-        shell.settings.register_block(DhcpBlock(DHCP_SETTINGS_NAME, ack), name)
+        _register_lease(shell, name, ack)
         if netdev.nic.ifname:
             problem = dhcp.apply_to_kernel(shell, name, netdev.nic.ifname)
             if problem:

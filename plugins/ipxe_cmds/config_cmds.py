@@ -1,13 +1,15 @@
-"""``ifconf`` (alias ``dhcp``), ``iflinkwait`` and ``route``, as iPXE's ``ifmgmt_cmd.c``
-and ``route.c``.
+"""``ifconf`` (alias ``dhcp``), ``iflinkwait``, ``pxebs`` and ``route``, as iPXE's
+``ifmgmt_cmd.c``, ``dhcp_cmd.c`` and ``route.c``.
 
 ``ifconf``/``dhcp`` and ``iflinkwait`` try the netdevs given (or every netdev) in order and
 stop at the first success (iPXE's ``ifcommon_exec``); a name that is not a netdev is reported
-and skipped. The work is in ``bootsh.net.ifmgmt`` and ``bootsh.net.dhcp``.
+and skipped. The work is in ``bootsh.net.ifmgmt``, ``bootsh.net.dhcp`` and ``bootsh.net.ipv6``.
+``pxebs`` is PXE boot server discovery (``bootsh.net.pxebs``).
 
 ``route`` lists, per netdev, its IPv4 address/netmask and gateway as its settings give them
-(static ``set net0/ip`` first, then the DHCP lease) and the IPv6 link-local address iPXE gives
-every netdev (EUI-64 from the MAC); routes of a closed netdev are marked ``(inaccessible)``.
+(static ``set net0/ip`` first, then the DHCP lease), then its IPv6 routes as iPXE builds them
+from settings (the link-local address every netdev has, router discovery's and DHCPv6's);
+routes of a closed netdev are marked ``(inaccessible)``.
 """
 
 from __future__ import annotations
@@ -61,6 +63,21 @@ def iflinkwait(inv: Invocation) -> int:
     return ifcommon(shell, inv.args, payload, stop_on_first_success=True)
 
 
+def pxebs(inv: Invocation) -> int:
+    """iPXE's ``pxebs_exec``: the netdev, then the type (both parsed before anything runs)."""
+    from bootsh.api import ENODEV_NETDEV, discover_boot_server, find_netdev, strerror
+
+    shell = inv.shell
+    netdev = find_netdev(shell, inv.args[0])
+    if netdev is None:
+        shell.print(f'"{inv.args[0]}": no such network device')
+        return ENODEV_NETDEV
+    rc = discover_boot_server(shell, netdev, parse_integer(inv.args[1]))
+    if rc:
+        shell.print(f"Could not discover boot server on {netdev.name}: {strerror(rc)}")
+    return rc
+
+
 def link_local(mac: str) -> str:
     """The EUI-64 link-local address of a MAC (``fe80::5054:ff:fe12:3456``)."""
     raw = bytearray(bytes.fromhex(mac.replace(":", "").replace("-", "")))
@@ -107,7 +124,7 @@ COMMANDS = (
         "configure network interface",
         args="[<interface>...]",
         options=(
-            Option("configurator", "c", "configurator", "configurator to use (dhcp)"),
+            Option("configurator", "c", "configurator", "configurator to use (ipv6, dhcp)"),
             Option("timeout", "t", "timeout", "timeout in ms"),
         ),
         max_args=None,
@@ -121,6 +138,15 @@ COMMANDS = (
         args="[<interface>...]",
         options=(Option("timeout", "t", "timeout", "timeout in ms"),),
         max_args=None,
+        completer=_interface,
+    ),
+    Command(
+        "pxebs",
+        pxebs,
+        "PXE boot server discovery",
+        args="<interface> <server type>",
+        min_args=2,
+        max_args=2,
         completer=_interface,
     ),
     Command("route", route, "show routing table"),

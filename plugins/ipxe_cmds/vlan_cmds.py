@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno as os_errno
 
 from bootsh.api import (
+    ENODEV_NETDEV,
     Command,
     Invocation,
     Netdev,
@@ -37,8 +38,6 @@ EINVAL_VLAN = error_number("EINVAL", _ERRFILE_VLAN)
 ENOTSUP_VLAN = error_number("ENOTSUP", _ERRFILE_VLAN)
 EPERM_VLAN = error_number("EPERM", _ERRFILE_VLAN)
 EIO_VLAN = error_number("EIO", _ERRFILE_VLAN)
-#: ``"x": no such network device``
-ENODEV_PARSE = error_number("ENODEV", 0x00162000)
 
 _KEY = "vlan_cmds.vlans"
 
@@ -66,7 +65,7 @@ def vcreate(inv: Invocation) -> int:
     trunk = find_netdev(shell, inv.args[0])
     if trunk is None:
         shell.print(f'"{inv.args[0]}": no such network device')
-        return ENODEV_PARSE
+        return ENODEV_NETDEV
     vlans = _vlans(shell)
     name = f"{trunk.name}-{tag}"
     if name in vlans and vlans[name][:2] == (str(trunk.name), tag):
@@ -114,7 +113,7 @@ def vdestroy(inv: Invocation) -> int:
     netdev = find_netdev(shell, inv.args[0])
     if netdev is None:
         shell.print(f'"{inv.args[0]}": no such network device')
-        return ENODEV_PARSE
+        return ENODEV_NETDEV
     vlans = _vlans(shell)
     if str(netdev.name) not in vlans:
         shell.print(f"Could not destroy VLAN device: {strerror(ENOTTY_VLAN)}")
