@@ -145,11 +145,27 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "registered_names",
     "ENOENT_IMAGE",
     "ENOEXEC_IMAGE",
+    "EACCES_UNTRUSTED_IMAGE",
+    "EACCES_PERMANENT",
     "ERRFILE_BZIMAGE",
     "BootPlan",
     "PlanFile",
     "KexecError",
+    "PinMismatch",
+    "check_pins",
     "kexec_boot",
+    # Trust.
+    # Signatures (imgverify), the certificate store and the trusted roots fixed at start-up.
+    "trust_of",
+    "verify_image",
+    "image_certificates",
+    "cert_line",
+    "Cert",
+    "Verdict",
+    "TrustError",
+    "ENOENT_CERT",
+    "der_probe",
+    "pem_probe",
     # Console.
     # The interactive prompt and iPXE's menus, for commands that talk to the user.
     "interact",
@@ -277,11 +293,26 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "registered_names": ("bootsh.boot.images", "registered_names"),
     "ENOENT_IMAGE": ("bootsh.boot.images", "ENOENT_IMAGE"),
     "ENOEXEC_IMAGE": ("bootsh.boot.images", "ENOEXEC_IMAGE"),
+    "EACCES_UNTRUSTED_IMAGE": ("bootsh.boot.images", "EACCES_UNTRUSTED_IMAGE"),
+    "EACCES_PERMANENT": ("bootsh.boot.images", "EACCES_PERMANENT"),
     "ERRFILE_BZIMAGE": ("bootsh.boot.images", "ERRFILE_BZIMAGE"),
     "BootPlan": ("bootsh.boot.kexec", "BootPlan"),
     "PlanFile": ("bootsh.boot.kexec", "PlanFile"),
     "KexecError": ("bootsh.boot.kexec", "KexecError"),
+    "PinMismatch": ("bootsh.boot.kexec", "PinMismatch"),
+    "check_pins": ("bootsh.boot.kexec", "check_pins"),
     "kexec_boot": ("bootsh.boot.kexec", "boot"),
+    # Trust
+    "trust_of": ("bootsh.trust.service", "trust_of"),
+    "verify_image": ("bootsh.trust.service", "verify_image"),
+    "image_certificates": ("bootsh.trust.service", "image_certificates"),
+    "cert_line": ("bootsh.trust.service", "cert_line"),
+    "Cert": ("bootsh.trust.certs", "Cert"),
+    "Verdict": ("bootsh.trust.verify", "Verdict"),
+    "TrustError": ("bootsh.trust.certs", "TrustError"),
+    "ENOENT_CERT": ("bootsh.trust.numbers", "ENOENT_CERT"),
+    "der_probe": ("bootsh.trust.formats", "der_probe"),
+    "pem_probe": ("bootsh.trust.formats", "pem_probe"),
     # Console
     "interact": ("bootsh.console.repl", "interact"),
     "Menu": ("bootsh.console.menu", "Menu"),
@@ -326,6 +357,8 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
         fetch,
     )
     from bootsh.boot.images import (
+        EACCES_PERMANENT,
+        EACCES_UNTRUSTED_IMAGE,
         ENOENT_IMAGE,
         ENOEXEC_IMAGE,
         ERRFILE_BZIMAGE,
@@ -336,7 +369,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
         registered_names,
         store_of,
     )
-    from bootsh.boot.kexec import BootPlan, KexecError, PlanFile
+    from bootsh.boot.kexec import BootPlan, KexecError, PinMismatch, PlanFile, check_pins
     from bootsh.boot.kexec import boot as kexec_boot
     from bootsh.boot.uri import parse_uri, redact
     from bootsh.console.menu import (
@@ -427,3 +460,8 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     from bootsh.nics.nic import Nic, normalise_mac
     from bootsh.nics.twins import Decision, Evidence, Mark, TwinGroup, TwinPolicy, possible_labels
     from bootsh.shell import STOP_COMMAND, STOP_SEQUENCE, Shell
+    from bootsh.trust.certs import Cert, TrustError
+    from bootsh.trust.formats import der_probe, pem_probe
+    from bootsh.trust.numbers import ENOENT_CERT
+    from bootsh.trust.service import cert_line, image_certificates, trust_of, verify_image
+    from bootsh.trust.verify import Verdict

@@ -122,6 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="boot of a kernel prints the boot plan (kernel, initrds, command line)"
         " instead of loading it with kexec",
     )
+    parser.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="FINGERPRINT|FILE.pem",
+        help="trust the root certificate with this SHA-256 fingerprint (hex, aa:bb:...), or"
+        " the certificates of a PEM file, for imgverify (repeatable, comma-separated; env"
+        " BOOTSH_TRUST; read once at start-up, as iPXE reads its trust setting); by default no"
+        " root is trusted",
+    )
     parser.add_argument("--port-device", type=Path, metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument(
         "--config",
@@ -167,6 +177,7 @@ def _choices(ns: argparse.Namespace) -> Choices:
         no_plugin=list(ns.no_plugin),
         nets=list(ns.net),
         dry_run=ns.dry_run,
+        trust=list(ns.trust),
     )
 
 

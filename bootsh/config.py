@@ -8,9 +8,11 @@ The config file is TOML. The first of these that exists is read (they are not me
 4. ``/etc/bootsh/config.toml``
 
 Keys: ``twins``, ``sysfs-root``, ``xen-domid``, ``xenstore-dump``, ``xenstore-timeout``,
-``verbose``, and ``[plugins] disable = ["name", ...]``. ``--allow-unplug`` has no config
-key on purpose: an irreversible unplug needs a fresh yes on each command line. ``--net``
-has none either: it names this run's NICs, as iPXE's Linux build takes them.
+``verbose``, ``trust`` (trusted root fingerprints or PEM files: a string or a list of them,
+see ``bootsh.trust.anchors``), and ``[plugins] disable = ["name", ...]``.
+``--allow-unplug`` has no config key on purpose: an irreversible unplug needs a fresh yes on
+each command line. ``--net`` has none either: it names this run's NICs, as iPXE's Linux build
+takes them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ ENV_TWINS = "BOOTSH_TWINS"
 ENV_DISABLE = "BOOTSH_DISABLE_PLUGINS"
 ENV_CONFIG = "BOOTSH_CONFIG"
 ENV_XENSTORE_DUMP = "BOOTSH_XENSTORE_DUMP"
+ENV_TRUST = "BOOTSH_TRUST"
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Choices:
     no_plugin: list[str] = field(default_factory=list)
     nets: list[str] = field(default_factory=list)
     dry_run: bool = False
+    trust: list[str] = field(default_factory=list)
 
 
 def config_candidates(env: Mapping[str, str]) -> list[Path]:
@@ -75,6 +79,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "xenstore-dump": str,
     "xenstore-timeout": (int, float),
     "verbose": bool,
+    "trust": (str, list),
     "plugins": dict,
 }
 
@@ -136,6 +141,9 @@ def merge(choices: Choices, env: Mapping[str, str]) -> Config:
     timeout = choices.xenstore_timeout or data.get("xenstore-timeout") or 5.0
     if timeout <= 0:
         raise UsageError("the XenStore timeout must be positive")
+    from bootsh.trust.anchors import from_sources  # light: no cryptography unless a file
+
+    anchors = from_sources(choices.trust, env.get(ENV_TRUST), data.get("trust"), path)
     return Config(
         sysfs_root=sysfs_root or Path("/sys"),
         xen_domid=domid,
@@ -153,6 +161,9 @@ def merge(choices: Choices, env: Mapping[str, str]) -> Config:
         nets=tuple(choices.nets),
         # Command line only: a config file must never turn a real boot into a rehearsal.
         dry_run=choices.dry_run,
+        # Read once, here: as in iPXE, nothing later (``set trust``, DHCP) changes them.
+        trust=anchors.fingerprints,
+        trust_source=anchors.source,
     )
 
 

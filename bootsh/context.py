@@ -57,6 +57,11 @@ class Config:
     #: ``--dry-run``: ``boot`` of a kernel prints the boot plan (kernel, initrds, command
     #: line) instead of loading it with kexec.
     dry_run: bool = False
+    #: The trusted root certificates' SHA-256 fingerprints, fixed at start-up (``--trust``,
+    #: ``BOOTSH_TRUST``, ``trust`` in the config file); empty: no root is trusted.
+    trust: tuple[bytes, ...] = ()
+    #: Where ``trust`` came from, for messages ("" when nothing was given).
+    trust_source: str = ""
 
 
 @dataclass

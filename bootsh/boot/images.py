@@ -14,7 +14,18 @@ This follows iPXE's ``core/image.c`` and ``usr/imgmgmt.c``:
   runs, takes the image out of the list while it runs (so that an ``imgstat`` inside a
   script does not list the script itself, and ``boot`` inside it cannot loop into it),
   puts it back at the end of the list afterwards, frees it afterwards when it was marked
-  ``--autofree``, and then runs the replacement an ``imgexec --replace`` named, if any.
+  ``--autofree``, and then runs the replacement an ``imgexec --replace`` named, if any;
+* trust (iPXE's ``image_set_trust``, ``imgtrust``): once images must be trusted, ``execute``
+  refuses one that ``imgverify`` did not verify (``Permission denied``, before it is taken
+  out of the list, as iPXE's ``image_exec`` does); ``--permanent`` makes that final.
+
+What was verified is what runs. ``imgverify`` records the SHA-256 of the bytes it verified
+(the image's *pin*); executing a pinned image first copies its file into a sealed memory file
+(``memfd_create``, then ``F_SEAL_WRITE``: nobody can change it afterwards, not even this
+process) while hashing it, and runs that copy, so the bytes checked are the bytes executed. A
+file that no longer matches its pin (it was changed on disk after the verification) is
+refused, with or without ``imgtrust`` (a bootsh rule: iPXE keeps images in memory, where
+nothing else can change them), and loses its trusted mark, with a line saying so.
 
 Image bodies live in files in a private temporary directory (``bootsh-images-*``), one file
 per image, removed with the image and the whole directory when the shell ends (``close``),
@@ -30,19 +41,23 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import fcntl
+import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from bootsh.boot.uri import resolve_uri, uri_basename
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import error_number
 
 if TYPE_CHECKING:
+    import hashlib
+
     from bootsh.shell import Shell
 
 # -- iPXE's error numbers ----------------------------------------------------------------------
@@ -61,6 +76,11 @@ ENOTTY_REPLACE = error_number("ENOTTY", ERRFILE_IMAGE)
 ENOMEM_NESTED = error_number("ENOMEM", ERRFILE_IMAGE)
 #: ``imgstat``/``imgfree`` of a name that is not registered.
 ENOENT_IMAGE = error_number("ENOENT", ERRFILE_IMAGE_CMD)
+
+#: ``Untrusted image``: executing an image that is not trusted while trust is required.
+EACCES_UNTRUSTED_IMAGE = error_number("EACCES", ERRFILE_IMAGE, 0x01)
+#: ``Trust requirement is permanent``: ``imgtrust --allow`` after ``imgtrust --permanent``.
+EACCES_PERMANENT = error_number("EACCES", ERRFILE_IMAGE, 0x02)
 
 #: How many images may run inside one another (``chain`` in a chained script); each level
 #: costs about ten Python frames, so this stays far below the interpreter's recursion limit.
@@ -81,7 +101,7 @@ class ImageFlag(enum.IntFlag):
     NONE = 0
     #: ``--autofree``: unregistered after it has run.
     AUTO_UNREGISTER = 1
-    #: ``imgtrust`` (kept for the ``[TRUSTED]`` mark; nothing sets it yet).
+    #: Verified by ``imgverify`` (``[TRUSTED]``; see ``Image.pin``).
     TRUSTED = 2
 
 
@@ -101,6 +121,27 @@ class Image:
     fetched_by: str = ""
     #: What the type's ``inspect`` found (a kernel's boot protocol and version, ...).
     info: dict[str, str] = field(default_factory=dict)
+    #: SHA-256 of the bytes ``imgverify`` verified (set with the TRUSTED flag).
+    pin: bytes | None = None
+
+    @property
+    def trusted(self) -> bool:
+        return bool(self.flags & ImageFlag.TRUSTED)
+
+    def trust(self, pin: bytes) -> None:
+        """Mark as verified, with the digest of the bytes that were verified."""
+        self.flags |= ImageFlag.TRUSTED
+        self.pin = pin
+
+    def untrust(self) -> None:
+        """Not verified (any more): ``imgverify`` failed on it."""
+        self.flags &= ~ImageFlag.TRUSTED
+        self.pin = None
+
+    @property
+    def tampered(self) -> bool:
+        """Its bytes changed after they were verified: it keeps its pin and never runs."""
+        return self.pin is not None and not self.trusted
 
     def header(self) -> bytes:
         """The first ``HEADER_SIZE`` bytes of the body."""
@@ -163,6 +204,9 @@ class ImageStore:
         self._index = 0
         self._files = 0
         self._next_server: str | None = None
+        #: iPXE's ``require_trusted_images`` and ``require_trusted_images_permanent``.
+        self.require_trusted = False
+        self.trust_permanent = False
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -244,6 +288,43 @@ class ImageStore:
     def is_registered(self, image: Image) -> bool:
         return image in self.images
 
+    # -- trust --------------------------------------------------------------------------------
+
+    def set_trust(self, require: bool, permanent: bool) -> int:
+        """``image_set_trust``: 0, or EACCES_PERMANENT when a permanent requirement would change.
+
+        As in iPXE, a permanent setting cannot be changed at all afterwards, in either
+        direction (``imgtrust --allow --permanent`` forbids ever requiring trust).
+        """
+        if not self.trust_permanent:
+            self.require_trusted = require
+            self.trust_permanent = permanent
+        return EACCES_PERMANENT if self.require_trusted != require else 0
+
+    def check_pin(self, shell: Shell, image: Image, digest: bytes) -> bool:
+        """Whether ``image`` may run with ``digest`` (of its bytes now): yes when it has no pin
+        or is trusted with that pin. A mismatch means it was changed after it was verified: it
+        loses its trusted mark for good (it keeps the pin, so it never runs again until
+        ``imgverify`` passes or ``imgfree`` frees it), and the line says so."""
+        if image.pin is None or (image.trusted and digest == image.pin):
+            return True
+        image.flags &= ~ImageFlag.TRUSTED
+        shell.diagnose(
+            f"{image.name} changed after imgverify verified it (SHA-256 now {digest.hex()},"
+            f" verified {image.pin.hex()}): refused, and no longer trusted"
+        )
+        return False
+
+    def refuse_untrusted(self, shell: Shell, image: Image, what: str = "cannot run") -> bool:
+        """Whether trust is required and ``image`` lacks it (then says so, after ``what``)."""
+        if not self.require_trusted or image.trusted:
+            return False
+        shell.diagnose(
+            f"{what} {image.name}: it is not trusted, and imgtrust requires trusted images"
+            " (verify it with imgverify first)"
+        )
+        return True
+
     # -- the working URI ----------------------------------------------------------------------
 
     def cwuri(self, shell: Shell) -> str | None:
@@ -289,22 +370,35 @@ class ImageStore:
             if image.type is None or image.type.exec is None:
                 status = ENOEXEC_IMAGE
             else:
-                self.unregister(image)
-                try:
-                    status = image.type.exec(shell, image)
-                except OSError as exc:  # the image's file vanished or cannot be read
-                    shell.diagnose(f"cannot run {image.name}: {exc}")
-                    status = EIO_IMAGE
-                finally:
-                    # Back at the end of the list, unless it asked to be replaced.
-                    replacement = self.replacements.pop(id(image), None)
-                    if replacement is None:
-                        self.images.append(image)
+                with snapshot(shell, self, image) as refusal:
+                    if refusal:
+                        status = refusal
+                    elif self.refuse_untrusted(shell, image):
+                        status = EACCES_UNTRUSTED_IMAGE
+                    else:
+                        status, replacement = self._run(shell, image)
         finally:
             self.running.pop()
             if image.flags & ImageFlag.AUTO_UNREGISTER or not self.is_registered(image):
                 self.free(image)
             set_cwuri(shell, old_cwuri)
+        return status, replacement
+
+    def _run(self, shell: Shell, image: Image) -> tuple[int, Image | None]:
+        """The type's ``exec``, with the image out of the list while it runs."""
+        assert image.type is not None and image.type.exec is not None
+        self.unregister(image)
+        replacement: Image | None = None
+        try:
+            status = image.type.exec(shell, image)
+        except OSError as exc:  # the image's file vanished or cannot be read
+            shell.diagnose(f"cannot run {image.name}: {exc}")
+            status = EIO_IMAGE
+        finally:
+            # Back at the end of the list, unless it asked to be replaced.
+            replacement = self.replacements.pop(id(image), None)
+            if replacement is None:
+                self.images.append(image)
         return status, replacement
 
     def replace_current(self, image: Image) -> int:
@@ -332,6 +426,102 @@ class ImageStore:
         if image.cmdline is not None:
             text += f' "{image.cmdline}"'
         return text
+
+
+# -- executing what was verified ------------------------------------------------------------
+
+CHUNK = 1 << 20
+
+
+class SealedCopy:
+    """A copy of a file that cannot change any more, and the SHA-256 of its bytes.
+
+    A sealed memory file (``memfd_create`` with ``F_SEAL_WRITE``/``SHRINK``/``GROW``/``SEAL``)
+    reached through ``/proc/self/fd``; where there is no memfd or no ``/proc``, a read-only copy
+    in the shell's private image directory.
+    """
+
+    def __init__(self, source: Path, directory: Path) -> None:
+        import hashlib  # OpenSSL's bindings: loaded when a verified image runs, not at start-up
+
+        self._fd: int | None = None
+        self._file: Path | None = None
+        digest = hashlib.sha256()
+        fd = _sealable_fd()
+        with source.open("rb") as src:
+            if fd is not None:
+                self._fd = fd
+                with os.fdopen(os.dup(fd), "wb") as out:
+                    _copy(src, out, digest)
+                fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+                self.path = Path(f"/proc/self/fd/{fd}")
+            else:
+                self._file = directory / f"sealed-{os.getpid()}-{id(self):x}"
+                with self._file.open("xb") as out:
+                    _copy(src, out, digest)
+                self._file.chmod(0o400)
+                self.path = self._file
+        self.digest = digest.digest()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._file is not None:
+            self._file.unlink(missing_ok=True)
+            self._file = None
+
+
+_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+
+
+def _sealable_fd() -> int | None:
+    if not Path("/proc/self/fd").is_dir():
+        return None
+    try:
+        return os.memfd_create("bootsh-image", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    except OSError:  # an old kernel, or no memory left for it: the private copy will do
+        return None
+
+
+def _copy(src: BinaryIO, out: BinaryIO, digest: hashlib._Hash) -> None:
+    while chunk := src.read(CHUNK):
+        digest.update(chunk)
+        out.write(chunk)
+
+
+@contextlib.contextmanager
+def snapshot(shell: Shell, store: ImageStore, image: Image) -> Iterator[int]:
+    """While the block runs, a pinned ``image`` is a sealed copy of its file, checked against
+    its pin. Yields 0, or the error that refuses it: ``Untrusted image`` when its bytes are not
+    the ones verified, ``Input/output error`` when its file cannot be read."""
+    if image.pin is None:
+        yield 0
+        return
+    try:
+        copy = SealedCopy(image.path, store.directory)
+    except OSError as exc:
+        shell.diagnose(f"cannot run {image.name}: {exc.strerror or exc}")
+        yield EIO_IMAGE
+        return
+    original = image.path
+    try:
+        if not store.check_pin(shell, image, copy.digest):
+            yield EACCES_UNTRUSTED_IMAGE
+            return
+        image.path = copy.path
+        yield 0
+    finally:
+        image.path = original
+        copy.close()
+
+
+def file_digest(path: Path) -> bytes:
+    """SHA-256 of a file's bytes (to compare with a pin)."""
+    import hashlib
+
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").digest()
 
 
 def _get_cwuri(shell: Shell) -> str | None:

@@ -14,6 +14,9 @@ first argument is its path there and ``mode=`` its octal mode (``initrd hostname
 /etc/hostname mode=644``); its plan line ends in ``as /etc/hostname mode 0644`` and the
 file is wrapped in a newc cpio header of that name.
 
+A verified initrd (one with a pin, see ``bootsh.boot.images``) is hashed while it is copied,
+and a boot whose initrd is no longer the file that was verified stops there (``PinMismatch``).
+
 Without ``--dry-run`` the initrds are concatenated, each padded with NULs to a multiple of
 4 bytes (the kernel's initramfs unpacker takes several archives in a row and skips that
 padding), into one temporary file, and the kernel is loaded with the ``kexec_file_load`` system call
@@ -36,7 +39,6 @@ import ctypes.util
 import errno
 import os
 import platform
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,10 +83,18 @@ class PlanFile:
     uri: str | None
     cpio_name: str | None = None
     mode: int = 0o644
+    #: SHA-256 of the bytes ``imgverify`` verified: the bytes copied must have it.
+    pin: bytes | None = None
 
     @classmethod
     def initrd(
-        cls, name: str, path: Path, size: int, uri: str | None, cmdline: str | None
+        cls,
+        name: str,
+        path: Path,
+        size: int,
+        uri: str | None,
+        cmdline: str | None,
+        pin: bytes | None = None,
     ) -> PlanFile:
         words = (cmdline or "").split(" ")
         cpio_name = words[0] or None
@@ -94,7 +104,7 @@ class PlanFile:
                 digits = word[5:]
                 end = len(digits) - len(digits.lstrip("01234567"))
                 mode = int(digits[:end], 8) if end else 0
-        return cls(name, path, size, uri, cpio_name, mode & 0o7777)
+        return cls(name, path, size, uri, cpio_name, mode & 0o7777, pin)
 
 
 @dataclass(frozen=True)
@@ -128,19 +138,57 @@ def cpio_header(name: str, mode: int, size: int) -> bytes:
     return header + b"\0" * (-len(header) % 4)
 
 
+class PinMismatch(BootshError):
+    """A verified initrd whose bytes are no longer the ones verified."""
+
+    def __init__(self, initrd: PlanFile, digest: bytes) -> None:
+        super().__init__(f"{initrd.name} changed after it was verified")
+        self.initrd = initrd
+        self.digest = digest
+
+
 def combine_initrds(initrds: tuple[PlanFile, ...], target: Path) -> Path | None:
-    """Concatenate the initrds in order into ``target``, each padded to 4 bytes; None if none."""
+    """Concatenate the initrds in order into ``target``, each padded to 4 bytes; None if none.
+
+    A pinned initrd is hashed as it is copied: the bytes that reach the kernel are the bytes
+    that were verified, or ``PinMismatch`` (and nothing is left behind).
+    """
     if not initrds:
         return None
-    with target.open("wb") as out:
-        for initrd in initrds:
-            if initrd.cpio_name is not None:
-                out.write(cpio_header(initrd.cpio_name, initrd.mode, initrd.size))
-            with initrd.path.open("rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
-            # Everything before is padded to 4 bytes: the position says what this one needs.
-            out.write(b"\0" * (-out.tell() % 4))
+    import hashlib  # only when a kernel boots
+
+    try:
+        with target.open("wb") as out:
+            for initrd in initrds:
+                if initrd.cpio_name is not None:
+                    out.write(cpio_header(initrd.cpio_name, initrd.mode, initrd.size))
+                digest = hashlib.sha256()
+                with initrd.path.open("rb") as src:
+                    while chunk := src.read(1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+                if initrd.pin is not None and digest.digest() != initrd.pin:
+                    raise PinMismatch(initrd, digest.digest())
+                # Everything before is padded to 4 bytes: the position says what this one needs.
+                out.write(b"\0" * (-out.tell() % 4))
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     return target
+
+
+def check_pins(initrds: tuple[PlanFile, ...]) -> None:
+    """``PinMismatch`` for the first pinned initrd whose file no longer has its pin (the dry
+    run's check: a real boot checks while copying)."""
+    import hashlib
+
+    for initrd in initrds:
+        if initrd.pin is None:
+            continue
+        with initrd.path.open("rb") as f:
+            digest = hashlib.file_digest(f, "sha256").digest()
+        if digest != initrd.pin:
+            raise PinMismatch(initrd, digest)
 
 
 # -- the system calls --------------------------------------------------------------------------

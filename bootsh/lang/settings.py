@@ -179,6 +179,9 @@ SETTING_TAGS: dict[str, int] = {
     "password": _eb(0xBF),
     "reverse-username": _eb(0xC0),
     "reverse-password": _eb(0xC1),
+    "trust": _eb(0x5A),
+    "cert": _eb(0x5B),
+    "crosscert": _eb(0x5D),
 }
 
 

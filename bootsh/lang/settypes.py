@@ -724,6 +724,10 @@ DEFAULT_TYPES: dict[str, str] = {
     "ssid": "string",
     "active-scan": "int8",
     "key": "string",
+    # src/crypto/rootcert.c, certstore.c; src/net/validator.c
+    "trust": "hex",
+    "cert": "hex",
+    "crosscert": "string",
 }
 
 

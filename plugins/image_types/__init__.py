@@ -1,4 +1,5 @@
-"""The built-in image types: iPXE scripts, Linux bzImages, initrds, and EFI/PXE binaries.
+"""The built-in image types: iPXE scripts, Linux bzImages, initrds, EFI/PXE binaries, and
+DER/PEM objects (signatures and certificates).
 
 Each module holds the probes and handlers of one family and a ``TYPES`` tuple of
 ``ImageType`` records; this package registers them through ``bootsh_register_image_types``,
@@ -11,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bootsh.api import ImageType, hookimpl
-from bootsh_image_types import foreign, linux, script
+from bootsh_image_types import asn1, foreign, linux, script
 
-GROUPS = (script, linux, foreign)
+GROUPS = (script, linux, foreign, asn1)
 
 
 @hookimpl

@@ -18,10 +18,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from bootsh.api import ERRFILE_BZIMAGE, Image, ImageType, Shell, error_number, store_of
+from bootsh.api import (
+    EACCES_UNTRUSTED_IMAGE,
+    ERRFILE_BZIMAGE,
+    Image,
+    ImageType,
+    Shell,
+    error_number,
+    store_of,
+)
 
 if TYPE_CHECKING:
-    from bootsh.api import BootPlan
+    from bootsh.api import BootPlan, PinMismatch
 
 CPIO_MAGICS = (b"070701", b"070702")
 COMPRESSED_MAGICS = (
@@ -62,32 +70,72 @@ def inspect_bzimage(image: Image, header: bytes) -> Mapping[str, str]:
     return facts
 
 
+def initrd_images(shell: Shell, kernel: Image) -> list[Image]:
+    """What a bzImage is booted with: every other registered image that is not executable."""
+    return [i for i in store_of(shell).images if i is not kernel and not i.executable]
+
+
 def plan(shell: Shell, kernel: Image) -> BootPlan:
-    """The kernel, every other registered image that is not executable, and the arguments."""
+    """The kernel, its initrds (``initrd_images``), and the arguments."""
     # kexec (ctypes, the plan's records) is loaded when a kernel boots, not at start-up.
     from bootsh.api import BootPlan, PlanFile
 
-    store = store_of(shell)
     initrds = tuple(
-        PlanFile.initrd(i.name, i.path, i.size, i.uri, i.cmdline)
-        for i in store.images
-        if i is not kernel and not i.executable
+        PlanFile.initrd(i.name, i.path, i.size, i.uri, i.cmdline, i.pin)
+        for i in initrd_images(shell, kernel)
     )
     return BootPlan(
         PlanFile(kernel.name, kernel.path, kernel.size, kernel.uri), initrds, kernel.cmdline or ""
     )
 
 
-def exec_bzimage(shell: Shell, image: Image) -> int:
-    from bootsh.api import KexecError, kexec_boot
+def refuse_initrds(shell: Shell, kernel: Image) -> int:
+    """With ``imgtrust``, the initrds must be trusted as well as the kernel (bootsh's rule:
+    iPXE checks only the image it executes, but an initrd swapped on the way owns the boot).
+    A verified initrd changed since is refused even without ``imgtrust``."""
+    store = store_of(shell)
+    for initrd in initrd_images(shell, kernel):
+        if initrd.tampered:
+            shell.diagnose(
+                f"cannot boot {kernel.name}: initrd {initrd.name} changed after imgverify"
+                " verified it"
+            )
+            return EACCES_UNTRUSTED_IMAGE
+        if store.refuse_untrusted(
+            shell, initrd, f"cannot boot {kernel.name} (bootsh also checks initrds) with"
+        ):
+            return EACCES_UNTRUSTED_IMAGE
+    return 0
 
+
+def _changed(shell: Shell, kernel: Image, exc: PinMismatch) -> int:
+    """A verified initrd whose bytes changed: it loses its trust; the boot is refused."""
+    for initrd in initrd_images(shell, kernel):
+        if initrd.name == exc.initrd.name and initrd.pin == exc.initrd.pin:
+            store_of(shell).check_pin(shell, initrd, exc.digest)
+            break
+    return EACCES_UNTRUSTED_IMAGE
+
+
+def exec_bzimage(shell: Shell, image: Image) -> int:
+    from bootsh.api import KexecError, PinMismatch, check_pins, kexec_boot
+
+    refused = refuse_initrds(shell, image)
+    if refused:
+        return refused
     boot_plan = plan(shell, image)
     if shell.context.config.dry_run:
+        try:
+            check_pins(boot_plan.initrds)
+        except PinMismatch as exc:
+            return _changed(shell, image, exc)
         for line in boot_plan.lines():
             shell.print(line)
         return 0
     try:
         kexec_boot(boot_plan, store_of(shell).directory)
+    except PinMismatch as exc:
+        return _changed(shell, image, exc)
     except KexecError as exc:
         shell.diagnose(f"cannot boot {image.name}: {exc.why}")
         return exc.errno

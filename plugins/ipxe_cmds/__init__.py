@@ -19,6 +19,7 @@ from bootsh_ipxe_cmds import (
     menu_cmds,
     netdev_cmds,
     setting_cmds,
+    trust_cmds,
     vlan_cmds,
 )
 
@@ -32,6 +33,7 @@ GROUPS = (
     config_cmds,
     image_cmds,
     ip_cmds,
+    trust_cmds,
     vlan_cmds,
 )
 
@@ -53,3 +55,12 @@ def bootsh_shell_startup(shell: Shell) -> None:
     # iPXE recomputes routes on every settings change: a static net0/ip, netmask or gateway
     # of an open netdev reaches its kernel interface too.
     shell.settings.applicators.append(route_applicator(shell))
+
+    # iPXE reads the trusted roots once, at start-up: a later "set trust" is only a setting.
+    def trust_is_fixed(value: str) -> None:
+        shell.diagnose(
+            "the trust setting changes nothing now: trusted roots are read at start-up, as in"
+            " iPXE (bootsh --trust, BOOTSH_TRUST, or trust in the config file)"
+        )
+
+    shell.settings.validators["trust"] = trust_is_fixed
