@@ -85,6 +85,9 @@ def validate(chain: list[Cert], store: CertStore, anchors: Anchors, now: datetim
             break
     if start is None:
         raise TrustError(EACCES_USELESS, _no_anchor(chain, anchors, now))
+    # Each certificate that passes is marked validated at once, as iPXE caches it: a later
+    # failure further down the chain leaves the ones above it [VALIDATED] (certstat).
+    chain[start].validated = True
     remaining = _path_remaining(chain[start], None)
     for index in range(start - 1, -1, -1):
         cert, issuer = chain[index], chain[index + 1]
@@ -92,6 +95,7 @@ def validate(chain: list[Cert], store: CertStore, anchors: Anchors, now: datetim
         if problem is not None:
             raise TrustError(EACCES_EXPIRED, f"certificate {cert.describe()} {problem}")
         if cert.sha256 in anchors:  # a trusted root further down the chain
+            cert.validated = True
             remaining = _path_remaining(cert, None)
             continue
         _check_issuer(cert, issuer)
@@ -102,7 +106,6 @@ def validate(chain: list[Cert], store: CertStore, anchors: Anchors, now: datetim
                 " its path length constraint is used up",
             )
         remaining = _path_remaining(cert, remaining)
-    for cert in chain[: start + 1]:
         cert.validated = True
     return Path(tuple(chain[: start + 1]))
 

@@ -4,8 +4,8 @@ with asn1crypto the way iPXE's ``crypto/cms.c`` reads them.
 iPXE's rules that decide verdicts, kept here:
 
 - the message must be a ``ContentInfo`` of type ``signedData``; an ``envelopedData`` (an
-  encrypted file, not a signature) has no signer certificates, and iPXE fails it as an empty
-  chain; any other type is ``Unrecognised message type``;
+  encrypted file, not a signature) fails as "not a signature" (``ENOTTY``, which iPXE prints
+  as a bare number); any other type is ``Unrecognised message type``;
 - every certificate of the message is parsed (and kept in the certificate store) before any
   signer is looked at; one that cannot be parsed fails the whole signature;
 - a message without its ``certificates`` field has, to iPXE's cursor walk, no signers at all
@@ -28,12 +28,12 @@ from typing import Any
 
 from bootsh.trust.certs import Cert, CertStore, TrustError, parse_cert
 from bootsh.trust.numbers import (
-    EACCES_EMPTY,
     EINVAL_ASN1_EMPTY,
     ENOENT_SIGNER,
     ENOMEM_CMS,
     ENOTSUP_ALGORITHM,
     ENOTSUP_TYPE,
+    ENOTTY_CMS,
 )
 
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
@@ -105,11 +105,7 @@ def parse_message(raw: bytes, store: CertStore) -> Message:
     except _ERRORS as exc:
         raise TrustError(ENOTSUP_TYPE, f"not a CMS message ({exc})") from None
     if content_type in (OID_ENVELOPED_DATA, OID_AUTH_ENVELOPED_DATA):
-        raise TrustError(
-            EACCES_EMPTY,
-            "an encrypted CMS message (envelopedData), not a signature: it names no signer"
-            " certificate",
-        )
+        raise TrustError(ENOTTY_CMS, "an encrypted CMS message (envelopedData), not a signature")
     if content_type != OID_SIGNED_DATA:
         raise TrustError(ENOTSUP_TYPE, f"a CMS message of type {content_type}, not signedData")
     try:

@@ -34,6 +34,9 @@ EACCES_WRONG_NAME = error_number("EACCES", ERRFILE_CMS, 0x04)
 EACCES_NO_SIGNATURES = error_number("EACCES", ERRFILE_CMS, 0x05)
 #: ``Unrecognised message type``: not a CMS ``ContentInfo`` of a type iPXE knows.
 ENOTSUP_TYPE = error_number("ENOTSUP", ERRFILE_CMS, 0x01)
+#: ``cms_verify`` of a message that is not a signature (an ``envelopedData``): iPXE has no
+#: text for it (``Error 0x3d2ae019``).
+ENOTTY_CMS = error_number("ENOTTY", ERRFILE_CMS)
 #: The signer's certificate is not among the signature's certificates.
 ENOENT_SIGNER = error_number("ENOENT", ERRFILE_CMS)
 #: More certificates or signers than bootsh takes (iPXE would take them until memory ran

@@ -57,7 +57,13 @@ def verify_image(
 
         return Verdict(EIO_IMAGE, f"cannot read {signature.name}: {exc.strerror or exc}")
     verdict = verify(
-        image.path, data, name=signer, now=now, store=state.store, anchors=state.anchors
+        image.path,
+        data,
+        name=signer,
+        now=now,
+        store=state.store,
+        anchors=state.anchors,
+        label=image.name,
     )
     if verdict.reached_image:
         image.untrust()

@@ -87,21 +87,25 @@ def verify(
     now: datetime,
     store: CertStore,
     anchors: Anchors,
+    label: str = "",
 ) -> Verdict:
-    """Verify the file ``image`` against the detached signature ``signature``."""
+    """Verify the file ``image`` against the detached signature ``signature``; ``label``
+    names the image in explanations (its file name by default)."""
     verdict = Verdict()
     try:
         message = _message(signature, store)
         paths = {id(s): validate(s.chain, store, anchors, now) for s in message.signers}
         verdict.reached_image = True
-        _check_signers(image, message, paths, name=name, now=now, verdict=verdict)
+        _check_signers(
+            image, message, paths, name=name, now=now, verdict=verdict, label=label or image.name
+        )
     except TrustError as exc:
         verdict.errno = exc.errno
         verdict.why = " ".join(str(exc).split())  # library messages may span lines
         verdict.pin = None
     except OSError as exc:
         verdict.errno = EIO_IMAGE
-        verdict.why = f"cannot read {image.name}: {exc.strerror or exc}"
+        verdict.why = f"cannot read {label or image.name}: {exc.strerror or exc}"
         verdict.pin = None
     return verdict
 
@@ -131,6 +135,7 @@ def _check_signers(
     name: str | None,
     now: datetime,
     verdict: Verdict,
+    label: str,
 ) -> None:
     chosen = [s for s in message.signers if name is None or s.cert.matches_name(name)]
     digests, pin = _digests(image, {s.digest for s in chosen})
@@ -156,7 +161,7 @@ def _check_signers(
                 f"certificate {cert.describe()} is not for code signing: it has {has}, not"
                 " codeSigning",
             )
-        _check_signature(signer, digests[signer.digest], image.name)
+        _check_signature(signer, digests[signer.digest], label)
         library_check(paths[id(signer)], now)
         verdict.signers.append(cert.name)
     if not chosen:
