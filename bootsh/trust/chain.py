@@ -136,14 +136,36 @@ def _check_issuer(cert: Cert, issuer: Cert) -> None:
 
 
 def check_signature(cert: Cert, issuer: Cert) -> None:
-    """The issuer's signature on ``cert``, checked by cryptography."""
+    """The issuer's signature on ``cert`` (``x509_check_signature``), checked by cryptography
+    with the certificate's own algorithm. (``verify_directly_issued_by`` would refuse SHA-1,
+    which iPXE accepts here; cryptography's path verifier refuses it afterwards, and says so.)"""
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
+    key = issuer.crypto.public_key()
+    signed = cert.crypto
     try:
-        cert.crypto.verify_directly_issued_by(issuer.crypto)
+        params = signed.signature_algorithm_parameters
+        digest = signed.signature_hash_algorithm
+        if (
+            isinstance(key, rsa.RSAPublicKey)
+            and isinstance(params, padding.PKCS1v15 | padding.PSS)
+            and digest is not None
+        ):
+            key.verify(signed.signature, signed.tbs_certificate_bytes, params, digest)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(params, ec.ECDSA):
+            key.verify(signed.signature, signed.tbs_certificate_bytes, params)
+        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey) and params is None:
+            key.verify(signed.signature, signed.tbs_certificate_bytes)
+        else:
+            raise TrustError(
+                EINVAL_ALGORITHM_MISMATCH,
+                f"certificate {cert.describe()} is signed with"
+                f" {signed.signature_algorithm_oid.dotted_string}, which the"
+                f" {type(key).__name__.removeprefix('_')} of {issuer.describe()} cannot make",
+            )
     except InvalidSignature:
-        ecdsa = isinstance(issuer.crypto.public_key(), ec.EllipticCurvePublicKey)
+        ecdsa = isinstance(key, ec.EllipticCurvePublicKey)
         raise TrustError(
             EINVAL_ECDSA_SIGNATURE if ecdsa else EACCES_VERIFY,
             f"the signature of {issuer.describe()} on certificate {cert.describe()} is wrong",
@@ -235,9 +257,29 @@ def library_check(path: Path, now: datetime) -> None:
     try:
         verifier.verify(leaf, intermediates)
     except VerificationError as exc:
-        raise TrustError(
-            EACCES_USELESS, f"cryptography's X.509 path verifier refused the chain: {exc}"
-        ) from None
+        raise TrustError(EACCES_USELESS, _library_refusal(path, str(exc))) from None
+
+
+def _library_refusal(path: Path, message: str) -> str:
+    """What cryptography's verifier refused, in words: its own message names Rust types."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    for cert, issuer in zip(path.certs, path.certs[1:], strict=False):
+        algorithm = cert.crypto.signature_hash_algorithm
+        if isinstance(algorithm, hashes.SHA1 | hashes.MD5):
+            return (
+                f"certificate {cert.describe()} is signed with {algorithm.name.upper()}, which"
+                " cryptography's path verifier forbids (collisions can forge it; iPXE accepts"
+                " it): reissue it with SHA-256"
+            )
+        key = issuer.crypto.public_key()
+        if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
+            return (
+                f"certificate {issuer.describe()} signs with a {key.key_size}-bit RSA key;"
+                " cryptography's path verifier wants 2048 bits or more (iPXE accepts it)"
+            )
+    return f"cryptography's X.509 path verifier refused the chain: {' '.join(message.split())}"
 
 
 def _library_time(path: Path, now: datetime) -> datetime:

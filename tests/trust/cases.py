@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.trust.pki import Identity, Pki, openssl
@@ -33,6 +34,9 @@ class Built:
     root: Identity
     other_root: Identity
     signer: Identity
+    #: What ``--trust`` (bootsh) and the ``trust`` setting (iPXE) are given: the fingerprints
+    #: of the test root and of an older root, one after the other (iPXE's ``hex`` form).
+    trust: str
 
 
 def build(served: Path, pki_dir: Path) -> Built:
@@ -54,10 +58,16 @@ def build(served: Path, pki_dir: Path) -> Built:
         *,
         attributes: bool = False,
         pem: bool = False,
+        also: tuple[Identity, ...] = (),
+        md: str | None = None,
+        keyid: bool = False,
     ) -> Path:
         image = served / f"{name}.ipxe"
         image.write_bytes(script(f"{name}.ipxe"))
-        pki.sign(image, identity, chain=chain, attributes=attributes, pem=pem)
+        pki.sign(
+            image, identity, chain=chain, attributes=attributes, pem=pem, also=also, md=md,
+            keyid=keyid,
+        )  # fmt: skip
         return image
 
     shutil.copyfile(CASES_SCRIPT, served / "cases.ipxe")
@@ -105,7 +115,25 @@ def build(served: Path, pki_dir: Path) -> Built:
     (served / "notcms.ipxe").write_bytes(script("notcms.ipxe"))
     # One well-formed DER object that is no CMS message: a certificate.
     (served / "notcms.ipxe.sig").write_bytes(root.der)
+    case("keyid", signer, keyid=True)
+    case("md5", signer, md="md5")
+    case("sha512", signer, md="sha512")
+    # Signed under the intermediate with no -certfile: the intermediate and the root are in
+    # the certificate store since the "intermediate" case.
+    case("storecompletes", pki.issue("store.bootsh.test", intermediate), chain=())
+    untrusted_signer = pki.issue("second-untrusted.bootsh.test", other_root)
+    case("twosigners", signer, chain=(root, other_root), also=(untrusted_signer,))
+    case("twogood", signer, also=(pki.issue("second.bootsh.test", root),))
+    # Expired two hours ago, within iPXE's 12.5 hours for a wrong clock, under a root that
+    # was valid then.
+    old_root = pki.root("bootsh-old-root", start="20200101000000Z", end="20400101000000Z")
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    margin = pki.issue("margin.bootsh.test", old_root, start="20200101000000Z",
+                       end=two_hours_ago.strftime("%Y%m%d%H%M%SZ"))  # fmt: skip
+    case("margin", margin, chain=(old_root,))
+    case("rsa1024", pki.issue("rsa1024.bootsh.test", root, key="rsa:1024"))
+    case("sha1cert", pki.issue("sha1cert.bootsh.test", root, md="sha1"))
     (served / "unsigned.ipxe").write_bytes(script("unsigned.ipxe"))
     shutil.copyfile(pki.issue("extra.bootsh.test", root).cert, served / "extra.crt")
     (served / "notacert.txt").write_text("this is not a certificate\n")
-    return Built(root, other_root, signer)
+    return Built(root, other_root, signer, f"{root.fingerprint}:{old_root.fingerprint}")

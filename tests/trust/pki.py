@@ -19,6 +19,11 @@ import pytest
 
 #: Extension sections of the CA config, by name (ipxe.org's ``codesigning`` first).
 EXTENSIONS = """
+[root]
+basicConstraints = critical,CA:true
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
 [codesigning]
 basicConstraints = critical,CA:false
 keyUsage = critical,digitalSignature
@@ -107,14 +112,48 @@ class Pki:
     def _slug(self, name: str) -> str:
         return "".join(c if c.isalnum() else "-" for c in name).strip("-").lower()
 
-    def root(self, name: str, *, key: str = "rsa:2048") -> Identity:
+    def root(
+        self, name: str, *, key: str = "rsa:2048", start: str | None = None, end: str | None = None
+    ) -> Identity:
+        """A self-signed root: ``openssl req -x509`` (valid from now), or ``openssl ca
+        -selfsign`` when ``start`` and ``end`` are given."""
         slug = self._slug(name)
         cert, keyfile = self.dir / f"{slug}.crt", self.dir / f"{slug}.key"
+        if start is None or end is None:
+            openssl(
+                "req", "-x509", "-newkey", key, "-nodes", "-keyout", keyfile, "-out", cert,
+                "-days", "3650", "-subj", f"/CN={name}", cwd=self.dir,
+            )  # fmt: skip
+            return Identity(name, cert, keyfile)
+        config, csr = self._request(slug, name, key, keyfile, "sha256")
         openssl(
-            "req", "-x509", "-newkey", key, "-nodes", "-keyout", keyfile, "-out", cert,
-            "-days", "3650", "-subj", f"/CN={name}", cwd=self.dir,
+            "ca", "-batch", "-notext", "-selfsign", "-config", config, "-keyfile", keyfile,
+            "-in", csr, "-out", cert, "-extensions", "root", "-startdate", start,
+            "-enddate", end, cwd=self.dir,
         )  # fmt: skip
         return Identity(name, cert, keyfile)
+
+    def _request(self, slug: str, name: str, key: str, keyfile: Path, md: str) -> tuple[Path, Path]:
+        """A CA directory of its own for one ``openssl ca`` run, and a request for ``name``."""
+        cadir = self.dir / f"ca-{slug}"
+        cadir.mkdir()
+        (cadir / "index.txt").write_text("")
+        self.serial += 1
+        (cadir / "serial").write_text(f"{self.serial:04X}\n")
+        config = cadir / "ca.cnf"
+        config.write_text(
+            "[ca]\ndefault_ca = ca_default\n[ca_default]\n"
+            f"dir = {cadir}\ndatabase = $dir/index.txt\nnew_certs_dir = $dir\n"
+            f"serial = $dir/serial\ndefault_md = {md}\npolicy = policy_any\n"
+            "unique_subject = no\ncopy_extensions = none\n"
+            "[policy_any]\ncommonName = supplied\n" + EXTENSIONS
+        )
+        csr = cadir / "req.csr"
+        openssl(
+            "req", "-new", "-newkey", key, "-nodes", "-keyout", keyfile, "-out", csr,
+            "-subj", f"/CN={name}", cwd=self.dir,
+        )  # fmt: skip
+        return config, csr
 
     def issue(
         self,
@@ -125,28 +164,13 @@ class Pki:
         start: str | None = None,
         end: str | None = None,
         key: str = "rsa:2048",
+        md: str = "sha256",
     ) -> Identity:
         """A certificate for ``name`` signed by ``issuer`` with ``openssl ca``; ``start`` and
         ``end`` as openssl takes them (``20200101000000Z``), else 365 days from now."""
         slug = self._slug(name)
-        cadir = self.dir / f"ca-{slug}"
-        cadir.mkdir()
-        (cadir / "index.txt").write_text("")
-        self.serial += 1
-        (cadir / "serial").write_text(f"{self.serial:04X}\n")
-        config = cadir / "ca.cnf"
-        config.write_text(
-            "[ca]\ndefault_ca = ca_default\n[ca_default]\n"
-            f"dir = {cadir}\ndatabase = $dir/index.txt\nnew_certs_dir = $dir\n"
-            "serial = $dir/serial\ndefault_md = sha256\npolicy = policy_any\n"
-            "unique_subject = no\ncopy_extensions = none\n"
-            "[policy_any]\ncommonName = supplied\n" + EXTENSIONS
-        )
-        keyfile, csr, cert = self.dir / f"{slug}.key", cadir / "req.csr", self.dir / f"{slug}.crt"
-        openssl(
-            "req", "-new", "-newkey", key, "-nodes", "-keyout", keyfile, "-out", csr,
-            "-subj", f"/CN={name}", cwd=self.dir,
-        )  # fmt: skip
+        keyfile, cert = self.dir / f"{slug}.key", self.dir / f"{slug}.crt"
+        config, csr = self._request(slug, name, key, keyfile, md)
         dates = ["-startdate", start, "-enddate", end] if start and end else ["-days", "365"]
         openssl(
             "ca", "-batch", "-notext", "-config", config, "-cert", issuer.cert,
@@ -164,12 +188,21 @@ class Pki:
         out: Path | None = None,
         attributes: bool = False,
         pem: bool = False,
+        also: tuple[Identity, ...] = (),
+        md: str | None = None,
+        keyid: bool = False,
     ) -> Path:
         """``openssl cms -sign -binary -noattr -outform DER`` of ``data`` (``-certfile`` with
-        the ``chain``); the signature file (``data`` + ``.sig`` unless ``out``)."""
+        the ``chain``); the signature file (``data`` + ``.sig`` unless ``out``). ``also``: more
+        signers; ``md``: the digest (``-md``); ``keyid``: signers named by key identifier."""
         out = out or data.with_name(data.name + ".sig")
         args: list[str | Path] = ["cms", "-sign", "-binary", "-in", data]
-        args += ["-signer", signer.cert, "-inkey", signer.key]
+        for identity in (signer, *also):
+            args += ["-signer", identity.cert, "-inkey", identity.key]
+        if md is not None:
+            args += ["-md", md]
+        if keyid:
+            args.append("-keyid")
         if not attributes:
             args.append("-noattr")
         if chain:
