@@ -268,8 +268,9 @@ def _library_refusal(path: Path, message: str) -> str:
     for cert, issuer in zip(path.certs, path.certs[1:], strict=False):
         algorithm = cert.crypto.signature_hash_algorithm
         if isinstance(algorithm, hashes.SHA1 | hashes.MD5):
+            name = {"sha1": "SHA-1", "md5": "MD5"}[algorithm.name]
             return (
-                f"certificate {cert.describe()} is signed with {algorithm.name.upper()}, which"
+                f"certificate {cert.describe()} is signed with {name}, which"
                 " cryptography's path verifier forbids (collisions can forge it; iPXE accepts"
                 " it): reissue it with SHA-256"
             )
