@@ -15,6 +15,7 @@ certificate that an earlier one carried. ``certfree`` empties it.
 from __future__ import annotations
 
 import ipaddress
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -144,7 +145,11 @@ def parse_cert(der: bytes) -> Cert:
     from cryptography.hazmat.primitives import hashes
 
     try:
-        crypto = x509.load_der_x509_certificate(der)
+        with warnings.catch_warnings():
+            # A negative serial number, say: a deprecation warning today, an error later;
+            # either way not a line for the user (iPXE takes such serials).
+            warnings.simplefilter("ignore")
+            crypto = x509.load_der_x509_certificate(der)
         tbs = asn1_x509.Certificate.load(der, strict=True)["tbs_certificate"]
         subject = tbs["subject"]
         cert = Cert(

@@ -186,6 +186,12 @@ def _no_anchor(chain: list[Cert], anchors: Anchors, now: datetime) -> str:
         cert, problem = expired[0]
         return f"the trusted root {cert.describe()} {problem}"
     chain_text = " <- ".join(c.describe() for c in reversed(chain))
+    if len(chain) >= MAX_CHAIN:
+        return (
+            f"the chain from {chain[0].describe()} is longer than {MAX_CHAIN} certificates"
+            f" without reaching a trusted root; bootsh follows at most {MAX_CHAIN} (iPXE has no"
+            f" bound); {anchors.describe()}"
+        )
     if top.self_issued:
         ending = f"ends at {top.describe()}, which is not a trusted root"
     else:

@@ -118,8 +118,10 @@ def parse_message(raw: bytes, store: CertStore) -> Message:
 
 
 def _signed_data(signed: Any, store: CertStore) -> Message:
+    from asn1crypto import core
+
     certificates = signed["certificates"]
-    if certificates.native is None:
+    if isinstance(certificates, core.Void):
         # iPXE's walk steps over the signerInfos where the certificates should have been.
         return Message([], [])
     if len(certificates) > MAX_CERTIFICATES:

@@ -191,10 +191,12 @@ class Pki:
         also: tuple[Identity, ...] = (),
         md: str | None = None,
         keyid: bool = False,
+        certfile: Path | None = None,
     ) -> Path:
         """``openssl cms -sign -binary -noattr -outform DER`` of ``data`` (``-certfile`` with
-        the ``chain``); the signature file (``data`` + ``.sig`` unless ``out``). ``also``: more
-        signers; ``md``: the digest (``-md``); ``keyid``: signers named by key identifier."""
+        the ``chain``, or the ``certfile`` given); the signature file (``data`` + ``.sig`` unless
+        ``out``). ``also``: more signers; ``md``: the digest (``-md``); ``keyid``: signers
+        named by key identifier."""
         out = out or data.with_name(data.name + ".sig")
         args: list[str | Path] = ["cms", "-sign", "-binary", "-in", data]
         for identity in (signer, *also):
@@ -206,9 +208,10 @@ class Pki:
         if not attributes:
             args.append("-noattr")
         if chain:
-            bundle = self.dir / f"chain-{self._slug(signer.name)}-{len(chain)}.pem"
-            bundle.write_text("".join(c.cert.read_text() for c in chain))
-            args += ["-certfile", bundle]
+            certfile = self.dir / f"chain-{self._slug(signer.name)}-{len(chain)}.pem"
+            certfile.write_text("".join(c.cert.read_text() for c in chain))
+        if certfile is not None:
+            args += ["-certfile", certfile]
         args += ["-outform", "PEM" if pem else "DER", "-out", out]
         openssl(*args, cwd=self.dir)
         return out
