@@ -93,7 +93,8 @@ def build(served: Path, pki_dir: Path) -> Built:
     case("notca", pki.issue("under-not-a-ca.bootsh.test", not_ca), chain=(not_ca, root))
     case("attributes", signer, attributes=True)
     case("pem", signer, pem=True)
-    case("ecdsa", pki.issue("ecdsa.bootsh.test", root, key=f"ec:{ec_params}"))
+    ecdsa = case("ecdsa", pki.issue("ecdsa.bootsh.test", root, key=f"ec:{ec_params}"))
+    (served / "ecdsaflipped.ipxe").write_bytes(ecdsa.read_bytes().replace(b"hello", b"hallo"))
     nocerts = served / "nocerts.ipxe"
     nocerts.write_bytes(script("nocerts.ipxe"))
     openssl(

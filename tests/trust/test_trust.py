@@ -420,3 +420,18 @@ def test_check_knows_the_trust_commands() -> None:
         f"{script}:{usage + 1}: error: imgverify: 1 argument(s), expected 2",
         f"{script}:{usage + 2}: error: imgtrust: 1 argument(s), expected 0",
     ]
+
+
+def test_a_shell_that_verifies_nothing_loads_no_crypto_library(cases: Cases) -> None:
+    """Start-up stays light: with roots configured (fingerprints), the libraries load only
+    when a signature is read."""
+    code = (
+        "import sys\nfrom bootsh.cli import main\n"
+        f"main(['--trust', {cases.built.trust!r}, '-c', 'echo hi', '-c', 'set trust 00'])\n"
+        "print([m for m in sys.modules if m.split('.')[0] in ('cryptography', 'asn1crypto')])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.stdout.splitlines() == ["hi", "[]"], done.stderr
