@@ -20,7 +20,6 @@ verified is what runs.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path as FilePath
@@ -188,17 +187,17 @@ def _hash(name: str) -> HashAlgorithm:
 
 
 def _digests(image: FilePath, names: set[str]) -> tuple[dict[str, bytes], bytes]:
-    """Each named digest of the file, and its SHA-256 pin, from one read."""
+    """Each named digest of the file, and its SHA-256 pin, from one read (a SHA-256 signer's
+    digest is the pin: the file is hashed once)."""
     from cryptography.hazmat.primitives import hashes
 
-    contexts = {n: hashes.Hash(_hash(n)) for n in sorted(names)}
-    pin = hashlib.sha256()
+    contexts = {n: hashes.Hash(_hash(n)) for n in sorted({*names, "sha256"})}
     with image.open("rb") as f:
         while chunk := f.read(CHUNK):
-            pin.update(chunk)
             for context in contexts.values():
                 context.update(chunk)
-    return {n: c.finalize() for n, c in contexts.items()}, pin.digest()
+    digests = {n: c.finalize() for n, c in contexts.items()}
+    return digests, digests["sha256"]
 
 
 def _check_signature(signer: Signer, digest: bytes, image_name: str) -> None:
