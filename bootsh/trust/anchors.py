@@ -21,7 +21,6 @@ A fingerprint is the SHA-256 digest of the certificate's DER encoding, what
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +99,8 @@ def _pem_fingerprints(path: Path, source: str) -> list[bytes]:
         raise UsageError(f"{source}: {path}: {exc}") from None
     if not objects:
         raise UsageError(f"{source}: {path} holds no PEM certificate")
+    import hashlib
+
     from cryptography import x509  # only when a file is given: checks each is a certificate
 
     for index, der in enumerate(objects):

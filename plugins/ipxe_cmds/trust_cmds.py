@@ -23,29 +23,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bootsh.api import (
-    ENOENT_CERT,
     SYNTAX,
     ArgReq,
-    Cert,
     Command,
     Handler,
-    Image,
     Invocation,
     Option,
     Shell,
-    TrustError,
-    cert_line,
-    image_certificates,
     store_of,
     strerror,
-    trust_of,
-    verify_image,
 )
 from bootsh_ipxe_cmds.image_cmds import acquire, image_names
 from bootsh_ipxe_cmds.ip_cmds import clock_offset
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from bootsh.api import Cert, Image
+
+# The trust services (and, through them, the crypto libraries) load when a trust command
+# runs, not with the plugin: a shell that verifies nothing pays nothing for them.
 
 
 def _options(name: str) -> tuple[Option, ...]:
@@ -57,6 +57,8 @@ def _options(name: str) -> tuple[Option, ...]:
 
 def shell_time(shell: Shell) -> datetime:
     """The shell's clock: the host's, moved by what ``ntp`` found."""
+    from datetime import UTC, datetime
+
     return datetime.fromtimestamp(time.time() + clock_offset(shell), UTC)
 
 
@@ -65,6 +67,8 @@ def shell_time(shell: Shell) -> datetime:
 
 def imgverify(inv: Invocation) -> int:
     """iPXE's ``imgverify_exec``."""
+    from bootsh.api import verify_image
+
     shell = inv.shell
     image = acquire(shell, inv.args[0], inv)
     if isinstance(image, int):
@@ -102,6 +106,8 @@ def imgtrust(inv: Invocation) -> int:
 def _cert_exec(inv: Invocation, payload: Callable[[Shell, Cert], None]) -> int:
     """iPXE's ``cert_exec``: each certificate of the image (or of the store) whose name
     matches ``--subject``, through ``payload``."""
+    from bootsh.api import ENOENT_CERT, TrustError, image_certificates, trust_of
+
     shell = inv.shell
     state = trust_of(shell)
     subject = inv.value("subject")
@@ -135,6 +141,8 @@ def _cert_exec(inv: Invocation, payload: Callable[[Shell, Cert], None]) -> int:
 
 
 def certstat(inv: Invocation) -> int:
+    from bootsh.api import cert_line
+
     return _cert_exec(inv, lambda shell, cert: shell.print(cert_line(cert)))
 
 
@@ -147,6 +155,8 @@ def certstore(inv: Invocation) -> int:
 
 
 def certfree(inv: Invocation) -> int:
+    from bootsh.api import trust_of
+
     return _cert_exec(inv, lambda shell, cert: trust_of(shell).store.remove(cert))
 
 
