@@ -2,7 +2,8 @@
 # Installs what bootsh.lab (the network lab, tests/test_lab.py) needs: Debian's dnsmasq as
 # DHCP/TFTP/DNS server, iproute2 for namespaces and veth pairs, ethtool for the checksum offload
 # setting, busybox (udhcpc, the benchmark's reference client), curl and tftp-hpa's tftp client,
-# openssl (tests/test_fetch.py makes a private CA for its HTTPS server).
+# openssl (tests/test_fetch.py makes a private CA for its HTTPS server; tests/trust makes the
+# PKI and the signatures imgverify checks).
 # dnsmasq-base rather than dnsmasq: it has no system service that would start on install and
 # grab port 53/67 on the host. Idempotent: safe to run again.
 set -euo pipefail
