@@ -163,11 +163,27 @@ def parse_cert(der: bytes) -> Cert:
             sha1=crypto.fingerprint(hashes.SHA1()),  # iPXE's display name for a nameless one
         )
         _read_extensions(cert, crypto)
+        _check_algorithms(cert)
     except TrustError:
         raise
     except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
         raise TrustError(EINVAL_CERTIFICATE, f"cannot parse the certificate: {exc}") from None
     return cert
+
+
+def _check_algorithms(cert: Cert) -> None:
+    """The key and signature algorithms as iPXE parses them (``asn1_pubkey_algorithm``,
+    ``asn1_signature_algorithm``): known to its default build, and fit for the purpose."""
+    from bootsh.trust.algorithms import pubkey_algorithm, signature_algorithm
+
+    signature_algorithm(
+        cert.crypto.signature_algorithm_oid.dotted_string,
+        f"the signature algorithm of certificate {cert.describe()}",
+    )
+    pubkey_algorithm(
+        cert.crypto.public_key_algorithm_oid.dotted_string,
+        f"the key of certificate {cert.describe()}",
+    )
 
 
 def _common_name(subject: object) -> bytes:

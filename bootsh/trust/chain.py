@@ -140,7 +140,7 @@ def check_signature(cert: Cert, issuer: Cert) -> None:
     with the certificate's own algorithm. (``verify_directly_issued_by`` would refuse SHA-1,
     which iPXE accepts here; cryptography's path verifier refuses it afterwards, and says so.)"""
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
     key = issuer.crypto.public_key()
     signed = cert.crypto
@@ -155,8 +155,6 @@ def check_signature(cert: Cert, issuer: Cert) -> None:
             key.verify(signed.signature, signed.tbs_certificate_bytes, params, digest)
         elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(params, ec.ECDSA):
             key.verify(signed.signature, signed.tbs_certificate_bytes, params)
-        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey) and params is None:
-            key.verify(signed.signature, signed.tbs_certificate_bytes)
         else:
             raise TrustError(
                 EINVAL_ALGORITHM_MISMATCH,

@@ -13,8 +13,9 @@ iPXE's rules that decide verdicts, kept here:
 - each signer is identified by issuer and serial number, and its certificate must be among
   the message's own certificates (``-keyid`` signers are not understood);
 - signers are walked in reverse order (iPXE prepends each to its list);
-- the digest and public-key algorithms must be ones iPXE builds in by default: SHA-1, SHA-224,
-  SHA-256, SHA-384, SHA-512; RSA (PKCS #1 v1.5) and ECDSA.
+- the digest and public-key algorithms must be ones iPXE builds in by default
+  (``bootsh.trust.algorithms``): SHA-1 and SHA-2; RSA and ECDSA (bootsh does not check
+  RSASSA-PSS signatures, which iPXE knows).
 
 Signed attributes are skipped, as iPXE skips them: the signature is then checked against the
 image's own digest, so a signature made without ``-noattr`` fails (``bootsh.trust.verify``
@@ -26,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bootsh.trust.algorithms import RSA_PSS, digest_algorithm, pubkey_algorithm
 from bootsh.trust.certs import Cert, CertStore, TrustError, parse_cert
 from bootsh.trust.numbers import (
     EINVAL_ASN1_EMPTY,
@@ -39,29 +41,6 @@ from bootsh.trust.numbers import (
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 OID_ENVELOPED_DATA = "1.2.840.113549.1.7.3"
 OID_AUTH_ENVELOPED_DATA = "1.2.840.113549.1.9.16.1.23"
-
-#: Digest algorithms iPXE builds in by default (config/crypto.h), by OID.
-DIGESTS = {
-    "1.3.14.3.2.26": "sha1",
-    "2.16.840.1.101.3.4.2.4": "sha224",
-    "2.16.840.1.101.3.4.2.1": "sha256",
-    "2.16.840.1.101.3.4.2.2": "sha384",
-    "2.16.840.1.101.3.4.2.3": "sha512",
-}
-#: Signature algorithms of a SignerInfo iPXE accepts, by OID: the public-key algorithm.
-PUBKEYS = {
-    "1.2.840.113549.1.1.1": "rsa",  # rsaEncryption (what openssl cms writes for RSA keys)
-    "1.2.840.113549.1.1.5": "rsa",  # sha1WithRSAEncryption
-    "1.2.840.113549.1.1.14": "rsa",  # sha224WithRSAEncryption
-    "1.2.840.113549.1.1.11": "rsa",  # sha256WithRSAEncryption
-    "1.2.840.113549.1.1.12": "rsa",  # sha384WithRSAEncryption
-    "1.2.840.113549.1.1.13": "rsa",  # sha512WithRSAEncryption
-    "1.2.840.10045.2.1": "ecdsa",  # ecPublicKey
-    "1.2.840.10045.4.3.1": "ecdsa",  # ecdsa-with-SHA224
-    "1.2.840.10045.4.3.2": "ecdsa",  # ecdsa-with-SHA256
-    "1.2.840.10045.4.3.3": "ecdsa",  # ecdsa-with-SHA384
-    "1.2.840.10045.4.3.4": "ecdsa",  # ecdsa-with-SHA512
-}
 
 #: Bounds bootsh sets where iPXE has none (it takes what fits in memory): real boot-menu
 #: signatures carry two or three certificates and one signer.
@@ -169,20 +148,13 @@ def _signer(info: Any, certs: list[Cert]) -> Signer:
             "the signer's certificate is not in the signature (sign with -signer CERT and"
             " without -nocerts)",
         )
-    digest_oid = info["digest_algorithm"]["algorithm"].dotted
-    digest = DIGESTS.get(digest_oid)
-    if digest is None:
+    digest = digest_algorithm(info["digest_algorithm"]["algorithm"].dotted)
+    pubkey = pubkey_algorithm(
+        info["signature_algorithm"]["algorithm"].dotted, "the signer's signature algorithm"
+    )
+    if pubkey == RSA_PSS:
         raise TrustError(
-            ENOTSUP_ALGORITHM,
-            f"digest algorithm {_oid_name(info, 'digest_algorithm')}"
-            " is not one iPXE builds in (SHA-1, SHA-224, SHA-256, SHA-384, SHA-512)",
-        )
-    pubkey = PUBKEYS.get(info["signature_algorithm"]["algorithm"].dotted)
-    if pubkey is None:
-        raise TrustError(
-            ENOTSUP_ALGORITHM,
-            f"signature algorithm {_oid_name(info, 'signature_algorithm')} is not one iPXE"
-            " builds in (RSA PKCS #1 v1.5, ECDSA)",
+            ENOTSUP_ALGORITHM, "an RSASSA-PSS signature: bootsh checks PKCS #1 v1.5 and ECDSA"
         )
     signed_attrs = info["signed_attrs"]
     return Signer(
@@ -193,14 +165,6 @@ def _signer(info: Any, certs: list[Cert]) -> Signer:
         signed_attributes=bool(signed_attrs.contents),
         chain=auto_append([cert], certs),
     )
-
-
-def _oid_name(info: Any, key: str) -> str:
-    algorithm = info[key]["algorithm"]
-    try:
-        return f"{algorithm.native} ({algorithm.dotted})"
-    except _ERRORS:
-        return str(algorithm.dotted)
 
 
 def auto_append(chain: list[Cert], pool: list[Cert] | CertStore) -> list[Cert]:

@@ -26,6 +26,9 @@ ENOTSUP_ASN1 = error_number("ENOTSUP", ERRFILE_ASN1)
 EINVAL_ASN1_EMPTY = error_number("EINVAL", ERRFILE_ASN1, 0x01)
 #: ``Unsupported algorithm``: a digest or public-key algorithm iPXE does not build in.
 ENOTSUP_ALGORITHM = error_number("ENOTSUP", ERRFILE_ASN1, 0x01)
+#: ``Inappropriate algorithm``: one iPXE knows, in a place where it cannot serve (RSA-PSS as a
+#: certificate's signature algorithm); iPXE has no text for it (``Error 0x3d00e119``).
+ENOTTY_ALGORITHM = error_number("ENOTTY", ERRFILE_ASN1, 0x01)
 
 # -- crypto/cms.c -------------------------------------------------------------------------------
 EACCES_NON_SIGNING = error_number("EACCES", ERRFILE_CMS, 0x01)

@@ -113,7 +113,7 @@ def _message(signature: bytes, store: CertStore) -> Message:
     if len(signature) > MAX_SIGNATURE:
         raise TrustError(
             ENOMEM_CMS,
-            f"the signature is {len(signature)} bytes; bootsh reads at most {MAX_SIGNATURE}",
+            f"the signature is over {MAX_SIGNATURE} bytes; bootsh reads at most {MAX_SIGNATURE}",
         )
     try:
         raw = first_object(signature)
@@ -137,6 +137,13 @@ def _check_signers(
     label: str,
 ) -> None:
     chosen = [s for s in message.signers if name is None or s.cert.matches_name(name)]
+    if not chosen:
+        if name is not None:
+            names = ", ".join(s.cert.describe() for s in message.signers) or "none"
+            raise TrustError(
+                EACCES_WRONG_NAME, f'no signer is named "{name}" (the signers: {names})'
+            )
+        raise TrustError(EACCES_NO_SIGNATURES, "the signature has no signer")
     digests, pin = _digests(image, {s.digest for s in chosen})
     for signer in chosen:
         cert = signer.cert
@@ -163,13 +170,6 @@ def _check_signers(
         _check_signature(signer, digests[signer.digest], label)
         library_check(paths[id(signer)], now)
         verdict.signers.append(cert.name)
-    if not chosen:
-        if name is not None:
-            names = ", ".join(s.cert.describe() for s in message.signers) or "none"
-            raise TrustError(
-                EACCES_WRONG_NAME, f'no signer is named "{name}" (the signers: {names})'
-            )
-        raise TrustError(EACCES_NO_SIGNATURES, "the signature has no signer")
     verdict.pin = pin
 
 

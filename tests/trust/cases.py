@@ -134,6 +134,7 @@ def build(served: Path, pki_dir: Path) -> Built:
     case("margin", margin, chain=(old_root,))
     case("rsa1024", pki.issue("rsa1024.bootsh.test", root, key="rsa:1024"))
     case("sha1cert", pki.issue("sha1cert.bootsh.test", root, md="sha1"))
+    case("psscert", pki.issue("psscert.bootsh.test", root, pss=True))
     (served / "unsigned.ipxe").write_bytes(script("unsigned.ipxe"))
     shutil.copyfile(pki.issue("extra.bootsh.test", root).cert, served / "extra.crt")
     (served / "notacert.txt").write_text("this is not a certificate\n")

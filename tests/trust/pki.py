@@ -165,13 +165,17 @@ class Pki:
         end: str | None = None,
         key: str = "rsa:2048",
         md: str = "sha256",
+        pss: bool = False,
     ) -> Identity:
         """A certificate for ``name`` signed by ``issuer`` with ``openssl ca``; ``start`` and
-        ``end`` as openssl takes them (``20200101000000Z``), else 365 days from now."""
+        ``end`` as openssl takes them (``20200101000000Z``), else 365 days from now; ``pss``:
+        the issuer signs with RSA-PSS."""
         slug = self._slug(name)
         keyfile, cert = self.dir / f"{slug}.key", self.dir / f"{slug}.crt"
         config, csr = self._request(slug, name, key, keyfile, md)
         dates = ["-startdate", start, "-enddate", end] if start and end else ["-days", "365"]
+        if pss:
+            dates += ["-sigopt", "rsa_padding_mode:pss"]
         openssl(
             "ca", "-batch", "-notext", "-config", config, "-cert", issuer.cert,
             "-keyfile", issuer.key, "-in", csr, "-out", cert, "-extensions", extensions,

@@ -99,7 +99,7 @@ def test_a_refused_signature_gives_ipxes_line_and_number(
         ("keyid.ipxe.sig", "Invalid argument (https://ipxe.org/1c00e116)",
          "named by subject key identifier (openssl cms -keyid)"),
         ("md5.ipxe.sig", "Operation not supported (https://ipxe.org/3c00e15f)",
-         "digest algorithm md5"),
+         "the digest algorithm: 1.2.840.113549.2.5 is not one iPXE builds in"),
     ],
 )  # fmt: skip
 def test_a_malformed_signature_is_one_line_and_a_reason(
@@ -113,6 +113,31 @@ def test_a_malformed_signature_is_one_line_and_a_reason(
     assert out.splitlines()[1].startswith("caught 0x")
     assert why in err
     assert "Traceback" not in err
+
+
+def test_a_certificate_algorithm_ipxe_does_not_build_in_is_unsupported(
+    cases: Cases, tmp_path: Path
+) -> None:
+    """A signer certificate signed with RSA-PSS: iPXE knows the identifier, but not as a
+    certificate's signature algorithm (``Inappropriate algorithm``, a bare number)."""
+    pki = Pki(tmp_path / "pki")
+    signer = pki.issue("pss.bootsh.test", cases.built.root, pss=True)
+    image = tmp_path / "pss.ipxe"
+    image.write_text("#!ipxe\necho pss\n")
+    sig = pki.sign(image, signer, chain=(cases.built.root,))
+    status, out, err = run_cli(
+        f"imgverify -q {image.as_uri()} {sig.as_uri()} || echo caught ${{errno}}",
+        options=trust_options(cases),
+    )
+    assert status == 0, err
+    assert out.splitlines() == [
+        "Could not verify: Error 0x3d00e119 (https://ipxe.org/3d00e119)",
+        "caught 0x3d00e119",
+    ]
+    assert (
+        'the signature algorithm of certificate "pss.bootsh.test": rsassa-pss'
+        " (1.2.840.113549.1.1.10) is not a signature algorithm to iPXE"
+    ) in err
 
 
 def test_a_good_signature_trusts_the_image_and_frees_the_signature(cases: Cases) -> None:
