@@ -141,9 +141,14 @@ def merge(choices: Choices, env: Mapping[str, str]) -> Config:
     timeout = choices.xenstore_timeout or data.get("xenstore-timeout") or 5.0
     if timeout <= 0:
         raise UsageError("the XenStore timeout must be positive")
-    from bootsh.trust.anchors import from_sources  # light: no cryptography unless a file
+    trust: tuple[bytes, ...] = ()
+    trust_source = ""
+    if choices.trust or env.get(ENV_TRUST) or "trust" in data:
+        # Only when roots are configured (cryptography only for a PEM file): most runs have none.
+        from bootsh.trust.anchors import from_sources
 
-    anchors = from_sources(choices.trust, env.get(ENV_TRUST), data.get("trust"), path)
+        anchors = from_sources(choices.trust, env.get(ENV_TRUST), data.get("trust"), path)
+        trust, trust_source = anchors.fingerprints, anchors.source
     return Config(
         sysfs_root=sysfs_root or Path("/sys"),
         xen_domid=domid,
@@ -162,8 +167,8 @@ def merge(choices: Choices, env: Mapping[str, str]) -> Config:
         # Command line only: a config file must never turn a real boot into a rehearsal.
         dry_run=choices.dry_run,
         # Read once, here: as in iPXE, nothing later (``set trust``, DHCP) changes them.
-        trust=anchors.fingerprints,
-        trust_source=anchors.source,
+        trust=trust,
+        trust_source=trust_source,
     )
 
 
