@@ -460,3 +460,24 @@ def test_a_shell_that_verifies_nothing_loads_no_crypto_library(cases: Cases) -> 
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert done.stdout.splitlines() == ["hi", "[]"], done.stderr
+
+
+def test_a_real_boot_hashes_each_verified_initrd_as_it_copies_it(tmp_path: Path) -> None:
+    """``combine_initrds``: the bytes given to the kernel are the bytes verified, or nothing."""
+    import hashlib
+
+    from bootsh.boot.kexec import PinMismatch, PlanFile, combine_initrds
+
+    good, bad = tmp_path / "good.cpio", tmp_path / "bad.cpio"
+    good.write_bytes(newc({"a": b"1"}))
+    bad.write_bytes(newc({"b": b"2"}))
+    pin = hashlib.sha256(good.read_bytes()).digest()
+    target = tmp_path / "combined"
+    files = (PlanFile("good.cpio", good, good.stat().st_size, None, pin=pin),)
+    assert combine_initrds(files, target) == target
+    assert target.read_bytes().startswith(good.read_bytes())
+    swapped = (PlanFile("good.cpio", bad, bad.stat().st_size, None, pin=pin),)
+    with pytest.raises(PinMismatch) as caught:
+        combine_initrds(swapped, target)
+    assert caught.value.digest == hashlib.sha256(bad.read_bytes()).digest()
+    assert not target.exists()  # nothing half-written is left for a kernel to load
