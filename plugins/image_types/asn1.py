@@ -3,7 +3,8 @@
 ``DER``: the image is one ASN.1 SEQUENCE, its length field covering exactly the rest of the
 image. ``PEM``: a line starts with ``-----BEGIN`` (bootsh looks in the first 64 KiB, what its
 probes see). Neither executes; ``imgstat`` shows them as iPXE does (``sig : 1234 bytes
-[DER]``), and ``imgverify``/``certstore`` read only images of these types.
+[DER]``). ``imgverify`` and ``certstore`` apply the same two probes themselves
+(``bootsh.trust.formats``), so they read DER and PEM even with this plugin disabled.
 """
 
 from __future__ import annotations
