@@ -51,10 +51,11 @@ def test_netdev_names_for_the_network_commands_and_their_aliases(shell: Shell) -
 
 
 def test_the_configurator_option_completes_ipxes_configurators(shell: Shell) -> None:
-    assert texts(shell, "ifconf -c ") == ["dhcp"]
+    assert texts(shell, "ifconf -c ") == ["dhcp", "ipv6"]
     assert texts(shell, "dhcp --configurator d") == ["dhcp"]
     assert texts(shell, "ifconf -cd") == ["dhcp"]  # the argument in the same word
-    assert texts(shell, "ifconf --configurator=") == ["dhcp"]
+    assert texts(shell, "ifconf -ci") == ["ipv6"]
+    assert texts(shell, "ifconf --configurator=") == ["dhcp", "ipv6"]
     assert texts(shell, "ifconf -t ") == []  # a timeout: nothing to offer
 
 
