@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bootsh import __version__
-from bootsh.boot.images import set_cwuri
+from bootsh.boot.images import Image, set_cwuri, store_of
 from bootsh.config import Choices, merge
 from bootsh.context import Context
 from bootsh.errors import BootshError, UsageError
@@ -33,6 +34,8 @@ USAGE_ERROR = 2
 #: ``bootsh lab ...`` is the lab, checked before the script argument: the first word is the
 #: subcommand only when it is exactly ``lab`` (a script of that name runs as ``./lab``).
 LAB_COMMAND = "lab"
+#: The name iPXE gives the image it was booted with as an initrd (``arch/x86/core/runtime.c``).
+INITRD_NAME = "<INITRD>"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="LINE",
         help="run LINE (repeatable; each is one script line)",
+    )
+    parser.add_argument(
+        "--initrd",
+        type=Path,
+        metavar="FILE",
+        help="register FILE as the image <INITRD> before anything runs, as iPXE does with the"
+        " initrd it was booted with; without a script or -c, run it",
     )
     parser.add_argument(
         "--interactive",
@@ -302,6 +312,13 @@ def _termination_ends_the_shell() -> Iterator[None]:
 def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
     if ns.interactive and (ns.commands or ns.script is not None):
         raise UsageError("--interactive runs no script and no -c")
+    if ns.initrd is not None:
+        initrd = _register_initrd(shell, ns.initrd)
+        if not ns.commands and ns.script is None and not ns.interactive:
+            # iPXE runs its first image: the initrd when there is no command line. Its
+            # ``exit N`` is the image's status N (iPXE's own error numbers are far above 255).
+            status = store_of(shell).execute(shell, initrd)
+            return status if 0 <= status <= 0xFF else 1
     if ns.commands:
         if ns.script is not None:
             raise UsageError("give either a script or -c, not both")
@@ -325,6 +342,20 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
     if ns.interactive or stdin.isatty():
         return _interactive(shell, stdin)
     return _status(shell, shell.run_script(parse_script(stdin.read(), "<stdin>")))
+
+
+def _register_initrd(shell: Shell, path: Path) -> Image:
+    """iPXE's ``initrd_init``: the initrd becomes the image ``<INITRD>``, with no URI (so
+    running it leaves ``${cwuri}`` alone) and its type probed like any image's."""
+    store = store_of(shell)
+    target = store.directory / store.new_file()
+    try:
+        shutil.copyfile(path, target)
+    except OSError as exc:
+        raise UsageError(f"cannot read the initrd {path}: {exc.strerror or exc}") from None
+    image = Image(INITRD_NAME, None, target, target.stat().st_size)
+    store.register(image)
+    return image
 
 
 def _status(shell: Shell, status: int) -> int:

@@ -33,6 +33,7 @@ EPOSIX = {
     "ECONNRESET": (0x0F, 104),
     "EHOSTUNREACH": (0x17, 113),
     "EINVAL": (0x1C, 22),
+    "EINPROGRESS": (0x1A, 115),
     "EIO": (0x1D, 5),
     "EISDIR": (0x1F, 21),
     "ELOOP": (0x20, 40),
@@ -42,6 +43,7 @@ EPOSIX = {
     "ENOEXEC": (0x2E, 8),
     "ENOMEM": (0x31, 12),
     "ENOSPC": (0x34, 28),
+    "ENOTCONN": (0x38, 107),
     "ENOTSUP": (0x3C, 95),
     "ENOTTY": (0x3D, 25),
     "ENXIO": (0x3E, 6),
@@ -122,6 +124,27 @@ _COMMON_PLATFORM = {
 }  # fmt: skip
 
 
+# The error tables (``__errortab``) linked into iPXE besides ``common_errors``: their numbers
+# print their own text, not the common one of their POSIX code (a TFTP or HTTP "Not found" is
+# not "No such file or directory"). Linux-build numbers; the files' ERRFILE ids are
+# include/ipxe/errfile.h's.
+_ERRFILE_NETDEVICE = 0x00086000  # net/netdevice.c
+_ERRFILE_IFMGMT = 0x000EE000  # usr/ifmgmt.c
+_ERRFILE_HTTPCORE = 0x000C6000  # net/tcp/httpcore.c
+_ERRFILE_TFTP = 0x00126000  # net/udp/tftp.c
+ERRORTAB: dict[int, str] = {
+    _err("EINPROGRESS", _ERRFILE_NETDEVICE, 0x01): "Unknown",
+    _err("ENOTCONN", _ERRFILE_NETDEVICE, 0x01): "Down",
+    _err("EINPROGRESS", _ERRFILE_NETDEVICE, 0x02): "Unused",
+    _err("EINPROGRESS", _ERRFILE_NETDEVICE, 0x03): "Incomplete",
+    _err("EADDRNOTAVAIL", _ERRFILE_IFMGMT, 0x01): "No configuration methods succeeded",
+    _err("ENOENT", _ERRFILE_HTTPCORE, 0x01): "Not found",
+    _err("EIO", _ERRFILE_HTTPCORE, 0x04): "HTTP 4xx Client Error",
+    _err("EIO", _ERRFILE_HTTPCORE, 0x05): "HTTP 5xx Server Error",
+    _err("ENOENT", _ERRFILE_TFTP, 0x01): "Not found",
+}
+
+
 def strerror(number: int, known: dict[int, str] | None = None) -> str:
     """iPXE's ``strerror()`` for the Linux build.
 
@@ -132,6 +155,8 @@ def strerror(number: int, known: dict[int, str] | None = None) -> str:
     number = abs(number) & 0xFFFFFFFF
     if known and number in known:
         return ipxe_strerror(known[number], number)
+    if number in ERRORTAB:
+        return ipxe_strerror(ERRORTAB[number], number)
     posix, platform = (number >> 24) & 0x7F, number & 0xFF
     if posix in COMMON_ERRORS and _COMMON_PLATFORM[posix] == platform:
         return ipxe_strerror(COMMON_ERRORS[posix], number)

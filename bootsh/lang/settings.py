@@ -43,9 +43,10 @@ Blocks, as in iPXE:
   set (six bytes) and cleared again; the others fail "Operation not supported". Anything
   else is stored in the block like in the root. iPXE has no fetchable ``mtu``: it is only a
   DHCP option (stored where DHCP puts it), so bootsh has none either;
-* ``netX`` redirects to the most recently opened netdev (``last_opened``); until a netdev has
-  been opened it is ``net0`` (``netx_fallback``), and with no netdev at all it is an empty
-  block that can neither fetch nor store ("Operation not supported"), as in iPXE.
+* ``netX`` redirects to the most recently opened netdev that is still open (``last_opened``),
+  and with none open it is an empty block that can neither fetch nor store ("Operation not
+  supported"), as in iPXE (measured against the real one: ``show netX/mac`` before any
+  ``ifopen`` fails). ``netx_fallback`` makes it ``net0`` until then instead (off by default).
 
 Errors are ``SettingsError`` carrying iPXE's error number (``errno``) and its ``strerror``
 text as the message, so that the commands print what iPXE prints:
@@ -123,7 +124,7 @@ class InvalidSetting(SettingsError):
 
 
 def _type_error(exc: SettingTypeError, type_name: str) -> SettingsError:
-    errfile = _TYPE_ERRFILE.get(type_name, ERRFILE_SETTINGS)
+    errfile = exc.errfile or _TYPE_ERRFILE.get(type_name, ERRFILE_SETTINGS)
     if exc.posix == ENOTSUP:  # setting_parse/setting_numerate without a method
         errfile = ERRFILE_SETTINGS
     return SettingsError(error_number(exc.posix, errfile), exc.detail)
@@ -622,8 +623,9 @@ class Settings:
         #: Makes a netdev's ``link`` block (the IPv6 link-local address) from its NIC, or
         #: None for a NIC without one; set by the network layer (``bootsh.net``).
         self.link_block: Callable[[NicLike], Block | None] | None = None
-        #: Until a netdev has been opened, ``netX`` is the first one (``net0``).
-        self.netx_fallback = True
+        #: Until a netdev has been opened, ``netX`` is the first one (``net0``); iPXE has no
+        #: such fallback, so it is off unless a caller asks for it.
+        self.netx_fallback = False
         self._netdevs: dict[str, NetdevBlock] = {}
         self._seen: tuple[tuple[str, str], ...] | None = None
         self._syncing = False

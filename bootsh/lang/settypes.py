@@ -55,6 +55,10 @@ EINVAL = 0x1C
 ENOTSUP = 0x3C
 ERANGE = 0x46
 
+#: The iPXE source files of errors a type's own file does not raise (include/ipxe/errfile.h).
+ERRFILE_BASE16 = 0x00112000  # core/base16.c
+ERRFILE_UUID = 0x002A2000  # core/uuid.c
+
 #: iPXE's ``strerror`` texts for those codes (``src/include/errno.h``).
 REASONS: dict[int, str] = {
     EINVAL: "Invalid argument",
@@ -74,10 +78,13 @@ class SettingTypeError(BootshError):
     ``"x:bogus": invalid setting: Operation not supported``.
     """
 
-    def __init__(self, posix: int, detail: str = "") -> None:
+    def __init__(self, posix: int, detail: str = "", *, errfile: int | None = None) -> None:
         self.posix = posix
         self.reason = REASONS[posix]
         self.detail = detail
+        #: The iPXE source file that fails, when it is not the type's own (a UUID's bad hex
+        #: digits fail in core/base16.c, its length in core/uuid.c).
+        self.errfile = errfile
         super().__init__(self.reason)
 
 
@@ -456,10 +463,14 @@ def _uuid_aton(raw: bytes) -> bytes:
     while pos < len(raw):
         if out and raw[pos] == ord("-"):
             pos += 1
-        out.append(_hex_byte(raw, pos, f"invalid UUID {raw!r}"))
+        try:
+            out.append(_hex_byte(raw, pos, f"invalid UUID {raw!r}"))
+        except SettingTypeError as exc:
+            # hex_decode() fails, in core/base16.c
+            raise SettingTypeError(EINVAL, exc.detail, errfile=ERRFILE_BASE16) from None
         pos += 2
     if len(out) != 16:
-        raise SettingTypeError(EINVAL, f"UUID of {len(out)} bytes")
+        raise SettingTypeError(EINVAL, f"UUID of {len(out)} bytes", errfile=ERRFILE_UUID)
     return bytes(out)
 
 

@@ -263,8 +263,10 @@ class Transfer:
         if opcode == ERROR:
             message = bytes(packet[4:]).split(b"\0", 1)[0].decode("utf-8", "replace")
             kind = _ERRCODES.get(number, "ENOTSUP")
+            # iPXE's file-not-found is its own ENOENT_NOT_FOUND (uniq 1, "Not found").
+            uniq = 0x01 if number == 1 else 0
             self.finished = True  # the server ended the transfer: nothing to abort
-            raise _error(kind, f"TFTP error {number} from {source[0]}: {message}")
+            raise _error(kind, f"TFTP error {number} from {source[0]}: {message}", uniq)
         return None  # iPXE ignores any other packet type
 
     def oack(self, payload: bytes) -> bytes | None:

@@ -160,10 +160,10 @@ def test_http_404_and_missing_tftp_file(lab: Lab) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[1:] == [
-        f"{HTTP}/nope.ipxe... No such file or directory (https://ipxe.org/2d0c6102)",
+        f"{HTTP}/nope.ipxe... Not found (https://ipxe.org/2d0c6102)",
         "errno 0x2d0c6102",
-        f"{TFTP}/nope.ipxe... No such file or directory (https://ipxe.org/2d126002)",
-        "errno 0x2d126002",
+        f"{TFTP}/nope.ipxe... Not found (https://ipxe.org/2d126102)",
+        "errno 0x2d126102",
     ]
 
 

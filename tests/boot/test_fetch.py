@@ -560,7 +560,7 @@ def test_http_downloads_are_exact(lab: Lab, served: Path, tmp_path: Path, name: 
 def test_http_404(lab: Lab, tmp_path: Path) -> None:
     uri = f"http://{SERVER}/nope.bin"
     run = run_fetch(lab, uri, tmp_path)
-    assert_failed(run, uri, "No such file or directory (https://ipxe.org/2d0c6102)", tmp_path)
+    assert_failed(run, uri, "Not found (https://ipxe.org/2d0c6102)", tmp_path)
     assert run.report["errno"] == 0x2D0C6102
 
 
@@ -837,7 +837,7 @@ def test_tftp_timeout_option_is_accepted_by_dnsmasq(lab: Lab, served: Path, tmp_
 def test_tftp_missing_file(lab: Lab, tmp_path: Path) -> None:
     uri = f"tftp://{SERVER}/nope.bin"
     run = run_fetch(lab, uri, tmp_path, "--verbose")
-    assert_failed(run, uri, "No such file or directory (https://ipxe.org/2d126002)", tmp_path)
+    assert_failed(run, uri, "Not found (https://ipxe.org/2d126102)", tmp_path)
     assert "TFTP error 1" in run.report["diagnostics"]
 
 
