@@ -153,15 +153,10 @@ def _single(
     else:
         selected = store.find_selected()
         if selected is None:
-            boot_uri = dhcp_boot_uri(shell, announce=False)
-            if boot_uri is None:
-                shell.print("No image selected")
-                return 0  # iPXE returns the (successful) option parsing status here
-            # bootsh: with nothing selected, ``chain`` boots the DHCP lease's file.
-            got = _download(inv, boot_uri)
-            if isinstance(got, int):
-                return got
-            selected = got
+            # Also after a lease: iPXE does not fall back to its boot file (``autoboot``
+            # does that), as measured against the real one.
+            shell.print("No image selected")
+            return 0  # iPXE returns the (successful) option parsing status here
         image = selected
     if clear_args:
         image.cmdline = None

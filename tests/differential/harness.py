@@ -28,15 +28,19 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import difflib
+import fcntl
 import os
 import re
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
+import tty
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
@@ -85,14 +89,17 @@ class Case:
     name: str  # path under cases/ without .ipxe, e.g. "flow/echo-basic"
     path: Path
     timeout: float = DEFAULT_TIMEOUT
-    #: ``#@ keys: ...``: keystrokes typed on the console (stdin of both sides).
+    #: ``#@ keys: ...``: keystrokes typed on the console of both sides...
     keys: bytes = b""
+    #: ...once the output shows this text (``#@ after: ...``; default: the case has started).
+    after: str = BEGIN
 
     @classmethod
     def load(cls, path: Path) -> Case:
         name = path.relative_to(CASES).with_suffix("").as_posix()
         timeout = DEFAULT_TIMEOUT
         keys = b""
+        after = BEGIN
         for line in path.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
             if not line.startswith("#@"):
                 continue
@@ -102,9 +109,11 @@ class Case:
                 timeout = float(value)
             elif key == "keys":
                 keys = _parse_keys(value)
+            elif key == "after":
+                after = value
             else:
                 raise HarnessError(f"{path}: unknown case directive #@ {key}")
-        return cls(name, path, timeout, keys)
+        return cls(name, path, timeout, keys, after)
 
 
 _KEY_NAMES = {"enter": b"\r", "esc": b"\x1b", "space": b" ", "down": b"\x1b[B", "up": b"\x1b[A"}
@@ -138,22 +147,34 @@ class Run:
 
 
 def _read_until(
-    proc: subprocess.Popen[bytes], done: Callable[[bytes], bool], timeout: float
+    fd: int,
+    done: Callable[[bytes], bool],
+    timeout: float,
+    keys: bytes = b"",
+    after: bytes = b"",
+    type_keys: Callable[[bytes], None] | None = None,
 ) -> tuple[bytes, bool]:
-    """Read ``proc``'s stdout until ``done(data)``, its end, or ``timeout``; never blocks past
-    the deadline. Returns the data and whether the deadline passed."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
+    """Read ``fd`` until ``done(data)``, its end, or ``timeout``; never blocks past the deadline.
+    ``keys`` are typed (``type_keys``) once the output shows ``after``. Returns the data and
+    whether the deadline passed."""
     data = b""
     deadline = time.monotonic() + timeout
+    typed = not keys
     while not done(data):
+        if not typed and after in data:
+            assert type_keys is not None
+            type_keys(keys)
+            typed = True
         left = deadline - time.monotonic()
         if left <= 0:
             return data, True
         ready, _, _ = select.select([fd], [], [], left)
         if not ready:
             continue
-        chunk = os.read(fd, 65536)
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # a pty whose other side closed: EIO
+            break
         if not chunk:
             break
         data += chunk
@@ -219,6 +240,7 @@ class Worker:
 
     def run_bootsh(self, case: Case) -> Run:
         assert self.bootsh_lab is not None
+        self._reset_bootsh_client()
         argv = self.bootsh_lab.client_argv(
             [
                 sys.executable, "-m", "bootsh", "--net", "af_packet,if=veth-cli",
@@ -227,31 +249,70 @@ class Worker:
         )  # fmt: skip
         return self._run(argv, case, stop_at_status=False)
 
+    def _reset_bootsh_client(self) -> None:
+        """Forget what the previous case left in the kernel: bootsh applies a lease to the
+        interface (iPXE's state dies with its VM), and a case may change the MAC."""
+        assert self.bootsh_lab is not None
+        ns = self.bootsh_lab.client_ns
+        for argv in (
+            ["addr", "flush", "dev", "veth-cli"],
+            ["route", "flush", "table", "main"],
+            ["neigh", "flush", "all"],
+            ["link", "set", "veth-cli", "address", CLIENT_MAC],
+        ):
+            subprocess.run(["ip", "-n", ns, *argv], check=True, capture_output=True)
+
     def _run(self, argv: list[str], case: Case, *, stop_at_status: bool) -> Run:
+        """Run one side. iPXE's console is QEMU's serial port on pipes; bootsh's is a
+        terminal (a pty of 80x25, like iPXE's screen), so that it behaves as on a console:
+        ``prompt`` erases its text, keys are read from it, ``read`` echoes."""
         t0 = time.monotonic()
-        stderr_path = self.scratch / "stderr"
+        side = "ipxe" if stop_at_status else "bootsh"
+        stderr_path = self.scratch / f"stderr-{side}"
+        master = slave = -1
+        if side == "bootsh":
+            master, slave = os.openpty()
+            # Raw from the start: keys typed before bootsh reads them are neither echoed nor
+            # held for a whole line by the kernel (iPXE's console has no such layer).
+            tty.setraw(slave)
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 25, 80, 0, 0))
+            stdin: int = slave
+            stdout: int = slave
+        else:
+            stdin = stdout = subprocess.PIPE
         with stderr_path.open("wb") as stderr:
             proc = subprocess.Popen(
                 argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
+                stdin=stdin,
+                stdout=stdout,
                 stderr=stderr,
                 cwd=ROOT,
-                env={**os.environ, "NO_COLOR": "1"},
+                env={**os.environ, "NO_COLOR": "1", "TERM": "vt100"},
                 start_new_session=True,
             )
+        if slave >= 0:
+            os.close(slave)
+
+        def type_keys(keys: bytes) -> None:
+            if master >= 0:
+                os.write(master, keys)
+            else:
+                assert proc.stdin is not None
+                proc.stdin.write(keys)
+                proc.stdin.flush()
+
+        def done(data: bytes) -> bool:
+            return stop_at_status and _STATUS_LINE.search(data) is not None
+
         try:
-            assert proc.stdin is not None
-            if case.keys:
-                proc.stdin.write(case.keys)
-            proc.stdin.close()
-
-            def done(data: bytes) -> bool:
-                return stop_at_status and _STATUS_LINE.search(data) is not None
-
-            data, timed_out = _read_until(proc, done, case.timeout)
+            fd = master if master >= 0 else proc.stdout.fileno()  # type: ignore[union-attr]
+            data, timed_out = _read_until(
+                fd, done, case.timeout, case.keys, case.after.encode(), type_keys
+            )
         finally:
             _stop(proc)
+            if master >= 0:
+                os.close(master)
         return Run(
             data.decode("utf-8", errors="replace"),
             stderr_path.read_text(errors="replace"),
@@ -507,13 +568,17 @@ def compare(case: Case, ipxe: Run, bootsh: Run, rules: list[Deliberate]) -> Resu
     result.ipxe_lines = normalise(ipxe.output, "ipxe")
     result.bootsh_lines = normalise(bootsh.output, "bootsh", bootsh_version=__version__)
     for rule in rules:
-        if rule.applies(case):
-            if rule.side in ("ipxe", "both"):
-                result.ipxe_lines = rule.apply(result.ipxe_lines)
-            if rule.side in ("bootsh", "both"):
-                result.bootsh_lines = rule.apply(result.bootsh_lines)
-            if rule.id not in result.deliberate:
-                result.deliberate.append(rule.id)
+        if not rule.applies(case):
+            continue
+        before = (result.ipxe_lines, result.bootsh_lines)
+        if rule.side in ("ipxe", "both"):
+            result.ipxe_lines = rule.apply(result.ipxe_lines)
+        if rule.side in ("bootsh", "both"):
+            result.bootsh_lines = rule.apply(result.bootsh_lines)
+        # Listed only where it changed something: the report says which differences a case
+        # really relies on.
+        if (result.ipxe_lines, result.bootsh_lines) != before and rule.id not in result.deliberate:
+            result.deliberate.append(rule.id)
     return result
 
 
@@ -558,8 +623,11 @@ def run_cases(
                 with lock:
                     worker = free.pop()
                 try:
-                    ipxe = worker.run_ipxe(case)
-                    bootsh = worker.run_bootsh(case)
+                    # The two sides use separate labs: run them at the same time.
+                    with concurrent.futures.ThreadPoolExecutor(1) as side:
+                        later = side.submit(worker.run_bootsh, case)
+                        ipxe = worker.run_ipxe(case)
+                        bootsh = later.result()
                 finally:
                     with lock:
                         free.append(worker)
