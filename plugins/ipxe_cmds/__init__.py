@@ -21,6 +21,7 @@ from bootsh_ipxe_cmds import (
     setting_cmds,
     trust_cmds,
     vlan_cmds,
+    system_cmds,
 )
 
 GROUPS = (
@@ -35,6 +36,7 @@ GROUPS = (
     ip_cmds,
     trust_cmds,
     vlan_cmds,
+    system_cmds,
 )
 
 

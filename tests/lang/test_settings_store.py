@@ -129,7 +129,6 @@ def test_a_new_child_moves_its_parent_last_among_equals() -> None:
     # goes after net1, so an unscoped name found in both now comes from net1.
     # (netX, registered before the netdevs, still finds the opened netdev's first.)
     s = store(Dev("net0", VIF), Dev("net1", RTL))
-    s.netx_fallback = False  # nothing opened: netX holds nothing
     s.set("net1/foo", "one")
     s.set("net0/foo", "zero")
     assert s.get("foo") == "zero"
@@ -329,6 +328,11 @@ def test_netdev_mac_can_be_set_and_reset_others_cannot() -> None:
 
 def test_netx_follows_the_last_opened_netdev() -> None:
     s = store(Dev("net0", VIF), Dev("net1", RTL))
+    # Nothing opened: netX is the empty redirect block, as in iPXE (measured: `show
+    # netX/mac` before any ifopen fails "Operation not supported").
+    with pytest.raises(SettingsError, match="Operation not supported"):
+        s.fetch(s.parse("netX/chip"))
+    s.netx_fallback = True  # bootsh's optional fallback: net0 until one is opened
     assert s.fetch(s.parse("netX/chip")).label == "net0/chip:string"
     s.last_opened = "net1"
     assert s.get("netX/chip") == "rtl8139"
@@ -387,7 +391,8 @@ def test_names_lists_stored_settings() -> None:
 
 def test_show_on_the_example_machine() -> None:
     assert run("show net0/mac") == (0, "net0/mac:hex = 00:16:3e:5f:48:e4\n", "")
-    assert run("show netX/bustype")[1] == "net0/bustype:string = XEN\n"
+    assert run("show net0/bustype")[1] == "net0/bustype:string = XEN\n"
+    assert run("show netX/bustype")[0] == 1  # nothing opened
     assert run("show mac")[1] == "net0/mac:hex = 00:16:3e:5f:48:e4\n"
     assert run("show net1/mac:hexhyp")[1] == "net1/mac:hexhyp = 00-16-3e-1a-2b-3c\n"
 
