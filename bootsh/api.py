@@ -137,6 +137,12 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "ERRFILE_X509",
     "parse_uri",
     "redact",
+    "Parameter",
+    "Parameters",
+    "claim_params",
+    "create_params",
+    "find_params",
+    "delete_params",
     "Image",
     "ImageFlag",
     "ImageType",
@@ -285,6 +291,12 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ERRFILE_X509": ("bootsh.boot.fetch", "ERRFILE_X509"),
     "parse_uri": ("bootsh.boot.uri", "parse_uri"),
     "redact": ("bootsh.boot.uri", "redact"),
+    "Parameter": ("bootsh.boot.params", "Parameter"),
+    "Parameters": ("bootsh.boot.params", "Parameters"),
+    "claim_params": ("bootsh.boot.params", "claim"),
+    "create_params": ("bootsh.boot.params", "create"),
+    "find_params": ("bootsh.boot.params", "find"),
+    "delete_params": ("bootsh.boot.params", "delete"),
     "Image": ("bootsh.boot.images", "Image"),
     "ImageFlag": ("bootsh.boot.images", "ImageFlag"),
     "ImageType": ("bootsh.boot.images", "ImageType"),
@@ -341,6 +353,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three lists agree)
+    from bootsh.boot.params import Parameter, Parameters
+    from bootsh.boot.params import claim as claim_params
+    from bootsh.boot.params import create as create_params
+    from bootsh.boot.params import delete as delete_params
+    from bootsh.boot.params import find as find_params
     from bootsh.boot.fetch import (
         ECANCELED_FETCH,
         ERRFILE_HTTPCORE,

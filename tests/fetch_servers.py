@@ -8,6 +8,8 @@ stdout and serves until killed:
 - ``trickle SIZE``: answers 200 with ``Content-Length: SIZE`` and sends 16 KiB every 50 ms
   (for a kill in the middle of the body).
 - ``redirect LOCATION``: answers 302 to LOCATION (which may be itself: a loop).
+- ``echo``: answers 200 with the request it received as the body (request line, headers and
+  body, CR LF as sent); a request with ``Content-Length`` has its body read first.
 - ``busy COUNT SECONDS``: answers the first COUNT requests ``503`` with ``Retry-After:
   SECONDS``, then 200 with 6000 bytes of ``ready``; logs ``request N`` on stderr.
 - ``chunked FILE [CUT]``: sends FILE with chunked encoding; with CUT, closes after CUT
@@ -92,6 +94,28 @@ def redirect(address: str, port: int, location: str) -> None:
         conn.sendall(
             f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
         )
+        conn.close()
+
+
+def echo(address: str, port: int) -> None:
+    server = _listen(address, port)
+    _ready()
+    while True:
+        conn, _ = server.accept()
+        data = _read_request(conn)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        while len(body) < length:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            body += chunk
+        reply = head + b"\r\n\r\n" + body
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(reply) + reply)
         conn.close()
 
 
@@ -230,6 +254,7 @@ MODES = {
     "short": short,
     "trickle": trickle,
     "redirect": redirect,
+    "echo": echo,
     "chunked": chunked,
     "busy": busy,
     "https": https,

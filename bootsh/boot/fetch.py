@@ -34,6 +34,7 @@ from bootsh.ipxe_errors import strerror
 from bootsh.net.monojob import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB
 
 if TYPE_CHECKING:
+    from bootsh.boot.params import Parameters
     from bootsh.shell import Shell
 
 # -- iPXE's error numbers for downloads ------------------------------------------------------
@@ -91,6 +92,9 @@ class FetchRequest:
     shell: Shell
     #: The URI the body finally came from; a scheme that follows redirects sets it.
     final_uri: str = ""
+    #: The request parameter list a ``##params`` suffix named (``bootsh.boot.params``): form
+    #: fields, headers and a method for HTTP; other schemes ignore it, as iPXE's do.
+    params: Parameters | None = None
 
     def __post_init__(self) -> None:
         if not self.final_uri:
@@ -240,6 +244,7 @@ def fetch(
     timeout: float | None = None,
     quiet: bool = False,
     label: str | None = None,
+    params: Parameters | None = None,
 ) -> Download:
     """Download ``uri`` (absolute) into ``directory / name`` and return what arrived.
 
@@ -278,7 +283,7 @@ def fetch(
         fd, temp_name = tempfile.mkstemp(prefix=".fetch-", suffix=".part", dir=directory)
         temp = Path(temp_name)
         with os.fdopen(fd, "wb") as sink:
-            request = FetchRequest(uri, sink, timeout, progress.update, shell)
+            request = FetchRequest(uri, sink, timeout, progress.update, shell, params=params)
             scheme.open(request)
         size = temp.stat().st_size
         os.replace(temp, final)

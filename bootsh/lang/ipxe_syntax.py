@@ -427,9 +427,8 @@ COMMANDS: tuple[CommandSyntax, ...] = (
     # -- request parameters (param_cmd.c) ----------------------------------------------------
     CommandSyntax(
         "params",
-        # --method is not in the stored param_cmd.c but upstream's own cloud scripts use
-        # `params --method PUT` (2026); its short letter is a guess.
-        (_o("n", "name", _REQ), _o("d", "delete", _NONE), _o("m", "method", _REQ)),
+        # Upstream's order (hci/commands/param_cmd.c, 2026): --name, --method, --delete.
+        (_o("n", "name", _REQ), _o("m", "method", _REQ), _o("d", "delete", _NONE)),
         None,
         0,
         0,

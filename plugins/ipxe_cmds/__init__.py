@@ -18,6 +18,7 @@ from bootsh_ipxe_cmds import (
     ip_cmds,
     menu_cmds,
     netdev_cmds,
+    param_cmds,
     setting_cmds,
     trust_cmds,
     vlan_cmds,
@@ -36,6 +37,7 @@ GROUPS = (
     ip_cmds,
     trust_cmds,
     vlan_cmds,
+    param_cmds,
     system_cmds,
 )
 

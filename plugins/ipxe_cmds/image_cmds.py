@@ -40,6 +40,7 @@ from bootsh.api import (
     Option,
     SettingsError,
     Shell,
+    claim_params,
     close_store,
     error_number,
     fetch,
@@ -93,6 +94,9 @@ def download(
     Returns the image, or the iPXE error number (the download line already said why).
     """
     store = store_of(shell)
+    # iPXE's parse_uri(): a "##params" suffix names a request parameter list, which the
+    # download takes; the rest is the URI.
+    uri, params = claim_params(shell, uri)
     absolute = store.resolve(shell, uri)
     try:
         done = fetch(
@@ -103,6 +107,7 @@ def download(
             timeout=timeout,
             quiet=quiet,
             label=redact(uri),
+            params=params,
         )
     except FetchError as exc:
         return exc.errno

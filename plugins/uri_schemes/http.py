@@ -84,6 +84,10 @@ EIO_5XX = error_number("EIO", ERRFILE_HTTPCORE, 0x05)
 EINVAL_STATUS = error_number("EINVAL", ERRFILE_HTTPCORE, 0x01)
 EINVAL_CONTENT_LENGTH = error_number("EINVAL", ERRFILE_HTTPCORE, 0x03)
 EPIPE_CLOSED = error_number("EPIPE", ERRFILE_HTTPCORE)
+#: A parameter list's ``--method`` that HTTP does not have.
+ENOTSUP_METHOD = error_number("ENOTSUP", ERRFILE_HTTPCORE)
+#: The body type of a form POST (``http_open_uri``).
+FORM_TYPE = "application/x-www-form-urlencoded"
 ELOOP_REDIRECTS = error_number("ELOOP", ERRFILE_HTTPCORE)
 ECONNRESET_TCP = error_number("ECONNRESET", ERRFILE_TCP)
 ETIMEDOUT_TCP = error_number("ETIMEDOUT", ERRFILE_TCP)
@@ -189,6 +193,9 @@ def open_http(request: FetchRequest) -> None:
             request.final_uri = uri
             return
         hops += 1
+        # A redirect opens its Location afresh (iPXE's xfer_redirect): a plain GET, without
+        # the parameter list the first URI carried.
+        request.params = None
         if hops > MAX_REDIRECTS:
             raise FetchError(ELOOP_REDIRECTS, f"more than {MAX_REDIRECTS} redirects, last to {uri}")
         try:
@@ -222,6 +229,18 @@ def _target(parts: urllib.parse.SplitResult) -> str:
     return f"{path}?{query}" if parts.query else path
 
 
+def _method_and_body(request: FetchRequest) -> tuple[str, bytes | None]:
+    """iPXE's ``http_open_uri``: POST with the list's form fields, else GET; the list's own
+    method instead when it names one (an unknown one: "Operation not supported")."""
+    params = request.params
+    if params is None:
+        return "GET", None
+    method = params.http_method()
+    if method is None:
+        raise FetchError(ENOTSUP_METHOD, f"HTTP has no method {params.method!r}")
+    return method, params.body() if params.form else None
+
+
 def _get(
     request: FetchRequest, parts: urllib.parse.SplitResult, context: ssl.SSLContext | None
 ) -> str | None:
@@ -244,8 +263,9 @@ def _get(
         _connect(conn, host, user_timeout)
         assert conn.sock is not None
         conn.sock.settimeout(silence)
+        method, body = _method_and_body(request)
         try:
-            conn.putrequest("GET", _target(parts), skip_accept_encoding=True)
+            conn.putrequest(method, _target(parts), skip_accept_encoding=True)
             conn.putheader("User-Agent", USER_AGENT)
             conn.putheader("Accept-Encoding", "identity")
             conn.putheader("Connection", "close")
@@ -254,7 +274,14 @@ def _get(
                 password = urllib.parse.unquote(parts.password or "")
                 token = base64.b64encode(f"{user}:{password}".encode()).decode()
                 conn.putheader("Authorization", f"Basic {token}")
-            conn.endheaders()
+            if body is not None:
+                conn.putheader("Content-Type", FORM_TYPE)
+                conn.putheader("Content-Length", str(len(body)))
+            if request.params is not None:
+                # The list's headers after the fixed ones, as iPXE's http_format_headers.
+                for header in request.params.headers:
+                    conn.putheader(header.key, header.value)
+            conn.endheaders(body)
             response = conn.getresponse()
         except (http.client.RemoteDisconnected, BrokenPipeError) as exc:
             raise FetchError(EPIPE_CLOSED, f"{host} closed the connection: {exc}") from exc

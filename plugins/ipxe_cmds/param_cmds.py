@@ -1,0 +1,110 @@
+"""Request parameters and image settings: ``params``, ``param`` (iPXE's
+``hci/commands/param_cmd.c``) and ``imgset`` (``hci/commands/image_set_cmd.c``), upstream
+iPXE's (Debian's 2025 build has none of them). The lists and the ``##params`` URI suffix live
+in ``bootsh.boot.params``; a download of such a URI sends them (HTTP POST of the form fields,
+the headers, the list's method).
+
+``imgset [--keep] [--timeout T] [--quiet] <setting> <uri|name>`` acquires an image (a
+registered one of that name, else a download) and stores its bytes in the setting (as a
+string unless the name gives a type), then unregisters the image unless ``--keep``: AWS's
+``imgset authtoken http://169.254.169.254/latest/api/token##params`` is the pattern.
+"""
+
+from __future__ import annotations
+
+from bootsh.api import (
+    SYNTAX,
+    ArgReq,
+    Command,
+    Invocation,
+    Option,
+    Parameter,
+    SettingsError,
+    error_number,
+    store_of,
+)
+from bootsh.api import create_params as create
+from bootsh.api import delete_params as delete
+from bootsh.api import find_params as find
+from bootsh_ipxe_cmds.image_cmds import acquire
+
+ERRFILE_PARSEOPT = 0x00162000  # core/parseopt.c
+#: ``No default parameter list`` / ``"x": no such parameter list`` (parse_parameters).
+ENOENT_PARAMS = error_number("ENOENT", ERRFILE_PARSEOPT)
+
+
+def _options(name: str) -> tuple[Option, ...]:
+    return tuple(
+        Option(o.long, o.short, o.long if o.arg is ArgReq.REQUIRED else None)
+        for o in SYNTAX[name].options
+    )
+
+
+def params(inv: Invocation) -> int:
+    made = create(inv.shell, inv.value("name"), inv.value("method"))
+    if inv.flag("delete"):
+        delete(inv.shell, made)
+    return 0
+
+
+def param(inv: Invocation) -> int:
+    shell = inv.shell
+    name = inv.value("params")
+    found = find(shell, name)
+    if found is None:
+        shell.print(
+            f'"{name}": no such parameter list' if name is not None else "No default parameter list"
+        )
+        return ENOENT_PARAMS
+    # concat_args: the value is the remaining words joined by single spaces ("" if none).
+    found.entries.append(Parameter(inv.args[0], " ".join(inv.args[1:]), inv.flag("header")))
+    return 0
+
+
+def imgset(inv: Invocation) -> int:
+    shell = inv.shell
+    setting_name, name_uri = inv.args
+    try:
+        named = shell.settings.parse(setting_name, create=True)
+    except SettingsError as exc:
+        shell.print(f'"{setting_name}": invalid setting')
+        return exc.errno
+    got = acquire(shell, name_uri, inv)
+    if isinstance(got, int):
+        return got
+    status = 0
+    try:
+        data = got.path.read_bytes()
+        if data:
+            shell.settings.store_raw(named, data, "string")
+        else:
+            shell.settings.store(named, None)  # an empty value deletes, as store_setting
+    except SettingsError as exc:
+        shell.print(f'Could not store "{named.setting.name}": {exc}')
+        status = exc.errno
+    except OSError as exc:
+        shell.diagnose(f"cannot read {got.name}: {exc}")
+        status = 1
+    if not inv.flag("keep"):
+        store_of(shell).free(got)
+    return status
+
+
+def _record(name: str, handler: object, summary: str) -> Command:
+    syntax = SYNTAX[name]
+    return Command(
+        name,
+        handler,  # type: ignore[arg-type]
+        summary,
+        args=syntax.usage or "",
+        options=_options(name),
+        min_args=syntax.min_args,
+        max_args=syntax.max_args,
+    )
+
+
+COMMANDS = (
+    _record("params", params, "create (or --delete) a request parameter list"),
+    _record("param", param, "add a form field (or --header) to a parameter list"),
+    _record("imgset", imgset, "store an image's contents in a setting"),
+)
