@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from bootsh.api import Command, Shell, hookimpl, route_applicator
 from bootsh_ipxe_cmds import (
+    archive_cmds,
     config_cmds,
     console_cmds,
     extensions,
@@ -38,6 +39,7 @@ GROUPS = (
     trust_cmds,
     vlan_cmds,
     param_cmds,
+    archive_cmds,
     system_cmds,
 )
 
