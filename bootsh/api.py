@@ -182,6 +182,10 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "NoChoice",
     "menus_of",
     "run_menu",
+    "FormState",
+    "FormCancelled",
+    "NoInputs",
+    "run_form",
 ]
 
 #: Public name -> (defining module, its name there).
@@ -334,6 +338,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "NoChoice": ("bootsh.console.menu", "NoChoice"),
     "menus_of": ("bootsh.console.menu", "menus_of"),
     "run_menu": ("bootsh.console.menu", "run_menu"),
+    "FormState": ("bootsh.console.form", "FormState"),
+    "FormCancelled": ("bootsh.console.form", "FormCancelled"),
+    "NoInputs": ("bootsh.console.form", "NoInputs"),
+    "run_form": ("bootsh.console.form", "run_form"),
 }
 
 
@@ -389,6 +397,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     from bootsh.boot.kexec import BootPlan, KexecError, PinMismatch, PlanFile, check_pins
     from bootsh.boot.kexec import boot as kexec_boot
     from bootsh.boot.uri import parse_uri, redact
+    from bootsh.console.form import FormCancelled, FormState, NoInputs, run_form
     from bootsh.console.menu import (
         Cancelled,
         Menu,

@@ -46,6 +46,8 @@ class MenuItem:
     text: str
     key: int = 0  # hot key (0: none)
     default: bool = False
+    #: ``item --secret``: a form input shown as ``*`` (menus ignore it).
+    secret: bool = False
 
 
 @dataclass

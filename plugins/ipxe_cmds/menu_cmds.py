@@ -1,16 +1,25 @@
-"""Menu commands as iPXE's ``hci/commands/dynui_cmd.c`` has them: ``menu``, ``item``, ``choose``.
+"""Menu and form commands as iPXE's ``hci/commands/dynui_cmd.c`` has them: ``menu``, ``form``,
+``item``, ``choose``, ``present``.
 
-- ``menu [--name <name>] [--delete] [<title>]`` creates a menu (replacing one of that name);
-  with ``--delete`` it is created and destroyed, which deletes any menu of that name.
-- ``item [--menu <menu>] [--key <key>] [--default] [--gap] [<name> [<text>]]`` adds an item
-  to the named (or the unnamed) menu; an item without a name, or ``--gap``, is a separator.
-- ``choose [--menu <menu>] [--default <name>] [--timeout <timeout>] [--keep] <setting>``
-  shows the menu and stores the chosen item's name in the setting; the menu is destroyed
-  afterwards, whatever happened, unless ``--keep``. Esc cancels (ECANCELED).
+- ``menu``/``form [--name <name>] [--delete] [<title>]`` create a dynamic user interface (one
+  namespace for both, replacing one of that name); with ``--delete`` it is created and
+  destroyed, which deletes any of that name.
+- ``item [--menu|--form <name>] [--key <key>] [--default] [--secret] [--gap] [<name>
+  [<text>]]`` adds an item to the named (or the default) interface; in a menu an item without
+  a name, or ``--gap``, is a separator; in a form an item with a name is an input for that
+  setting, one without is a label, ``--secret`` hides what is typed.
+- ``choose [--menu <menu>] [--default <name>] [--timeout <timeout>] [--retimeout <timeout>]
+  [--keep] <setting>`` shows the menu and stores the chosen item's name in the setting; the
+  menu is destroyed afterwards, whatever happened, unless ``--keep``. Esc cancels
+  (ECANCELED). ``--retimeout`` (the timeout after a key was pressed) is accepted; bootsh's
+  menu, like iPXE's before it, stops counting once a key is pressed.
+- ``present [--form <form>] [--keep]`` shows the form (``bootsh.console.form``) and stores its
+  values when the user saves it; destroyed afterwards unless ``--keep``.
 
 On a terminal the menu is full screen (``bootsh.console.menu``). Without one nothing may block: with
 a timeout, ``choose`` waits for it (as iPXE with no key pressed) and takes the default;
-without a timeout it fails at once, saying there is no terminal to ask.
+without a timeout it fails at once, saying there is no terminal to ask; ``present`` always
+fails so (a form has no timeout).
 """
 
 from __future__ import annotations
@@ -31,15 +40,17 @@ from bootsh.api import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from prompt_toolkit.input import Input
     from prompt_toolkit.output import Output
 
-    from bootsh.api import Menu, Shell
+    from bootsh.api import FormState, Menu, Shell
 
-#: hci/tui/menu_ui.c's error file is not known here; its errors carry none.
-ERRFILE_MENU_UI = 0x00000000
+ERRFILE_MENU_UI = 0x002CE000  # hci/tui/menu_ui.c (ERRFILE_OTHER | 0x002c0000)
+ERRFILE_FORM_UI = 0x0063E000  # hci/tui/form_ui.c (ERRFILE_OTHER | 0x00630000)
 
-#: ``"x": no such menu`` (parse_dynui in core/parseopt.c)
+#: ``"x": no such user interface`` (parse_dynui in core/parseopt.c)
 ENOENT_MENU = ipxe_errno(0x2D, ERRFILE_PARSEOPT, 0, 2)
 #: a menu with no named item cannot be shown (show_menu)
 ENOENT_NO_ITEMS = ipxe_errno(0x2D, ERRFILE_MENU_UI, 0, 2)
@@ -47,6 +58,12 @@ ENOENT_NO_ITEMS = ipxe_errno(0x2D, ERRFILE_MENU_UI, 0, 2)
 ECANCELED_MENU = ipxe_errno(0x0B, ERRFILE_MENU_UI, 0, 125)
 #: bootsh only: no terminal to ask and no timeout to wait for
 ENOTTY_MENU = ipxe_errno(0x3D, ERRFILE_MENU_UI, 0, 25)
+#: a form without inputs (layout_form)
+EINVAL_FORM = ipxe_errno(0x1C, ERRFILE_FORM_UI, 0, 22)
+#: Esc or Ctrl-C in the form
+ECANCELED_FORM = ipxe_errno(0x0B, ERRFILE_FORM_UI, 0, 125)
+#: bootsh only: no terminal to show the form on
+ENOTTY_FORM = ipxe_errno(0x3D, ERRFILE_FORM_UI, 0, 25)
 
 
 def parse_key(text: str) -> int:
@@ -72,7 +89,9 @@ def _find(inv: Invocation, name: str | None) -> Menu | int:
 
     menu = menus_of(inv.shell).find(name)
     if menu is None:
-        inv.shell.print(f'"{name}": no such menu' if name is not None else "No unnamed menu")
+        inv.shell.print(
+            f'"{name}": no such user interface' if name is not None else "No default user interface"
+        )
         return ENOENT_MENU
     return menu
 
@@ -94,10 +113,14 @@ def item(inv: Invocation) -> int:
     label = None if inv.flag("gap") or not args else args.pop(0)
     key_text = inv.value("key")
     key = parse_key(key_text) if key_text is not None else 0
-    found = _find(inv, inv.value("menu"))
+    # --menu and --form fill the same field in iPXE: the last one given wins.
+    given = [key for key in inv.options if key in ("menu", "form")]
+    found = _find(inv, inv.value(given[-1]) if given else None)
     if isinstance(found, int):
         return found
-    found.items.append(MenuItem(label, " ".join(args), key, inv.flag("default")))
+    found.items.append(
+        MenuItem(label, " ".join(args), key, inv.flag("default"), inv.flag("secret"))
+    )
     return 0
 
 
@@ -107,6 +130,9 @@ def choose(inv: Invocation) -> int:
     shell = inv.shell
     timeout_text = inv.value("timeout")  # options are parsed before the setting, as in iPXE
     timeout_ms = parse_integer(timeout_text) if timeout_text is not None else 0
+    retimeout = inv.value("retimeout")
+    if retimeout is not None:
+        parse_integer(retimeout)
     try:
         named = shell.settings.parse(inv.args[0], create=True)
     except SettingsError as exc:
@@ -170,13 +196,82 @@ def _show(shell: Shell, menu: Menu, timeout: float | None, select: str | None) -
     return 0, chosen.label
 
 
+def present(inv: Invocation) -> int:
+    from bootsh.api import FormCancelled, FormState, NoInputs, menus_of, run_form
+
+    shell = inv.shell
+    found = _find(inv, inv.value("form"))
+    if isinstance(found, int):
+        return found
+    try:
+        return _present(shell, found, FormState, NoInputs, FormCancelled, run_form)
+    finally:
+        if not inv.flag("keep"):
+            menus_of(shell).destroy(found)
+
+
+def _present(
+    shell: Shell,
+    form: Menu,
+    state_type: type[FormState],
+    no_inputs: type[Exception],
+    cancelled: type[Exception],
+    run: Callable[..., None],
+) -> int:
+    values: dict[str, str] = {}
+    for item in form.items:
+        if item.label is None:
+            continue
+        try:
+            named = shell.settings.parse(item.label, create=True)
+        except SettingsError as exc:
+            shell.print(f'"{item.label}": invalid setting')
+            return exc.errno
+        try:
+            values[item.label] = shell.settings.fetch(named).format()
+        except SettingsError:
+            values[item.label] = ""
+
+    def save(name: str, value: str) -> str:
+        try:
+            shell.settings.store(shell.settings.parse(name, create=True), value or None)
+        except SettingsError as exc:
+            return str(exc)
+        return ""
+
+    try:
+        state = state_type.of(form, values, save)
+    except no_inputs:
+        return EINVAL_FORM
+    io = terminal_io(shell)
+    if io is None:
+        shell.diagnose(f"present: no terminal to show the form {form.title!r} on")
+        return ENOTTY_FORM
+    input, output = io
+    try:
+        run(state, input=input, output=output, color=not os.environ.get("NO_COLOR"))
+    except (cancelled, KeyboardInterrupt):
+        return ECANCELED_FORM
+    return 0
+
+
+_DYNUI_OPTIONS = (Option("name", "n", "name"), Option("delete", "d"))
+
 COMMANDS = (
     Command(
         "menu",
         menu,
         "create a menu",
         args="[<title>]",
-        options=(Option("name", "n", "name"), Option("delete", "d")),
+        options=_DYNUI_OPTIONS,
+        max_args=None,
+    ),
+    Command(
+        "form",
+        menu,
+        "create a form",
+        args="[<title>]",
+        options=_DYNUI_OPTIONS,
         max_args=None,
     ),
     Command(
@@ -186,8 +281,10 @@ COMMANDS = (
         args="[<name> [<text>]]",
         options=(
             Option("menu", "m", "menu"),
+            Option("form", "f", "form"),
             Option("key", "k", "key"),
             Option("default", "d"),
+            Option("secret", "s"),
             Option("gap", "g"),
         ),
         max_args=None,
@@ -201,9 +298,16 @@ COMMANDS = (
             Option("menu", "m", "menu"),
             Option("default", "d", "default"),
             Option("timeout", "t", "timeout"),
+            Option("retimeout", "r", "retimeout"),
             Option("keep", "k"),
         ),
         min_args=1,
         max_args=1,
+    ),
+    Command(
+        "present",
+        present,
+        "show a form and store its values",
+        options=(Option("form", "f", "form"), Option("keep", "k")),
     ),
 )

@@ -446,9 +446,17 @@ _PLACEHOLDERS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# A full-screen user interface (menu, form, console): iPXE's curses starts by clearing the
+# screen and ends by clearing it again; bootsh's prompt_toolkit uses the alternate screen.
+# What is drawn in between is compared as one placeholder (the screen's drawing is each
+# side's own; what the UI stores and what is printed around it are compared).
+_SCREEN = re.compile(r"(?s)(?:\x1b\[2J|\x1b\[\?1049h).*(?:\x1b\[2J|\x1b\[\?1049l)")
+
+
 def normalise(text: str, side: str, *, bootsh_version: str = "") -> list[str]:
     """The lines to compare, from one side's raw output (see README.md, "Normalisation")."""
     text = text.replace("\r\n", "\n")
+    text = _SCREEN.sub("<screen>", text)
     text = _ANSI.sub("", text)
     # A NUL (iPXE's `Unrecognised option "-%c"` for a lone "-") shows as nothing on a screen.
     text = text.replace("\0", "")
