@@ -169,11 +169,11 @@ def test_menus_live_in_the_shell(shell: Shell, host: PluginHost) -> None:
 
 def test_item_and_choose_need_the_menu() -> None:
     status, out, _ = run("item a A")
-    assert status == 1 and out == "No unnamed menu\n"
+    assert status == 1 and out == "No default user interface\n"
     status, out, _ = run("menu", "item --menu x a A")
-    assert status == 1 and out == '"x": no such menu\n'
+    assert status == 1 and out == '"x": no such user interface\n'
     status, out, _ = run("choose -m nosuch x")
-    assert out == '"nosuch": no such menu\n'
+    assert out == '"nosuch": no such user interface\n'
 
 
 def test_choose_without_a_terminal_or_timeout_fails_at_once() -> None:
@@ -195,7 +195,7 @@ def test_choose_without_a_terminal_takes_the_default_after_the_timeout() -> None
         "choose x || echo freed",
     )
     took = time.monotonic() - start
-    assert status == 0 and out == "b\nNo unnamed menu\nfreed\n"  # the menu was freed
+    assert status == 0 and out == "b\nNo default user interface\nfreed\n"  # the menu was freed
     assert took >= 0.3
 
 
@@ -217,7 +217,7 @@ def test_choose_of_a_menu_of_gaps_fails_and_frees_it() -> None:
         "menu", "item -g only a gap", "choose -t 10 x || echo ${errno}", "choose x"
     )
     assert status == 1
-    assert out.splitlines() == [f"0x{menu_cmds.ENOENT_NO_ITEMS:x}", "No unnamed menu"]
+    assert out.splitlines() == [f"0x{menu_cmds.ENOENT_NO_ITEMS:x}", "No default user interface"]
 
 
 def test_usage_and_bad_arguments() -> None:

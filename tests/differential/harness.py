@@ -116,7 +116,16 @@ class Case:
         return cls(name, path, timeout, keys, after)
 
 
-_KEY_NAMES = {"enter": b"\r", "esc": b"\x1b", "space": b" ", "down": b"\x1b[B", "up": b"\x1b[A"}
+_KEY_NAMES = {
+    "enter": b"\r",
+    "esc": b"\x1b",
+    "space": b" ",
+    "down": b"\x1b[B",
+    "up": b"\x1b[A",
+    "backspace": b"\x08",  # iPXE's KEY_BACKSPACE is Ctrl-H
+    "ctrl-x": b"\x18",
+    "ctrl-c": b"\x03",
+}
 
 
 def _parse_keys(text: str) -> bytes:
@@ -456,15 +465,15 @@ _SCREEN = re.compile(r"(?s)(?:\x1b\[2J|\x1b\[\?1049h).*(?:\x1b\[2J|\x1b\[\?1049l
 def normalise(text: str, side: str, *, bootsh_version: str = "") -> list[str]:
     """The lines to compare, from one side's raw output (see README.md, "Normalisation")."""
     text = text.replace("\r\n", "\n")
-    text = _SCREEN.sub("<screen>", text)
-    text = _ANSI.sub("", text)
-    # A NUL (iPXE's `Unrecognised option "-%c"` for a lone "-") shows as nothing on a screen.
-    text = text.replace("\0", "")
     start = text.find(BEGIN + "\n")
     if start >= 0:
         text = text[start + len(BEGIN) + 1 :]
     elif side == "ipxe":
         text = "<no begin marker>\n" + text
+    text = _SCREEN.sub("<screen>", text)
+    text = _ANSI.sub("", text)
+    # A NUL (iPXE's `Unrecognised option "-%c"` for a lone "-") shows as nothing on a screen.
+    text = text.replace("\0", "")
     if side == "bootsh":
         text = _translate_numbers(text)
     lines = screen_lines(text)
