@@ -89,16 +89,19 @@ class Case:
     name: str  # path under cases/ without .ipxe, e.g. "flow/echo-basic"
     path: Path
     timeout: float = DEFAULT_TIMEOUT
-    #: ``#@ keys: ...``: keystrokes typed on the console of both sides...
-    keys: bytes = b""
-    #: ...once the output shows this text (``#@ after: ...``; default: the case has started).
-    after: str = BEGIN
+    #: Keystrokes typed on the console of both sides, in steps: ``(after, keys)`` types
+    #: ``keys`` once the output shows ``after`` (after where the previous step typed).
+    steps: tuple[tuple[str, bytes], ...] = ()
+
+    @property
+    def keys(self) -> bytes:
+        return b"".join(keys for _, keys in self.steps)
 
     @classmethod
     def load(cls, path: Path) -> Case:
         name = path.relative_to(CASES).with_suffix("").as_posix()
         timeout = DEFAULT_TIMEOUT
-        keys = b""
+        steps: list[tuple[str, bytes]] = []
         after = BEGIN
         for line in path.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
             if not line.startswith("#@"):
@@ -108,12 +111,13 @@ class Case:
             if key == "timeout":
                 timeout = float(value)
             elif key == "keys":
-                keys = _parse_keys(value)
+                steps.append((after, _parse_keys(value)))
+                after = BEGIN
             elif key == "after":
                 after = value
             else:
                 raise HarnessError(f"{path}: unknown case directive #@ {key}")
-        return cls(name, path, timeout, keys, after)
+        return cls(name, path, timeout, tuple(steps))
 
 
 _KEY_NAMES = {
@@ -159,21 +163,21 @@ def _read_until(
     fd: int,
     done: Callable[[bytes], bool],
     timeout: float,
-    keys: bytes = b"",
-    after: bytes = b"",
+    steps: Sequence[tuple[str, bytes]] = (),
     type_keys: Callable[[bytes], None] | None = None,
 ) -> tuple[bytes, bool]:
     """Read ``fd`` until ``done(data)``, its end, or ``timeout``; never blocks past the deadline.
-    ``keys`` are typed (``type_keys``) once the output shows ``after``. Returns the data and
-    whether the deadline passed."""
+    Each step's keys are typed (``type_keys``) once the output shows its text after the point
+    where the previous step typed. Returns the data and whether the deadline passed."""
     data = b""
     deadline = time.monotonic() + timeout
-    typed = not keys
+    pending = [(after.encode(), keys) for after, keys in steps]
+    since = 0
     while not done(data):
-        if not typed and after in data:
+        while pending and pending[0][0] in data[since:]:
             assert type_keys is not None
-            type_keys(keys)
-            typed = True
+            type_keys(pending.pop(0)[1])
+            since = len(data)
         left = deadline - time.monotonic()
         if left <= 0:
             return data, True
@@ -315,9 +319,7 @@ class Worker:
 
         try:
             fd = master if master >= 0 else proc.stdout.fileno()  # type: ignore[union-attr]
-            data, timed_out = _read_until(
-                fd, done, case.timeout, case.keys, case.after.encode(), type_keys
-            )
+            data, timed_out = _read_until(fd, done, case.timeout, case.steps, type_keys)
         finally:
             _stop(proc)
             if master >= 0:
@@ -455,11 +457,16 @@ _PLACEHOLDERS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-# A full-screen user interface (menu, form, console): iPXE's curses starts by clearing the
-# screen and ends by clearing it again; bootsh's prompt_toolkit uses the alternate screen.
-# What is drawn in between is compared as one placeholder (the screen's drawing is each
-# side's own; what the UI stores and what is printed around it are compared).
-_SCREEN = re.compile(r"(?s)(?:\x1b\[2J|\x1b\[\?1049h).*(?:\x1b\[2J|\x1b\[\?1049l)")
+# A full-screen user interface (menu, form): iPXE's curses starts by clearing the screen,
+# setting the colour pair and clearing again (initscr), and ends by resetting the colours and
+# clearing (endwin); bootsh's prompt_toolkit uses the terminal's alternate screen. What is
+# drawn in between is each side's own drawing, compared as one placeholder line; what the UI
+# stores and what is printed around it are compared. (A lone clear, such as netboot.xyz's
+# `echo ${cls}`, is no UI: it is removed with the other escape sequences.)
+_SCREEN = {
+    "ipxe": re.compile(r"(?s)\x1b\[2J\x1b\[[0-9;]*m\x1b\[2J.*\x1b\[0m\x1b\[2J"),
+    "bootsh": re.compile(r"(?s)\x1b\[\?1049h.*\x1b\[\?1049l"),
+}
 
 
 def normalise(text: str, side: str, *, bootsh_version: str = "") -> list[str]:
@@ -470,7 +477,7 @@ def normalise(text: str, side: str, *, bootsh_version: str = "") -> list[str]:
         text = text[start + len(BEGIN) + 1 :]
     elif side == "ipxe":
         text = "<no begin marker>\n" + text
-    text = _SCREEN.sub("<screen>", text)
+    text = _SCREEN[side].sub("<screen>\n", text)
     text = _ANSI.sub("", text)
     # A NUL (iPXE's `Unrecognised option "-%c"` for a lone "-") shows as nothing on a screen.
     text = text.replace("\0", "")

@@ -3,6 +3,7 @@ translation, case directives, and the deliberate list against README.md."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -142,9 +143,12 @@ def test_case_directives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr("tests.differential.harness.CASES", tmp_path)
     path = tmp_path / "g" / "c.ipxe"
     path.parent.mkdir()
-    path.write_text("#!ipxe\n#@ timeout: 5\n#@ keys: ab enter esc\necho\n")
+    path.write_text(
+        "#!ipxe\n#@ timeout: 5\n#@ keys: ab enter esc\n#@ after: Menu\n#@ keys: down\necho\n"
+    )
     case = Case.load(path)
-    assert (case.name, case.timeout, case.keys) == ("g/c", 5.0, b"ab\r\x1b")
+    assert (case.name, case.timeout) == ("g/c", 5.0)
+    assert case.steps == (("@@begin", b"ab\r\x1b"), ("Menu", b"\x1b[B"))
     path.write_text("#!ipxe\n#@ nonsense: 1\n")
     with pytest.raises(HarnessError, match="unknown case directive"):
         Case.load(path)
@@ -152,3 +156,31 @@ def test_case_directives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_the_corpus_is_large_enough() -> None:
     assert len(all_cases()) >= 200
+
+
+def _drive(steps: tuple[tuple[str, bytes], ...], timeout: float) -> tuple[list[bytes], bool]:
+    """A fake console: typing "a" shows a second menu, typing "b" ends the case."""
+    from tests.differential.harness import _read_until
+
+    read_end, write_end = os.pipe()
+    typed: list[bytes] = []
+    replies = {b"a": b"Second menu\n", b"b": b"@@status 0x0\n"}
+
+    def type_keys(keys: bytes) -> None:
+        typed.append(keys)
+        os.write(write_end, replies.get(keys, b""))
+
+    os.write(write_end, b"@@begin\nFirst menu\n")
+    try:
+        _, timed_out = _read_until(read_end, lambda d: b"@@status" in d, timeout, steps, type_keys)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    return typed, timed_out
+
+
+def test_keys_are_typed_step_by_step_after_their_text() -> None:
+    assert _drive((("First menu", b"a"), ("Second menu", b"b")), 10) == ([b"a", b"b"], False)
+    # A step's text must appear after the point where the previous step typed: "First menu"
+    # was shown before "a" was typed, so "b" waits for a new one, which never comes.
+    assert _drive((("First menu", b"a"), ("First menu", b"b")), 0.5) == ([b"a"], True)
