@@ -361,11 +361,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three lists agree)
-    from bootsh.boot.params import Parameter, Parameters
-    from bootsh.boot.params import claim as claim_params
-    from bootsh.boot.params import create as create_params
-    from bootsh.boot.params import delete as delete_params
-    from bootsh.boot.params import find as find_params
     from bootsh.boot.fetch import (
         ECANCELED_FETCH,
         ERRFILE_HTTPCORE,
@@ -396,6 +391,11 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     )
     from bootsh.boot.kexec import BootPlan, KexecError, PinMismatch, PlanFile, check_pins
     from bootsh.boot.kexec import boot as kexec_boot
+    from bootsh.boot.params import Parameter, Parameters
+    from bootsh.boot.params import claim as claim_params
+    from bootsh.boot.params import create as create_params
+    from bootsh.boot.params import delete as delete_params
+    from bootsh.boot.params import find as find_params
     from bootsh.boot.uri import parse_uri, redact
     from bootsh.console.form import FormCancelled, FormState, NoInputs, run_form
     from bootsh.console.menu import (

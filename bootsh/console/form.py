@@ -180,7 +180,7 @@ def run_form(
             return 80, 24
 
     def fragments() -> StyleAndTextTuples:
-        columns, rows = size()
+        columns = size()[0]
         width = max(columns // 2, 1)
         col = (columns - width) // 2
         lines: StyleAndTextTuples = [("", "\n"), ("class:title", state.title.center(columns))]

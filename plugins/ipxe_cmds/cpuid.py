@@ -59,9 +59,7 @@ def _instruction() -> tuple[mmap.mmap, ctypes._CFuncPtr] | None:  # type: ignore
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return None
     try:
-        page = mmap.mmap(
-            -1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC
-        )
+        page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
     except (OSError, ValueError):  # a kernel or policy that refuses writable+executable
         return None
     page.write(_CODE)

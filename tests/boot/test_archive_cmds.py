@@ -26,7 +26,10 @@ def test_gzip_extracts_under_the_name_without_its_suffix(tmp_path: Path) -> None
     archive.write_bytes(gzip.compress(SCRIPT))
     status, out, err = run_cli(f"imgextract {archive.as_uri()}", "imgstat", "chain boot.ipxe")
     assert status == 0, err
-    assert out.splitlines()[1:] == [f"boot.ipxe : {len(SCRIPT)} bytes [script]", "extracted and run"]
+    assert out.splitlines()[1:] == [
+        f"boot.ipxe : {len(SCRIPT)} bytes [script]",
+        "extracted and run",
+    ]
 
 
 def test_zlib_with_a_name_and_keep(tmp_path: Path) -> None:
@@ -70,4 +73,6 @@ def test_imgmem_is_not_possible_from_linux() -> None:
     assert out == "Could not create image: Operation not supported (https://ipxe.org/3c05e05f)\n"
     assert "physical memory cannot be read by a Linux program" in err
     assert run_cli("imgmem x 1")[1] == '"x": invalid integer value\n'
-    assert run_cli("imgmem 1")[1].splitlines()[2] == "  imgmem [-n|--name <name>] <address> <length>"
+    assert (
+        run_cli("imgmem 1")[1].splitlines()[2] == "  imgmem [-n|--name <name>] <address> <length>"
+    )

@@ -134,7 +134,9 @@ def test_unknown_method_and_missing_list(lab: Lab) -> None:
         "echo ${t}",
     )
     lines = proc.stdout.splitlines()
-    assert lines[1] == f"http://{SERVER}/token... Operation not supported (https://ipxe.org/3c0c605f)"
+    assert (
+        lines[1] == f"http://{SERVER}/token... Operation not supported (https://ipxe.org/3c0c605f)"
+    )
     assert lines[2] == "0x3c0c605f"
     assert lines[-1] == "secret-token"
 

@@ -40,9 +40,9 @@ import sys
 import tempfile
 import termios
 import threading
-import tty
 import time
 import tomllib
+import tty
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -449,7 +449,13 @@ _PLACEHOLDERS: list[tuple[re.Pattern[str], str]] = [
     # "PXE-NBP"); Linux has no PXE: such an image has no type in bootsh.
     (re.compile(r" \[PXE-NBP\]"), ""),
     # The NIC: iPXE's virtio-net at its PCI address, bootsh's af_packet on the veth.
-    (re.compile(r"using (?:virtio-net on [0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]|af_packet on veth-cli)"), "using NIC"),
+    (
+        re.compile(
+            r"using (?:virtio-net on [0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]"
+            r"|af_packet on veth-cli)"
+        ),
+        "using NIC",
+    ),
     # Build facts: ${buildarch}, ${platform}, ${version}.
     (re.compile(r"\b1\.21\.1\+git20250501\.dad20602\+dfsg-1\b"), "VERSION"),
     # The dots iPXE prints while it waits (one per second, or per retry) depend on timing.
@@ -697,7 +703,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             failed += 1
             print(result.diff(), flush=True)
         if ns.raw:
-            print("--- raw ipxe\n" + result.ipxe.output + "\n--- raw bootsh\n" + result.bootsh.output)
+            print(
+                "--- raw ipxe\n" + result.ipxe.output + "\n--- raw bootsh\n" + result.bootsh.output
+            )
 
     try:
         for _ in run_cases(cases, ns.jobs, show):

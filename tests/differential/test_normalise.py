@@ -68,7 +68,7 @@ def test_missing_status_line_is_reported() -> None:
 def test_bootsh_error_numbers_become_the_pcbios_builds() -> None:
     # ENOENT in settings.c: Linux platform byte 2 (ENOENT), PC-BIOS 0x3b (TFTP file not found).
     out = normalise(
-        "@@begin\nCould not find \"x\": No such file or directory"
+        '@@begin\nCould not find "x": No such file or directory'
         " (https://ipxe.org/2d0c2002)\nerrno 0x2d0c2002\n@@status 0x2d0c2002\n",
         "bootsh",
     )
@@ -112,7 +112,9 @@ def test_placeholders_apply_to_both_sides() -> None:
 def test_compare_applies_deliberate_rewrites() -> None:
     case = Case("flow/help", CASES / "flow/help.ipxe")
     ipxe = Run(ipxe_raw("\nAvailable commands:\n\n  echo   exit\n\nType x\n@@status 0x0\n"))
-    bootsh = Run("@@begin\n\nAvailable commands:\n\n  exit   echo\n  more\n\nType x\n@@status 0x0\n")
+    bootsh = Run(
+        "@@begin\n\nAvailable commands:\n\n  exit   echo\n  more\n\nType x\n@@status 0x0\n"
+    )
     result = compare(case, ipxe, bootsh, load_deliberate())
     assert result.same, result.diff()
     assert result.deliberate == ["help-command-set"]

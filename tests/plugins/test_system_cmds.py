@@ -4,8 +4,10 @@ prints them (the differential corpus compares them with the real iPXE too)."""
 
 from __future__ import annotations
 
+import io
 import platform
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -96,7 +98,7 @@ def test_colour_and_cpair_ranges(host: PluginHost) -> None:
     shell = make_shell(host)
     assert shell.run_line("colour 8") == EINVAL_COLOUR
     assert shell.run_line("cpair 8") == EINVAL_CPAIR
-    assert shell.out.getvalue().splitlines() == [  # type: ignore[attr-defined]
+    assert cast(io.StringIO, shell.out).getvalue().splitlines() == [
         "Could not define colour: Invalid argument (https://ipxe.org/1c1e2016)",
         "Could not define colour pair: Invalid argument (https://ipxe.org/1c1d2016)",
     ]
