@@ -182,6 +182,8 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "NoChoice",
     "menus_of",
     "run_menu",
+    "ConfigState",
+    "run_config",
     "FormState",
     "FormCancelled",
     "NoInputs",
@@ -338,6 +340,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "NoChoice": ("bootsh.console.menu", "NoChoice"),
     "menus_of": ("bootsh.console.menu", "menus_of"),
     "run_menu": ("bootsh.console.menu", "run_menu"),
+    "ConfigState": ("bootsh.console.config_ui", "ConfigState"),
+    "run_config": ("bootsh.console.config_ui", "run_config"),
     "FormState": ("bootsh.console.form", "FormState"),
     "FormCancelled": ("bootsh.console.form", "FormCancelled"),
     "NoInputs": ("bootsh.console.form", "NoInputs"),
@@ -397,6 +401,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     from bootsh.boot.params import delete as delete_params
     from bootsh.boot.params import find as find_params
     from bootsh.boot.uri import parse_uri, redact
+    from bootsh.console.config_ui import ConfigState, run_config
     from bootsh.console.form import FormCancelled, FormState, NoInputs, run_form
     from bootsh.console.menu import (
         Cancelled,

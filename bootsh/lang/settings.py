@@ -693,6 +693,7 @@ class Settings:
 
     def find_block(self, scope: str) -> Block | None:
         """The block named ``scope`` (``net0``, ``net0.dhcp``; "" is the root), or None."""
+        self._sync()  # the netdevs' blocks, before anyone lists the root's children
         block: Block | None = self.root
         for part in scope.split(".") if scope else []:
             assert block is not None

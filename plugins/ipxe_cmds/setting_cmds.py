@@ -10,7 +10,25 @@ Usage strings, argument counts and messages are iPXE's: a name that does not par
 
 from __future__ import annotations
 
-from bootsh.api import Command, Invocation, NamedSetting, ParseError, SettingsError, parse_integer
+import os
+
+from bootsh.api import (
+    Command,
+    Invocation,
+    NamedSetting,
+    ParseError,
+    SettingsError,
+    error_number,
+    parse_integer,
+)
+
+ERRFILE_PARSEOPT = 0x00162000  # core/parseopt.c
+# settings_ui.c defines no error of its own: this file id is bootsh's, for its one error.
+ERRFILE_SETTINGS_UI = 0x0019E000
+#: ``"x": no such scope`` (parse_settings)
+EINVAL_SCOPE = error_number("EINVAL", ERRFILE_PARSEOPT)
+#: bootsh only: no terminal to show the editor on
+ENOTTY_CONFIG = error_number("ENOTTY", ERRFILE_SETTINGS_UI)
 
 
 def _parse(inv: Invocation, text: str, create: bool) -> NamedSetting | int:
@@ -75,7 +93,40 @@ def inc(inv: Invocation) -> int:
     return 0
 
 
+def config(inv: Invocation) -> int:
+    """``config [<scope>]``: iPXE's settings editor (``bootsh.console.config_ui``) on the
+    scope's block; without a terminal, one line saying so."""
+    from bootsh.api import ConfigState, run_config
+    from bootsh_ipxe_cmds.menu_cmds import terminal_io
+
+    shell = inv.shell
+    scope = inv.args[0] if inv.args else ""
+    block = shell.settings.find_block(scope)
+    if block is None:
+        shell.print(f'"{scope}": no such scope')
+        return EINVAL_SCOPE
+    io = terminal_io(shell)
+    if io is None:
+        shell.diagnose("config: no terminal to show the settings editor on")
+        return ENOTTY_CONFIG
+    input, output = io
+    run_config(
+        ConfigState(shell.settings, block),
+        input=input,
+        output=output,
+        color=not os.environ.get("NO_COLOR"),
+    )
+    return 0
+
+
 COMMANDS = (
+    Command(
+        "config",
+        config,
+        "edit settings interactively",
+        args="[<scope>]",
+        max_args=1,
+    ),
     Command(
         "show",
         show,
