@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
 from bootsh.api import (
@@ -65,15 +64,20 @@ def archive_kind(header: bytes) -> str | None:
 
 
 def _inflate(source: Path, target: Path, kind: str) -> None:
-    """Decompress ``source`` into ``target`` block by block; zlib.error when corrupt."""
+    """Decompress ``source`` into ``target`` block by block; ValueError when corrupt."""
+    import zlib  # only when an archive is extracted
+
     wbits = 16 + zlib.MAX_WBITS if kind == "gzip" else zlib.MAX_WBITS
     engine = zlib.decompressobj(wbits)
-    with source.open("rb") as src, target.open("wb") as dst:
-        while block := src.read(_BLOCK):
-            dst.write(engine.decompress(block))
-        dst.write(engine.flush())
+    try:
+        with source.open("rb") as src, target.open("wb") as dst:
+            while block := src.read(_BLOCK):
+                dst.write(engine.decompress(block))
+            dst.write(engine.flush())
+    except zlib.error as exc:
+        raise ValueError(str(exc)) from None
     if not engine.eof:
-        raise zlib.error("truncated archive")
+        raise ValueError("truncated archive")
 
 
 def imgextract(inv: Invocation) -> int:
@@ -93,7 +97,7 @@ def imgextract(inv: Invocation) -> int:
         target = store.directory / store.new_file()
         try:
             _inflate(got.path, target, kind)
-        except (zlib.error, OSError) as exc:
+        except (ValueError, OSError) as exc:
             target.unlink(missing_ok=True)
             shell.diagnose(f"cannot extract {got.name}: {exc}")
             status = EINVAL_GZIP if kind == "gzip" else EINVAL_ZLIB

@@ -33,7 +33,6 @@ from bootsh.api import (
     parse_integer,
     strerror,
 )
-from bootsh_ipxe_cmds import cpuid as cpu
 from bootsh_ipxe_cmds.console_cmds import parse_timeout
 
 ERRFILE_CPUID_CMD = 0x0080E000  # arch/x86/hci/commands/cpuid_cmd.c (ARCH | OTHER | 0)
@@ -96,6 +95,8 @@ def _command(name: str, handler: object, summary: str) -> Command:
 
 
 def cpuid(inv: Invocation) -> int:
+    from bootsh_ipxe_cmds import cpuid as cpu  # ctypes and mmap: only when a command asks
+
     bit = parse_integer(inv.args[0])
     extended = inv.flag("ext") or inv.flag("amd")
     registers = cpu.features(extended)

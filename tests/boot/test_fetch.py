@@ -381,9 +381,11 @@ def test_http_status_mapping_is_ipxes() -> None:
     assert (
         http_scheme.status_error(401, "").reason == "Permission denied (https://ipxe.org/020c610d)"
     )
-    assert http_scheme.status_error(418, "").errno == 0x1D0C6405
+    assert http_scheme.status_error(418, "").reason == (
+        "HTTP 4xx Client Error (https://ipxe.org/1d0c6405)"
+    )
     assert http_scheme.status_error(500, "").reason == (
-        "Input/output error (https://ipxe.org/1d0c6505)"
+        "HTTP 5xx Server Error (https://ipxe.org/1d0c6505)"
     )
 
 
@@ -688,7 +690,7 @@ def test_http_retry_after_is_honoured_then_bounded(lab: Lab, tmp_path: Path) -> 
         run = run_fetch(lab, uri, never)
         srv.kill()
         _, err = srv.communicate(timeout=10)
-    assert_failed(run, uri, "Input/output error (https://ipxe.org/1d0c6505)", never)
+    assert_failed(run, uri, "HTTP 5xx Server Error (https://ipxe.org/1d0c6505)", never)
     assert err.split() == ["request", "1", "request", "2", "request", "3", "request", "4",
                            "request", "5", "request", "6"]  # fmt: skip
 
