@@ -56,11 +56,12 @@ if TYPE_CHECKING:
 
     from bootsh.api import Shell
 
-# iPXE's error files (include/ipxe/errfile.h), positioned; readline.c's is not known here.
+# iPXE's error files (include/ipxe/errfile.h), positioned.
 ERRFILE_PROMPT = 0x0022E000  # usr/prompt.c
 ERRFILE_NVO_CMD = 0x0023E000  # hci/commands/nvo_cmd.c
 ERRFILE_LOGIN_UI = 0x0017E000  # hci/tui/login_ui.c
-ERRFILE_READLINE = 0x00000000
+ERRFILE_FORM_UI = 0x0063E000  # hci/tui/form_ui.c: login_ui is a form, its errors are the form's
+ERRFILE_READLINE = 0x0032E000  # hci/readline.c
 
 _ECANCELED = (0x0B, 125)
 _ETIMEDOUT = (0x4C, 110)
@@ -70,7 +71,7 @@ ETIMEDOUT_PROMPT = ipxe_errno(_ETIMEDOUT[0], ERRFILE_PROMPT, 0, _ETIMEDOUT[1])
 ECANCELED_PROMPT = ipxe_errno(_ECANCELED[0], ERRFILE_PROMPT, 0, _ECANCELED[1])
 ETIMEDOUT_READ = ipxe_errno(_ETIMEDOUT[0], ERRFILE_READLINE, 0, _ETIMEDOUT[1])
 ECANCELED_READ = ipxe_errno(_ECANCELED[0], ERRFILE_READLINE, 0, _ECANCELED[1])
-ECANCELED_LOGIN = ipxe_errno(_ECANCELED[0], ERRFILE_LOGIN_UI, 0, _ECANCELED[1])
+ECANCELED_LOGIN = ipxe_errno(_ECANCELED[0], ERRFILE_FORM_UI, 0, _ECANCELED[1])
 #: bootsh only: the command needs a terminal and there is none.
 ENOTTY_PROMPT = ipxe_errno(_ENOTTY[0], ERRFILE_PROMPT, 0, _ENOTTY[1])
 ENOTTY_READ = ipxe_errno(_ENOTTY[0], ERRFILE_NVO_CMD, 0, _ENOTTY[1])
@@ -309,32 +310,30 @@ def ask_credentials(
     input: Input | None = None,
     output: Output | None = None,
 ) -> tuple[str, str]:
-    """Username (prefilled) and password (hidden) through prompt_toolkit; raises
-    KeyboardInterrupt or EOFError when cancelled."""
-    from prompt_toolkit import PromptSession
-    from prompt_toolkit.key_binding import KeyBindings
-    from prompt_toolkit.key_binding.key_processor import KeyPressEvent
-    from prompt_toolkit.output import ColorDepth
-
-    bindings = KeyBindings()
-
-    @bindings.add("escape", eager=True)
-    def _cancel(event: KeyPressEvent) -> None:  # Esc cancels, as in iPXE's login_ui
-        event.app.exit(exception=KeyboardInterrupt())
+    """iPXE's ``login_ui``: a form with no title, the inputs "Username" and "Password" (secret),
+    prefilled with the settings' values; Enter, Enter saves, Ctrl-X saves at once. Raises
+    KeyboardInterrupt when cancelled (Esc, Ctrl-C)."""
+    from bootsh.api import FormCancelled, FormState, Menu, MenuItem, run_form
 
     settings = shell.settings
-    no_color = bool(os.environ.get("NO_COLOR"))
-    session: PromptSession[str] = PromptSession(
-        input=input,
-        output=output,
-        key_bindings=bindings,
-        color_depth=ColorDepth.MONOCHROME if no_color else None,
+    form = Menu(
+        None,
+        "",
+        [MenuItem("username", "Username"), MenuItem("password", "Password", secret=True)],
     )
-    username = session.prompt("Username: ", default=settings.get("username") or "")
-    password = session.prompt(
-        "Password: ", default=settings.get("password") or "", is_password=True
-    )
-    return username, password
+    values = {name: settings.get(name) or "" for name in ("username", "password")}
+    entered: dict[str, str] = {}
+
+    def keep(name: str, value: str) -> str:  # strings: nothing to refuse
+        entered[name] = value
+        return ""
+
+    state = FormState.of(form, values, keep)
+    try:
+        run_form(state, input=input, output=output, color=not os.environ.get("NO_COLOR"))
+    except FormCancelled:
+        raise KeyboardInterrupt from None
+    return entered["username"], entered["password"]
 
 
 def login(inv: Invocation) -> int:
