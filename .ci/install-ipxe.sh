@@ -38,8 +38,16 @@ fi
 
 # The mirror the machine already uses for Debian (first deb.debian.org-style URI of the
 # system's sources), so that trixie comes from the same place as everything else.
-mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Created-By: Packages' 2>/dev/null |
-    grep -m1 -E '/debian/?$' || true)
+find_mirror() {
+    apt-get indextargets --format '$(REPO_URI)' 'Created-By: Packages' 2>/dev/null |
+        grep -m1 -E '/debian/?$' || true
+}
+mirror=$(find_mirror)
+if [[ -z $mirror ]]; then
+    # No package lists yet (a machine where apt-get update never ran): make them.
+    apt-get update -qq
+    mirror=$(find_mirror)
+fi
 mirror=${mirror%/}
 if [[ -z $mirror ]]; then
     echo "install-ipxe.sh: cannot find the machine's Debian mirror in its apt sources" >&2
