@@ -70,6 +70,9 @@ STATUS = "@@status"
 CMDLINE = f"echo {BEGIN} ; chain <INITRD> && echo {STATUS} 0x0 || echo {STATUS} ${{errno}}"
 #: Seconds a case may take on one side unless it says otherwise (``#@ timeout``).
 DEFAULT_TIMEOUT = 30.0
+#: The most keys one step may type: the emulated 16550 UART holds 16 bytes, and what arrives
+#: while iPXE is busy beyond that is lost.
+MAX_STEP = 16
 #: Parallel workers (each has its own pair of labs); CI has 2 cores.
 DEFAULT_JOBS = 2
 
@@ -111,7 +114,13 @@ class Case:
             if key == "timeout":
                 timeout = float(value)
             elif key == "keys":
-                steps.append((after, _parse_keys(value)))
+                keys = _parse_keys(value)
+                if len(keys) > MAX_STEP:
+                    raise HarnessError(
+                        f"{path}: #@ keys: {len(keys)} bytes in one step; at most {MAX_STEP}"
+                        " (the serial port's FIFO): split it with another #@ after"
+                    )
+                steps.append((after, keys))
                 after = BEGIN
             elif key == "after":
                 after = value
@@ -126,6 +135,8 @@ _KEY_NAMES = {
     "space": b" ",
     "down": b"\x1b[B",
     "up": b"\x1b[A",
+    "home": b"\x1b[H",  # iPXE's KEY_HOME is ESC [ H
+    "end": b"\x1b[F",
     "backspace": b"\x08",  # iPXE's KEY_BACKSPACE is Ctrl-H
     "ctrl-x": b"\x18",
     "ctrl-c": b"\x03",

@@ -154,6 +154,9 @@ def test_case_directives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     path.write_text("#!ipxe\n#@ nonsense: 1\n")
     with pytest.raises(HarnessError, match="unknown case directive"):
         Case.load(path)
+    path.write_text("#!ipxe\n#@ keys: abcdefghijklmnopq\n")
+    with pytest.raises(HarnessError, match="at most 16"):
+        Case.load(path)
 
 
 def test_the_corpus_is_large_enough() -> None:
