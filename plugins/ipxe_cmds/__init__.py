@@ -21,9 +21,9 @@ from bootsh_ipxe_cmds import (
     netdev_cmds,
     param_cmds,
     setting_cmds,
+    system_cmds,
     trust_cmds,
     vlan_cmds,
-    system_cmds,
 )
 
 GROUPS = (
