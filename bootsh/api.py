@@ -172,6 +172,17 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "ENOENT_CERT",
     "der_probe",
     "pem_probe",
+    "PowerError",
+    "power_act",
+    "describe_power",
+    # Disks and SAN drives.
+    # sanhook/sanboot/sanunhook: iPXE's uriboot over local disks, images and iSCSI LUNs.
+    "san_uriboot",
+    "san_default_drive",
+    "san_unhook_all",
+    "URIBOOT_NO_SAN_DESCRIBE",
+    "URIBOOT_NO_SAN_BOOT",
+    "URIBOOT_NO_SAN_UNHOOK",
     # Console.
     # The interactive prompt and iPXE's menus, for commands that talk to the user.
     "interact",
@@ -331,6 +342,16 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ENOENT_CERT": ("bootsh.trust.numbers", "ENOENT_CERT"),
     "der_probe": ("bootsh.trust.formats", "der_probe"),
     "pem_probe": ("bootsh.trust.formats", "pem_probe"),
+    "PowerError": ("bootsh.boot.power", "PowerError"),
+    "power_act": ("bootsh.boot.power", "act"),
+    "describe_power": ("bootsh.boot.power", "describe"),
+    # Disks and SAN drives
+    "san_uriboot": ("bootsh.disks.san", "uriboot"),
+    "san_default_drive": ("bootsh.disks.san", "default_drive"),
+    "san_unhook_all": ("bootsh.disks.san", "unhook_all"),
+    "URIBOOT_NO_SAN_DESCRIBE": ("bootsh.disks.san", "URIBOOT_NO_SAN_DESCRIBE"),
+    "URIBOOT_NO_SAN_BOOT": ("bootsh.disks.san", "URIBOOT_NO_SAN_BOOT"),
+    "URIBOOT_NO_SAN_UNHOOK": ("bootsh.disks.san", "URIBOOT_NO_SAN_UNHOOK"),
     # Console
     "interact": ("bootsh.console.repl", "interact"),
     "Menu": ("bootsh.console.menu", "Menu"),
@@ -400,6 +421,9 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     from bootsh.boot.params import create as create_params
     from bootsh.boot.params import delete as delete_params
     from bootsh.boot.params import find as find_params
+    from bootsh.boot.power import PowerError
+    from bootsh.boot.power import act as power_act
+    from bootsh.boot.power import describe as describe_power
     from bootsh.boot.uri import parse_uri, redact
     from bootsh.console.config_ui import ConfigState, run_config
     from bootsh.console.form import FormCancelled, FormState, NoInputs, run_form
@@ -414,6 +438,14 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     )
     from bootsh.console.repl import interact
     from bootsh.context import Config, Context, MachineFacts, XenPlatform
+    from bootsh.disks.san import (
+        URIBOOT_NO_SAN_BOOT,
+        URIBOOT_NO_SAN_DESCRIBE,
+        URIBOOT_NO_SAN_UNHOOK,
+    )
+    from bootsh.disks.san import default_drive as san_default_drive
+    from bootsh.disks.san import unhook_all as san_unhook_all
+    from bootsh.disks.san import uriboot as san_uriboot
     from bootsh.errors import BootshError, UnplugRefused, UsageError, XenStoreError
     from bootsh.hookspecs import hookimpl
     from bootsh.ipxe_errors import (

@@ -142,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
         " BOOTSH_TRUST; read once at start-up, as iPXE reads its trust setting); by default no"
         " root is trusted",
     )
+    parser.add_argument(
+        "--disk",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a local drive for sanboot (a block device or a disk/ISO image; repeatable, in"
+        " drive order: the first is 0x80; env BOOTSH_DISKS); default: every disk in sysfs",
+    )
     parser.add_argument("--port-device", type=Path, metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument(
         "--config",
@@ -188,6 +196,7 @@ def _choices(ns: argparse.Namespace) -> Choices:
         nets=list(ns.net),
         dry_run=ns.dry_run,
         trust=list(ns.trust),
+        disks=list(ns.disk),
     )
 
 

@@ -9,10 +9,10 @@ The config file is TOML. The first of these that exists is read (they are not me
 
 Keys: ``twins``, ``sysfs-root``, ``xen-domid``, ``xenstore-dump``, ``xenstore-timeout``,
 ``verbose``, ``trust`` (trusted root fingerprints or PEM files: a string or a list of them,
-see ``bootsh.trust.anchors``), and ``[plugins] disable = ["name", ...]``.
-``--allow-unplug`` has no config key on purpose: an irreversible unplug needs a fresh yes on
-each command line. ``--net`` has none either: it names this run's NICs, as iPXE's Linux build
-takes them.
+see ``bootsh.trust.anchors``), ``disks`` (a list of paths: the local drives of ``sanboot``),
+and ``[plugins] disable = ["name", ...]``. ``--allow-unplug`` has no config key on purpose: an
+irreversible unplug needs a fresh yes on each command line. ``--net`` has none either: it
+names this run's NICs, as iPXE's Linux build takes them.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ ENV_DISABLE = "BOOTSH_DISABLE_PLUGINS"
 ENV_CONFIG = "BOOTSH_CONFIG"
 ENV_XENSTORE_DUMP = "BOOTSH_XENSTORE_DUMP"
 ENV_TRUST = "BOOTSH_TRUST"
+ENV_DISKS = "BOOTSH_DISKS"
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Choices:
     nets: list[str] = field(default_factory=list)
     dry_run: bool = False
     trust: list[str] = field(default_factory=list)
+    disks: list[str] = field(default_factory=list)
 
 
 def config_candidates(env: Mapping[str, str]) -> list[Path]:
@@ -81,6 +83,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "verbose": bool,
     "trust": (str, list),
     "plugins": dict,
+    "disks": list,
 }
 
 
@@ -95,6 +98,9 @@ def _check_types(path: Path, data: Mapping[str, Any]) -> None:
     disable = data.get("plugins", {}).get("disable", [])
     if not isinstance(disable, list) or not all(isinstance(x, str) for x in disable):
         raise UsageError(f"{path}: [plugins] disable must be a list of plugin names")
+    disks = data.get("disks", [])
+    if not all(isinstance(x, str) and x for x in disks):
+        raise UsageError(f"{path}: disks must be a list of device or image paths")
 
 
 def _env_int(env: Mapping[str, str], name: str) -> int | None:
@@ -169,6 +175,11 @@ def merge(choices: Choices, env: Mapping[str, str]) -> Config:
         # Read once, here: as in iPXE, nothing later (``set trust``, DHCP) changes them.
         trust=trust,
         trust_source=trust_source,
+        disks=tuple(
+            choices.disks
+            or env.get(ENV_DISKS, "").replace(",", " ").split()
+            or data.get("disks", [])
+        ),
     )
 
 

@@ -62,6 +62,9 @@ class Config:
     trust: tuple[bytes, ...] = ()
     #: Where ``trust`` came from, for messages ("" when nothing was given).
     trust_source: str = ""
+    #: ``--disk PATH`` (repeatable, env ``BOOTSH_DISKS``, config ``disks``): the local drives
+    #: of ``sanboot`` in drive order (the first is 0x80); empty: every disk in sysfs.
+    disks: tuple[str, ...] = ()
 
 
 @dataclass

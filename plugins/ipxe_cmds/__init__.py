@@ -20,6 +20,7 @@ from bootsh_ipxe_cmds import (
     menu_cmds,
     netdev_cmds,
     param_cmds,
+    san_cmds,
     setting_cmds,
     system_cmds,
     trust_cmds,
@@ -41,6 +42,7 @@ GROUPS = (
     param_cmds,
     archive_cmds,
     system_cmds,
+    san_cmds,
 )
 
 
@@ -53,6 +55,8 @@ def bootsh_register_commands(register: Callable[[Command], None]) -> None:
 
 @hookimpl
 def bootsh_shell_shutdown(shell: Shell) -> None:
+    # SAN drives first: an image-backed drive's file lives in the image directory.
+    san_cmds.shutdown(shell)
     image_cmds.shutdown(shell)
 
 

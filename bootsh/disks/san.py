@@ -1,0 +1,388 @@
+"""The SAN drives of one shell and iPXE's ``uriboot`` flow for ``sanhook``/``sanboot``/
+``sanunhook``.
+
+A drive number (``0x80``...) names either a hooked SAN drive (an ``iscsi:`` LUN, or an image
+from ``http://``, ``https://``, ``tftp://``, ``file://``) or, when none is hooked there, the
+local drive of that rank (``scan.local_drives``). An image over a URI is downloaded into the
+image directory first, through the same fetch as ``imgfetch`` (streamed to disk: memory stays
+bounded whatever its size; every scheme and server works, where iPXE's HTTP SAN needs range
+requests), and removed on unhook.
+
+Booting a drive (``san_boot``): open it, choose the entry (``scan.choose``), copy its kernel
+and initrds into the image store, close every file system, then run the kernel through
+``ImageStore.execute`` exactly as ``boot`` would: ``--dry-run`` prints the plan, image trust
+applies, kexec does the rest. Only the entry's own files are in the plan: other registered
+images stay registered but out of it. A live ISO booted over HTTP(S) is told where its ISO
+is (Ubuntu's casper ``url=``, dracut's ``root=live:URL``); a Debian live ISO
+(``boot=live``) cannot be booted this way (live-boot wants its squashfs, not the ISO) and is
+refused with that reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bootsh.boot.images import ERRFILE_IMAGE, Image, store_of
+from bootsh.disks import iscsi
+from bootsh.disks.scan import DriveScan, Found, ScanError, choose, local_drives, open_drive
+from bootsh.ipxe_errors import error_number, strerror
+
+if TYPE_CHECKING:
+    from bootsh.shell import Shell
+
+ERRFILE_SANBOOT = 0x00232000  # core/sanboot.c
+ERRFILE_EFI_BLOCK = 0x00222000  # interface/efi/efi_block.c: the EFI SAN boot bootsh is like
+#: A drive number already hooked: ``Address already in use``.
+EADDRINUSE_SAN = error_number("EADDRINUSE", ERRFILE_SANBOOT)
+#: No drive of that number: ``No such device``.
+ENODEV_SAN = error_number("ENODEV", ERRFILE_EFI_BLOCK)
+#: A drive with no bootable Linux entry: ``No such file or directory``.
+ENOENT_SAN = error_number("ENOENT", ERRFILE_EFI_BLOCK)
+#: A drive or file system that could not be read: ``Input/output error``.
+EIO_SAN = error_number("EIO", ERRFILE_EFI_BLOCK)
+#: A root path of a scheme bootsh cannot hook: ``Operation not supported``.
+ENOTSUP_SAN = error_number("ENOTSUP", ERRFILE_SANBOOT)
+#: A live ISO that cannot boot this way: ``Exec format error``.
+ENOEXEC_SAN = error_number("ENOEXEC", ERRFILE_IMAGE)
+
+TEXTS = {**iscsi.TEXTS, EADDRINUSE_SAN: "Address already in use"}
+
+DEFAULT_DRIVE = 0x80
+_STATE_KEY = "bootsh.disks.san"
+
+URIBOOT_NO_SAN_DESCRIBE = 1
+URIBOOT_NO_SAN_BOOT = 2
+URIBOOT_NO_SAN_UNHOOK = 4
+
+
+def sanstrerror(number: int) -> str:
+    return strerror(number, TEXTS)
+
+
+@dataclass
+class SanDrive:
+    number: int
+    uri: str
+    path: str
+    described: bool
+    attachment: iscsi.Attachment | None = None
+    root: iscsi.RootPath | None = None
+    creds: iscsi.Credentials | None = None
+    image: Image | None = None
+
+    def close(self, shell: Shell) -> None:
+        if self.attachment is not None:
+            self.attachment.detach()
+            self.attachment = None
+        if self.image is not None:
+            store_of(shell).free(self.image)
+            self.image = None
+
+
+@dataclass
+class SanState:
+    drives: dict[int, SanDrive] = field(default_factory=dict)
+
+
+def state_of(shell: Shell) -> SanState:
+    found = shell.state.get(_STATE_KEY)
+    if not isinstance(found, SanState):
+        found = SanState()
+        shell.state[_STATE_KEY] = found
+    return found
+
+
+def default_drive(shell: Shell) -> int:
+    """iPXE's ``san_default_drive``: the ``san-drive`` setting, else 0x80."""
+    text = shell.settings.get("san-drive")
+    if text:
+        with contextlib.suppress(ValueError):
+            return int(text, 0) & 0xFF if not text.isdigit() else int(text) & 0xFF
+    return DEFAULT_DRIVE
+
+
+def _setting_true(shell: Shell, name: str) -> bool:
+    text = shell.settings.get(name)
+    if not text:
+        return False
+    try:
+        return int(text, 0) != 0
+    except ValueError:
+        return True
+
+
+# -- hooking ----------------------------------------------------------------------------------
+
+
+def _credentials(shell: Shell) -> iscsi.Credentials:
+    get = shell.settings.get
+    return iscsi.Credentials(
+        get("initiator-iqn") or iscsi.default_initiator(get("hostname")),
+        get("username") or "",
+        get("password") or "",
+        get("reverse-username") or "",
+        get("reverse-password") or "",
+    )
+
+
+def _hook_one(shell: Shell, uri: str, number: int, described: bool) -> SanDrive:
+    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+    if scheme == "iscsi":
+        root = iscsi.parse_root_path(uri)
+        creds = _credentials(shell)
+        creds.check()
+        attachment = iscsi.Attachment(root, creds)
+        try:
+            attachment.attach()
+        except BaseException:
+            attachment.detach()
+            raise
+        return SanDrive(number, uri, str(attachment.path), described, attachment, root, creds)
+    if scheme in ("http", "https", "tftp", "file", "ftp"):
+        from bootsh.boot.fetch import FetchError, fetch  # the HTTP stack: only when used
+
+        store = store_of(shell)
+        try:
+            done = fetch(shell, uri, store.directory, name=store.new_file())
+        except FetchError as exc:
+            raise _Hookfail(exc.errno, "") from None
+        image = Image(store.name_for(uri), done.uri, done.path, done.size, fetched_by="sanhook")
+        return SanDrive(number, uri, str(done.path), described, image=image)
+    raise _Hookfail(ENOTSUP_SAN, f"{uri}: bootsh cannot hook a {scheme or 'relative'} root path")
+
+
+class _Hookfail(Exception):
+    def __init__(self, number: int, why: str) -> None:
+        super().__init__(why)
+        self.errno = number
+        self.why = why
+
+
+def hook(shell: Shell, uris: list[str], number: int, described: bool) -> int:
+    """``san_hook``: the first of ``uris`` (multipath: tried in order) that attaches."""
+    state = state_of(shell)
+    if number in state.drives:
+        return EADDRINUSE_SAN
+    status = ENODEV_SAN
+    for uri in uris:
+        try:
+            drive = _hook_one(shell, uri, number, described)
+        except iscsi.IscsiError as exc:
+            shell.diagnose(f"{uri}: {exc.why}")
+            status = exc.errno
+            continue
+        except _Hookfail as exc:
+            if exc.why:
+                shell.diagnose(exc.why)
+            status = exc.errno
+            continue
+        except KeyboardInterrupt:
+            from bootsh.boot.fetch import ECANCELED_FETCH
+
+            return ECANCELED_FETCH
+        state.drives[number] = drive
+        return 0
+    return status
+
+
+def unhook(shell: Shell, number: int) -> None:
+    drive = state_of(shell).drives.pop(number, None)
+    if drive is not None:
+        drive.close(shell)
+
+
+def unhook_all(shell: Shell) -> None:
+    for number in list(state_of(shell).drives):
+        with contextlib.suppress(Exception):
+            unhook(shell, number)
+
+
+# -- booting ----------------------------------------------------------------------------------
+
+
+def drive_path(shell: Shell, number: int) -> str | None:
+    hooked = state_of(shell).drives.get(number)
+    if hooked is not None:
+        return hooked.path
+    local = local_drives(shell.context.config.sysfs_root, shell.context.config.disks)
+    index = number - DEFAULT_DRIVE
+    return local[index] if 0 <= index < len(local) else None
+
+
+def _summary(scan: DriveScan) -> str:
+    parts: list[str] = list(scan.problems)
+    for volume in scan.volumes:
+        if volume.problem:
+            parts.append(f"{volume.describe()}: {volume.problem}")
+    for volume, menu in scan.menus:
+        for problem in menu.problems[:3]:
+            parts.append(f"{volume.describe()} {menu.source}: {problem}")
+    if not scan.menus and not any(v.problem for v in scan.volumes):
+        parts.append("no boot loader configuration found")
+    return "; ".join(parts[:8])
+
+
+def _live_iso(shell: Shell, drive: SanDrive | None, cmdline: str) -> tuple[str, str | None]:
+    """The command line a live ISO needs to find itself again, or a refusal."""
+    words = cmdline.split()
+    if drive is None or drive.image is None or not drive.uri.lower().startswith("http"):
+        return cmdline, None
+    if "boot=casper" in words:
+        extra = [] if any(w.startswith("ip=") for w in words) else ["ip=dhcp"]
+        return " ".join([*words, f"url={drive.uri}", *extra]), None
+    if any(w.startswith("root=live:") for w in words):
+        words = [f"root=live:{drive.uri}" if w.startswith("root=live:") else w for w in words]
+        extra = [] if any(w.startswith("ip=") for w in words) else ["ip=dhcp"]
+        return " ".join([*words, *extra]), None
+    if "boot=live" in words:
+        return cmdline, (
+            "this is a Debian live ISO (boot=live): live-boot needs its squashfs over the"
+            " network (fetch=), not the ISO, so it cannot be booted this way"
+        )
+    return cmdline, None
+
+
+def san_boot(shell: Shell, number: int, *, filename: str | None = None,
+             label: str | None = None, uuid: str | None = None) -> int:  # fmt: skip
+    """Boot drive ``number``: choose its entry, copy its files out, boot like ``boot``."""
+    path = drive_path(shell, number)
+    if path is None:
+        shell.diagnose(f"SAN device {number:#02x}: there is no such drive")
+        return ENODEV_SAN
+    hooked = state_of(shell).drives.get(number)
+    try:
+        scan = open_drive(path)
+    except ScanError as exc:
+        shell.diagnose(f"SAN device {number:#02x}: {exc}")
+        return EIO_SAN
+    store = store_of(shell)
+    ours: list[Image] = []
+    with scan:
+        if label is not None or uuid is not None:
+            for volume in scan.volumes:
+                if (label is not None and volume.label != label) or (
+                    uuid is not None and volume.uuid.lower() != uuid.lower()
+                ):
+                    if volume.fs is not None:
+                        volume.fs.close()
+                        volume.fs = None
+                    volume.problem = volume.problem or "not the --label/--uuid asked for"
+        found = _choose(scan, filename)
+        if found is None:
+            unreadable = any(v.problem and v.kind and "cannot" in v.problem for v in scan.volumes)
+            shell.diagnose(
+                f"SAN device {number:#02x} ({path}): no bootable Linux entry: {_summary(scan)}"
+            )
+            return EIO_SAN if unreadable else ENOENT_SAN
+        entry = found.entry
+        cmdline, refusal = _live_iso(shell, hooked, entry.cmdline)
+        if refusal is not None:
+            shell.diagnose(f"SAN device {number:#02x}: {refusal}")
+            return ENOEXEC_SAN
+        for other in state_of(shell).drives.values():
+            if other.described and other.root is not None and other.creds is not None:
+                cmdline = " ".join(
+                    [cmdline, *iscsi.cmdline_for(other.root, other.creds, entry.initrds)]
+                ).strip()
+                if "netroot=" in cmdline and not any(w.startswith("ip=") for w in cmdline.split()):
+                    cmdline += " ip=dhcp"
+        where = found.config_volume.describe()
+        shell.print(
+            f'SAN {number:#02x} {where}: {found.menu.source} "{entry.title}"'
+            + (f" ({' > '.join(entry.path)})" if entry.path and entry.loader == "grub" else "")
+        )
+        fs = found.files_volume.fs
+        assert fs is not None
+        try:
+            for i, file in enumerate([entry.kernel, *entry.initrds]):
+                dest = store.directory / store.new_file()
+                size = fs.copy_out(file, dest)
+                name = file.rstrip("/").rsplit("/", 1)[-1] or file
+                image = Image(name, None, dest, size, fetched_by="sanboot" if i == 0 else "initrd")
+                ours.append(image)
+        except Exception as exc:
+            for image in ours:
+                image.path.unlink(missing_ok=True)
+            shell.diagnose(f"SAN device {number:#02x}: cannot read {exc}")
+            return EIO_SAN
+    # Every file system is closed (unmounted) now; the boot runs from the image store.
+    saved = list(store.images)
+    store.images = []
+    kernel = ours[0]
+    kernel.cmdline = cmdline
+    try:
+        for image in ours:
+            store.register(image)
+        status = store.execute(shell, kernel)
+    finally:
+        for image in ours:
+            store.free(image)
+        store.images = saved + [i for i in store.images if i not in ours and i not in saved]
+    return status
+
+
+def _choose(scan: DriveScan, filename: str | None) -> Found | None:
+    if filename is None:
+        return choose(scan)
+    from bootsh.disks import bls as blsmod
+    from bootsh.disks.grub import GrubError, parse_grub
+    from bootsh.disks.scan import find_root
+    from bootsh.disks.syslinux import parse_syslinux
+
+    for volume in scan.volumes:
+        fs = volume.fs
+        if fs is None:
+            continue
+        text = fs.read_text(filename)
+        if text is None:
+            continue
+        name = filename.rsplit("/", 1)[-1]
+        try:
+            if name.endswith(".cfg") and "grub" in filename:
+                menu = parse_grub(text, filename, fs)
+            elif filename.endswith(".conf") and "/entries/" in filename:
+                menu = blsmod.menu([(name, text)], filename.rsplit("/", 1)[0])
+            else:
+                menu = parse_syslinux(text, filename, fs.read_text)
+        except GrubError as exc:
+            scan.problems.append(f"{filename}: {exc}")
+            continue
+        scan.menus.append((volume, menu))
+        entry = menu.chosen()
+        if entry is None:
+            continue
+        target = find_root(scan, volume, entry.root)
+        if target is not None and target.fs is not None and target.fs.exists(entry.kernel):
+            return Found(entry, menu, volume, target)
+    return None
+
+
+def uriboot(shell: Shell, uris: list[str], number: int, flags: int, *,
+            filename: str | None = None, label: str | None = None,
+            uuid: str | None = None) -> int:  # fmt: skip
+    """iPXE's ``uriboot`` without a filename: hook, boot, unhook, with its messages."""
+    if uris:
+        status = hook(shell, uris, number, not flags & URIBOOT_NO_SAN_DESCRIBE)
+        if status:
+            shell.print(f"Could not open SAN device: {sanstrerror(status)}")
+            return status
+        shell.print(f"Registered SAN device {number:#02x}")
+    status = 0
+    if not flags & URIBOOT_NO_SAN_BOOT:
+        if not _setting_true(shell, "skip-san-boot"):
+            name = f" {filename}" if filename else ""
+            shell.print(f"Booting{name} from SAN device {number:#02x}")
+            status = san_boot(shell, number, filename=filename, label=label, uuid=uuid)
+            if status:
+                shell.print(f"Boot from SAN device {number:#02x} failed: {sanstrerror(status)}")
+        else:
+            shell.print(f"Skipping boot from SAN device {number:#02x}")
+    if not flags & URIBOOT_NO_SAN_UNHOOK:
+        if not _setting_true(shell, "keep-san"):
+            unhook(shell, number)
+            shell.print(f"Unregistered SAN device {number:#02x}")
+        else:
+            shell.print(f"Preserving SAN device {number:#02x}")
+    return status

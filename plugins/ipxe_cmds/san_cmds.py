@@ -1,0 +1,126 @@
+"""SAN and power commands: ``sanhook``, ``sanboot``, ``sanunhook`` (iPXE's
+``hci/commands/sanboot_cmd.c`` and ``usr/autoboot.c``'s ``uriboot``), ``poweroff`` and
+``reboot``.
+
+``sanboot`` without a root path boots drive ``--drive`` (default ``${san-drive}``, else
+0x80): a hooked SAN drive, or the local drive of that rank. With root paths it hooks the
+first that attaches (multipath), boots and unhooks (``--keep`` or ``${keep-san}`` keeps it).
+``--filename`` names the boot loader configuration to read instead of searching;
+``--label``/``--uuid`` limit the search to the file system of that label or UUID;
+``--extra`` (an extra EFI file) has no meaning for a kexec boot and is ignored with a note.
+See ``bootsh.disks`` for what happens underneath.
+"""
+
+from __future__ import annotations
+
+from bootsh.api import (
+    SYNTAX,
+    URIBOOT_NO_SAN_BOOT,
+    URIBOOT_NO_SAN_DESCRIBE,
+    URIBOOT_NO_SAN_UNHOOK,
+    ArgReq,
+    Command,
+    Invocation,
+    Option,
+    PowerError,
+    describe_power,
+    parse_integer,
+    power_act,
+    san_default_drive,
+    san_uriboot,
+)
+
+
+def _options(name: str) -> tuple[Option, ...]:
+    return tuple(
+        Option(o.long, o.short, o.long if o.arg is ArgReq.REQUIRED else None)
+        for o in SYNTAX[name].options
+    )
+
+
+def _core(inv: Invocation, default_flags: int, no_root_path_flags: int) -> int:
+    """iPXE's ``sanboot_core_exec``."""
+    drive_text = inv.value("drive")
+    drive = parse_integer(drive_text) & 0xFF if drive_text is not None else None
+    if drive is None:
+        drive = san_default_drive(inv.shell)
+    flags = default_flags
+    if inv.flag("no-describe"):
+        flags |= URIBOOT_NO_SAN_DESCRIBE
+    if inv.flag("keep"):
+        flags |= URIBOOT_NO_SAN_UNHOOK
+    if not inv.args:
+        flags |= no_root_path_flags
+    if inv.value("extra") is not None:
+        inv.shell.diagnose("sanboot --extra: an extra EFI file means nothing to a kexec boot")
+    return san_uriboot(
+        inv.shell,
+        list(inv.args),
+        drive,
+        flags,
+        filename=inv.value("filename"),
+        label=inv.value("label"),
+        uuid=inv.value("uuid"),
+    )
+
+
+def sanhook(inv: Invocation) -> int:
+    return _core(inv, URIBOOT_NO_SAN_BOOT | URIBOOT_NO_SAN_UNHOOK, 0)
+
+
+def sanboot(inv: Invocation) -> int:
+    return _core(inv, 0, URIBOOT_NO_SAN_UNHOOK)
+
+
+def sanunhook(inv: Invocation) -> int:
+    return _core(inv, URIBOOT_NO_SAN_DESCRIBE | URIBOOT_NO_SAN_BOOT, 0)
+
+
+def _power(inv: Invocation, action: str) -> int:
+    warm = inv.flag("warm")
+    if inv.shell.context.config.dry_run:
+        inv.shell.print(describe_power(action, warm))
+        return 0
+    try:
+        power_act(action, warm=warm, setup=inv.flag("setup"))
+    except PowerError as exc:
+        inv.shell.diagnose(exc.why)
+        return exc.errno
+    return 0  # not reached
+
+
+def poweroff(inv: Invocation) -> int:
+    return _power(inv, "poweroff")
+
+
+def reboot(inv: Invocation) -> int:
+    return _power(inv, "reboot")
+
+
+def _record(name: str, handler: object, summary: str) -> Command:
+    syntax = SYNTAX[name]
+    return Command(
+        name,
+        handler,  # type: ignore[arg-type]
+        summary,
+        args=syntax.usage or "",
+        options=_options(name),
+        min_args=syntax.min_args,
+        max_args=syntax.max_args,
+    )
+
+
+COMMANDS = (
+    _record("sanhook", sanhook, "attach a SAN drive (iSCSI, a disk or ISO image)"),
+    _record("sanboot", sanboot, "boot the OS on a local or SAN drive (kexec)"),
+    _record("sanunhook", sanunhook, "detach a SAN drive"),
+    _record("poweroff", poweroff, "power off"),
+    _record("reboot", reboot, "reboot"),
+)
+
+
+def shutdown(shell: object) -> None:
+    from bootsh.api import Shell, san_unhook_all
+
+    if isinstance(shell, Shell):
+        san_unhook_all(shell)
