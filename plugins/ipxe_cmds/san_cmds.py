@@ -13,22 +13,7 @@ See ``bootsh.disks`` for what happens underneath.
 
 from __future__ import annotations
 
-from bootsh.api import (
-    SYNTAX,
-    URIBOOT_NO_SAN_BOOT,
-    URIBOOT_NO_SAN_DESCRIBE,
-    URIBOOT_NO_SAN_UNHOOK,
-    ArgReq,
-    Command,
-    Invocation,
-    Option,
-    PowerError,
-    describe_power,
-    parse_integer,
-    power_act,
-    san_default_drive,
-    san_uriboot,
-)
+from bootsh.api import SYNTAX, ArgReq, Command, Invocation, Option, Shell, parse_integer
 
 
 def _options(name: str) -> tuple[Option, ...]:
@@ -40,6 +25,14 @@ def _options(name: str) -> tuple[Option, ...]:
 
 def _core(inv: Invocation, default_flags: int, no_root_path_flags: int) -> int:
     """iPXE's ``sanboot_core_exec``."""
+    # The disk code (parsers, pycdlib, the SAN table) loads when a SAN command runs.
+    from bootsh.api import (
+        URIBOOT_NO_SAN_DESCRIBE,
+        URIBOOT_NO_SAN_UNHOOK,
+        san_default_drive,
+        san_uriboot,
+    )
+
     drive_text = inv.value("drive")
     drive = parse_integer(drive_text) & 0xFF if drive_text is not None else None
     if drive is None:
@@ -49,6 +42,7 @@ def _core(inv: Invocation, default_flags: int, no_root_path_flags: int) -> int:
         flags |= URIBOOT_NO_SAN_DESCRIBE
     if inv.flag("keep"):
         flags |= URIBOOT_NO_SAN_UNHOOK
+    assert (NO_DESCRIBE, NO_UNHOOK) == (URIBOOT_NO_SAN_DESCRIBE, URIBOOT_NO_SAN_UNHOOK)
     if not inv.args:
         flags |= no_root_path_flags
     if inv.value("extra") is not None:
@@ -64,19 +58,26 @@ def _core(inv: Invocation, default_flags: int, no_root_path_flags: int) -> int:
     )
 
 
+# iPXE's URIBOOT_NO_SAN_DESCRIBE, _BOOT and _UNHOOK (bootsh.api has them too; spelt here so
+# that registering the commands loads no disk code).
+NO_DESCRIBE, NO_BOOT, NO_UNHOOK = 1, 2, 4
+
+
 def sanhook(inv: Invocation) -> int:
-    return _core(inv, URIBOOT_NO_SAN_BOOT | URIBOOT_NO_SAN_UNHOOK, 0)
+    return _core(inv, NO_BOOT | NO_UNHOOK, 0)
 
 
 def sanboot(inv: Invocation) -> int:
-    return _core(inv, 0, URIBOOT_NO_SAN_UNHOOK)
+    return _core(inv, 0, NO_UNHOOK)
 
 
 def sanunhook(inv: Invocation) -> int:
-    return _core(inv, URIBOOT_NO_SAN_DESCRIBE | URIBOOT_NO_SAN_BOOT, 0)
+    return _core(inv, NO_DESCRIBE | NO_BOOT, 0)
 
 
 def _power(inv: Invocation, action: str) -> int:
+    from bootsh.api import PowerError, describe_power, power_act
+
     warm = inv.flag("warm")
     if inv.shell.context.config.dry_run:
         inv.shell.print(describe_power(action, warm))
@@ -119,8 +120,8 @@ COMMANDS = (
 )
 
 
-def shutdown(shell: object) -> None:
-    from bootsh.api import Shell, san_unhook_all
+def shutdown(shell: Shell) -> None:
+    if any(key.startswith("bootsh.disks") for key in shell.state):  # only if SAN was used
+        from bootsh.api import san_unhook_all
 
-    if isinstance(shell, Shell):
         san_unhook_all(shell)
