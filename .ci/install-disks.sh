@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the disk, ISO and iSCSI boot tests (tests/disks/) and `sanboot`/`sanhook` need:
-# - gdisk (sgdisk: GPT), dosfstools (mkfs.vfat) and e2fsprogs (mkfs.ext4) to make disk images;
+# - gdisk (sgdisk: GPT), fdisk (sfdisk: MBR), dosfstools (mkfs.vfat) and e2fsprogs (mkfs.ext4) to make disk images;
 # - mtools: bootsh reads FAT file systems (EFI system partitions) in user space with it (this
 #   CI kernel has no vfat, and no partition-table support either: bootsh parses those itself);
 # - xorriso, isolinux and syslinux-common to make bootable ISOs (bootsh reads ISO 9660 with
@@ -20,7 +20,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 need=()
 for pkg in gdisk dosfstools e2fsprogs mtools xorriso isolinux syslinux-common tgt \
-    qemu-block-extra qemu-system-common fuse3 util-linux; do
+    qemu-block-extra qemu-system-common fuse3 util-linux fdisk; do
     status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
     [[ $status == "install ok installed" ]] || need+=("$pkg")
 done
@@ -33,7 +33,7 @@ if ((${#need[@]})); then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-for tool in sgdisk mkfs.vfat mkfs.ext4 mtype xorriso tgtd tgtadm qemu-storage-daemon losetup; do
+for tool in sgdisk sfdisk mkfs.vfat mkfs.ext4 mtype xorriso tgtd tgtadm qemu-storage-daemon losetup; do
     if ! command -v "$tool" >/dev/null; then
         echo "install-disks.sh: $tool missing after install" >&2
         exit 1

@@ -40,7 +40,7 @@ BASE = frozenset(
     {"bootsh", "bootsh._moved", "bootsh.context", "bootsh.errors", "bootsh.hookspecs",
      "bootsh.ipxe_errors"}
 )  # fmt: skip
-PACKAGES = ("lang", "nics", "net", "boot", "trust", "console", "lab")
+PACKAGES = ("lang", "nics", "net", "boot", "trust", "disks", "console", "lab")
 
 #: Which layers each layer may import at run time (itself always). ARCHITECTURE.md shows this
 #: table; test_architecture_md_states_these_rules keeps the two equal.
@@ -51,10 +51,15 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "net": frozenset({"base", "lang", "nics"}),
     "boot": frozenset({"base", "lang", "nics", "net"}),
     "trust": frozenset({"base", "lang", "nics", "net", "boot"}),
+    "disks": frozenset({"base", "lang", "nics", "net", "boot"}),
     "lab": frozenset({"base", "nics"}),
     "console": frozenset({"base", "lang", "nics", "net", "boot", "host"}),
-    "host": frozenset({"base", "lang", "nics", "net", "boot", "trust", "console", "lab"}),
-    "api": frozenset({"base", "lang", "nics", "net", "boot", "trust", "console", "host"}),
+    "host": frozenset(
+        {"base", "lang", "nics", "net", "boot", "trust", "disks", "console", "lab"}
+    ),
+    "api": frozenset(
+        {"base", "lang", "nics", "net", "boot", "trust", "disks", "console", "host"}
+    ),
     "plugin": frozenset({"api"}),
 }
 #: Host modules a type-only import may name from any layer.

@@ -1,0 +1,247 @@
+"""``sanboot`` of real disk images and ISOs made by the real tools (tests/diskimages.py): the
+entry GRUB/systemd-boot/syslinux would boot, its command line, and the errors. bootsh runs
+with ``--dry-run`` and ``BOOTSH_NEVER_KEXEC``; each drive is given with ``--disk`` (never
+this machine's own disks). After every run: no bootsh mount and no loop device left."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import diskimages as d
+from tests.helpers import ROOT
+
+DATA = ROOT / "tests" / "data" / "disks"
+ROOT_UUID = "3f1a7c2e-5b4d-4e8f-9a6b-1c2d3e4f5a6b"
+BOOT_UUID = "0b7e6f4a-1111-4a2b-8c3d-5e6f7a8b9c0d"
+KSIZE = 0
+
+
+def kernel_size() -> int:
+    return d.kernel_path().stat().st_size
+
+
+def leftovers() -> list[str]:
+    mounts = Path("/proc/self/mounts").read_text()
+    return [line for line in mounts.splitlines() if "bootsh-mnt-" in line or "bootsh-iscsi-" in line]
+
+
+def sanboot(*disks: Path | str, lines: tuple[str, ...] = ("sanboot --no-describe",)) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "bootsh", "--dry-run"]
+    for disk in disks:
+        argv += ["--disk", str(disk)]
+    for line in lines:
+        argv += ["-c", line]
+    env = {**os.environ, "BOOTSH_NEVER_KEXEC": "1"}
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env, timeout=180)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert leftovers() == []
+    return proc
+
+
+def plan(kernel: str, initrd: str, initrd_size: int, cmdline: str) -> list[str]:
+    return [
+        f"boot: kernel {kernel} {kernel_size()} bytes -",
+        f"boot: initrd {initrd} {initrd_size} bytes -",
+        f'boot: cmdline "{cmdline}"',
+    ]
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("disks")
+
+
+def test_debian_gpt_with_esp_on_a_loop_device(work: Path) -> None:
+    cfg = (DATA / "debian-grub.cfg").read_text().replace("@ROOT@", ROOT_UUID)
+    initrd = d.initrd_bytes("debian")
+    root = d.ext4(work, "deb-root", {
+        "boot/grub/grub.cfg": cfg.encode(),
+        "boot/vmlinuz-6.1.0-18-amd64": d.kernel_path(),
+        "boot/initrd.img-6.1.0-18-amd64": initrd,
+        "vmlinuz": b"",
+    }, uuid=ROOT_UUID, label="debian")  # fmt: skip
+    stub = f"search.fs_uuid {ROOT_UUID} root hd0,gpt2\nset prefix=($root)'/boot/grub'\nconfigfile $prefix/grub.cfg\n"
+    esp = d.fat(work, "deb-esp", {"EFI/debian/grub.cfg": stub.encode(), "EFI/debian/shimx64.efi": b"MZ"})
+    disk = d.gpt_disk(work / "debian.img", [("ef00", esp, "EFI System"), ("8300", root, "root")])
+    with d.loop_device(disk) as device:
+        proc = sanboot(device, lines=("sanboot --no-describe", "echo after"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "Booting from SAN device 0x80",
+        'SAN 0x80 partition 2 (ext4 "debian"): /boot/grub/grub.cfg "Debian GNU/Linux"',
+        *plan("vmlinuz-6.1.0-18-amd64", "initrd.img-6.1.0-18-amd64", len(initrd),
+              f"root=UUID={ROOT_UUID} ro quiet"),  # fmt: skip
+        "after",
+    ]
+
+
+def test_fedora_bls_with_saved_entry_and_kernelopts(work: Path) -> None:
+    initrd = d.initrd_bytes("fedora")
+    mid = "8c1f2b0e7d7a4d4f9f2c3b1a0e9d8c7b"
+    entries = {}
+    for version in ("6.5.6-300.fc39.x86_64", "6.7.4-200.fc39.x86_64"):
+        entries[f"loader/entries/{mid}-{version}.conf"] = (
+            f"title Fedora Linux ({version}) 39 (Server Edition)\nversion {version}\n"
+            f"linux /vmlinuz-{version}\ninitrd /initramfs-{version}.img\n"
+            "options $kernelopts rhgb quiet\ngrub_users $grub_users\ngrub_arg --unrestricted\n"
+            "grub_class fedora\n"
+        ).encode()
+        entries[f"vmlinuz-{version}"] = d.kernel_path()
+        entries[f"initramfs-{version}.img"] = initrd
+    grubenv = (
+        f"# GRUB Environment Block\nsaved_entry={mid}-6.5.6-300.fc39.x86_64\n"
+        f"kernelopts=root=UUID={ROOT_UUID} ro rootflags=subvol=root\n"
+    ).ljust(1024, "#")
+    cfg = (DATA / "fedora-grub.cfg").read_text().replace("@BOOT@", BOOT_UUID)
+    boot = d.ext4(work, "fed-boot", {
+        "grub2/grub.cfg": cfg.encode(), "grub2/grubenv": grubenv.encode(), **entries,
+    }, uuid=BOOT_UUID, size_mib=64)  # fmt: skip
+    rootfs = d.ext4(work, "fed-root", {"etc/fedora-release": b"Fedora release 39\n"}, uuid=ROOT_UUID)
+    disk = d.gpt_disk(work / "fedora.img", [("8300", boot, "boot"), ("8300", rootfs, "root")])
+    proc = sanboot(disk)
+    assert proc.returncode == 0, proc.stderr
+    version = "6.5.6-300.fc39.x86_64"  # saved_entry, not the newest
+    assert proc.stdout.splitlines() == [
+        "Booting from SAN device 0x80",
+        f'SAN 0x80 partition 1 (ext4): /grub2/grub.cfg "Fedora Linux ({version}) 39 (Server Edition)"',
+        *plan(f"vmlinuz-{version}", f"initramfs-{version}.img", len(initrd),
+              f"root=UUID={ROOT_UUID} ro rootflags=subvol=root rhgb quiet"),  # fmt: skip
+    ]
+
+
+def test_ubuntu_mbr_saved_entry_in_a_submenu(work: Path) -> None:
+    initrd = d.initrd_bytes("ubuntu")
+    cfg = (DATA / "ubuntu-grub.cfg").read_text().replace("@ROOT@", ROOT_UUID)
+    saved = f"gnulinux-advanced-{ROOT_UUID}>gnulinux-5.15.0-88-generic-advanced-{ROOT_UUID}"
+    root = d.ext4(work, "ubu-root", {
+        "boot/grub/grub.cfg": cfg.encode(),
+        "boot/grub/grubenv": f"# GRUB Environment Block\nsaved_entry={saved}\n".ljust(1024, "#").encode(),
+        "boot/vmlinuz-5.15.0-91-generic": d.kernel_path(),
+        "boot/initrd.img-5.15.0-91-generic": initrd,
+        "boot/vmlinuz-5.15.0-88-generic": d.kernel_path(),
+        "boot/initrd.img-5.15.0-88-generic": initrd,
+    }, uuid=ROOT_UUID)  # fmt: skip
+    disk = d.mbr_disk(work / "ubuntu.img", [("83", root)])
+    proc = sanboot(disk)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "Booting from SAN device 0x80",
+        'SAN 0x80 partition 1 (ext4): /boot/grub/grub.cfg "Ubuntu, with Linux 5.15.0-88-generic"'
+        " (Advanced options for Ubuntu)",
+        *plan("vmlinuz-5.15.0-88-generic", "initrd.img-5.15.0-88-generic", len(initrd),
+              f"root=UUID={ROOT_UUID} ro quiet splash vt.handoff=7"),  # fmt: skip
+    ]
+
+
+def test_extlinux_and_systemd_boot_on_the_second_drive(work: Path) -> None:
+    initrd = d.initrd_bytes("extlinux")
+    conf = (
+        "# extlinux.conf written by u-boot-menu\ndefault l1\nmenu title U-Boot menu\n"
+        "prompt 0\ntimeout 50\n\nlabel l0\n\tmenu label Debian 6.1.0-17\n"
+        "\tlinux /boot/vmlinuz-6.1.0-17\n\tinitrd /boot/initrd.img-6.1.0-17\n"
+        "\tappend root=/dev/vda1 ro quiet\n\nlabel l1\n\tmenu label Debian 6.1.0-18\n"
+        "\tlinux /boot/vmlinuz-6.1.0-18\n\tinitrd /boot/initrd.img-6.1.0-18\n"
+        "\tappend root=/dev/vda1 ro console=ttyS0\n"
+    )
+    root = d.ext4(work, "ext-root", {
+        "boot/extlinux/extlinux.conf": conf.encode(),
+        "boot/vmlinuz-6.1.0-18": d.kernel_path(), "boot/initrd.img-6.1.0-18": initrd,
+    })  # fmt: skip
+    disk1 = d.mbr_disk(work / "extlinux.img", [("83", root)])
+    esp = d.fat(work, "sdboot-esp", {
+        "loader/loader.conf": b"timeout 3\ndefault arch-lts.conf\n",
+        "loader/entries/arch.conf": b"title Arch Linux\nlinux /vmlinuz-linux\ninitrd /initramfs-linux.img\noptions root=LABEL=arch rw\n",
+        "loader/entries/arch-lts.conf": b"title Arch Linux LTS\nlinux /vmlinuz-linux-lts\ninitrd /initramfs-linux-lts.img\noptions root=LABEL=arch rw quiet\n",
+        "vmlinuz-linux-lts": d.kernel_path(), "initramfs-linux-lts.img": initrd,
+    })  # fmt: skip
+    disk2 = d.gpt_disk(work / "sdboot.img", [("ef00", esp, "EFI")])
+    proc = sanboot(disk2, disk1, lines=("sanboot --drive 0x81", "sanboot --drive 0x80"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "Booting from SAN device 0x81",
+        'SAN 0x81 partition 1 (ext4): /boot/extlinux/extlinux.conf "Debian 6.1.0-18"',
+        *plan("vmlinuz-6.1.0-18", "initrd.img-6.1.0-18", len(initrd), "root=/dev/vda1 ro console=ttyS0"),
+        "Booting from SAN device 0x80",
+        'SAN 0x80 partition 1 (vfat "ESP"): /loader/entries "Arch Linux LTS"',
+        *plan("vmlinuz-linux-lts", "initramfs-linux-lts.img", len(initrd), "root=LABEL=arch rw quiet"),
+    ]
+
+
+def test_no_os_corrupt_fs_and_no_drive(work: Path) -> None:
+    empty = d.ext4(work, "empty", {"home/user/notes.txt": b"hello\n"})
+    no_os = d.gpt_disk(work / "no-os.img", [("8300", empty, "data")])
+    broken = d.ext4(work, "broken", {"boot/grub/grub.cfg": b"menuentry x { linux /vmlinuz }\n"})
+    with broken.open("r+b") as f:  # keep the magic, wreck the group descriptors and inodes
+        f.seek(4096)
+        f.write(os.urandom(64 * 1024))
+    corrupt = d.mbr_disk(work / "corrupt.img", [("83", broken)])
+    proc = sanboot(no_os, corrupt, lines=(
+        "sanboot || echo errno ${errno}",
+        "sanboot --drive 0x81 || echo errno ${errno}",
+        "sanboot --drive 0x85 || echo errno ${errno}",
+    ))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "Booting from SAN device 0x80",
+        "Boot from SAN device 0x80 failed: No such file or directory (https://ipxe.org/2d222002)",
+        "errno 0x2d222002",
+        "Booting from SAN device 0x81",
+        "Boot from SAN device 0x81 failed: Input/output error (https://ipxe.org/1d222005)",
+        "errno 0x1d222005",
+        "Booting from SAN device 0x85",
+        "Boot from SAN device 0x85 failed: No such device (https://ipxe.org/2c222013)",
+        "errno 0x2c222013",
+    ]
+    errors = proc.stderr.splitlines()
+    assert "no bootable Linux entry" in errors[0] and "no boot loader configuration" in errors[0]
+    assert "cannot mount the ext4 file system" in errors[1]
+    assert errors[2] == "bootsh: SAN device 0x85: there is no such drive"
+
+
+def test_isos_with_isolinux_and_with_grub(work: Path) -> None:
+    initrd = d.initrd_bytes("iso")
+    txt = (
+        "default install\nlabel install\n\tmenu label ^Install\n\tkernel /install.amd/vmlinuz\n"
+        "\tappend vga=788 initrd=/install.amd/initrd.gz --- quiet\n"
+        "label rescue\n\tmenu label ^Rescue mode\n\tkernel /install.amd/vmlinuz\n"
+        "\tappend vga=788 initrd=/install.amd/initrd.gz rescue/enable=true --- quiet\n"
+    )
+    isolinux = d.iso(work, "debian-inst", {
+        "isolinux/isolinux.cfg": b"path \ninclude menu.cfg\ndefault vesamenu.c32\nprompt 0\ntimeout 0\n",
+        "isolinux/menu.cfg": b"menu hshift 4\ninclude txt.cfg\nmenu begin advanced\nmenu end\n",
+        "isolinux/txt.cfg": txt.encode(),
+        "install.amd/vmlinuz": d.kernel_path(), "install.amd/initrd.gz": initrd,
+    }, isolinux=True)  # fmt: skip
+    grub = (
+        "set default=1\nset timeout=30\n"
+        "menuentry 'Start Fedora-Everything 39' --class fedora {\n"
+        "\tlinux /images/pxeboot/vmlinuz inst.stage2=hd:LABEL=Fedora-E-dvd-x86_64-39 quiet\n"
+        "\tinitrd /images/pxeboot/initrd.img\n}\n"
+        "menuentry 'Test this media & start Fedora-Everything 39' --class fedora {\n"
+        "\tlinux /images/pxeboot/vmlinuz inst.stage2=hd:LABEL=Fedora-E-dvd-x86_64-39 rd.live.check quiet\n"
+        "\tinitrd /images/pxeboot/initrd.img\n}\n"
+    )
+    grubiso = d.iso(work, "fedora-inst", {
+        "EFI/BOOT/grub.cfg": grub.encode(),
+        "images/pxeboot/vmlinuz": d.kernel_path(), "images/pxeboot/initrd.img": initrd,
+    }, label="Fedora-E-dvd-x86_64-39")  # fmt: skip
+    proc = sanboot(isolinux, lines=("sanboot", f"sanboot file://{grubiso}"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "Booting from SAN device 0x80",
+        'SAN 0x80 whole disk (iso9660 "BOOTSH"): /isolinux/isolinux.cfg "Install"',
+        *plan("vmlinuz", "initrd.gz", len(initrd), "vga=788 --- quiet"),
+        f"file://{grubiso}... ok",
+        "Registered SAN device 0x80",
+        "Booting from SAN device 0x80",
+        'SAN 0x80 whole disk (iso9660 "Fedora-E-dvd-x86_64-39"): /EFI/BOOT/grub.cfg'
+        ' "Test this media & start Fedora-Everything 39"',
+        *plan("vmlinuz", "initrd.img", len(initrd),
+              "inst.stage2=hd:LABEL=Fedora-E-dvd-x86_64-39 rd.live.check quiet"),  # fmt: skip
+        "Unregistered SAN device 0x80",
+    ]
