@@ -176,9 +176,9 @@ def test_no_os_corrupt_fs_and_no_drive(work: Path) -> None:
     empty = d.ext4(work, "empty", {"home/user/notes.txt": b"hello\n"})
     no_os = d.gpt_disk(work / "no-os.img", [("8300", empty, "data")])
     broken = d.ext4(work, "broken", {"boot/grub/grub.cfg": b"menuentry x { linux /vmlinuz }\n"})
-    with broken.open("r+b") as f:  # keep the magic, wreck the group descriptors and inodes
-        f.seek(4096)
-        f.write(os.urandom(64 * 1024))
+    with broken.open("r+b") as f:  # keep the superblock, wreck the group descriptors (1K
+        f.seek(2048)  # blocks on a small ext4: they start at block 2) and what follows
+        f.write(b"\xff" * 64 * 1024)
     corrupt = d.mbr_disk(work / "corrupt.img", [("83", broken)])
     proc = sanboot(no_os, corrupt, lines=(
         "sanboot || echo errno ${errno}",
