@@ -121,7 +121,9 @@ def mbr_disk(path: Path, parts: list[tuple[str, Path]]) -> Path:
     return path
 
 
-def iso(work: Path, name: str, tree: Tree, *, isolinux: bool = False, label: str = "BOOTSH") -> Path:
+def iso(
+    work: Path, name: str, tree: Tree, *, isolinux: bool = False, label: str = "BOOTSH"
+) -> Path:
     """An ISO 9660 image (Rock Ridge) of ``tree``; with ``isolinux`` a BIOS El Torito image."""
     need("xorriso")
     src = work / f"{name}.iso.d"
@@ -132,7 +134,9 @@ def iso(work: Path, name: str, tree: Tree, *, isolinux: bool = False, label: str
     if isolinux:
         (src / "isolinux").mkdir(exist_ok=True)
         shutil.copyfile("/usr/lib/ISOLINUX/isolinux.bin", src / "isolinux" / "isolinux.bin")
-        shutil.copyfile("/usr/lib/syslinux/modules/bios/ldlinux.c32", src / "isolinux" / "ldlinux.c32")
+        shutil.copyfile(
+            "/usr/lib/syslinux/modules/bios/ldlinux.c32", src / "isolinux" / "ldlinux.c32"
+        )
         argv += ["-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat", "-no-emul-boot",
                  "-boot-load-size", "4", "-boot-info-table"]  # fmt: skip
     run(*argv, str(src))

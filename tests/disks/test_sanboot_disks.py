@@ -27,10 +27,14 @@ def kernel_size() -> int:
 
 def leftovers() -> list[str]:
     mounts = Path("/proc/self/mounts").read_text()
-    return [line for line in mounts.splitlines() if "bootsh-mnt-" in line or "bootsh-iscsi-" in line]
+    return [
+        line for line in mounts.splitlines() if "bootsh-mnt-" in line or "bootsh-iscsi-" in line
+    ]
 
 
-def sanboot(*disks: Path | str, lines: tuple[str, ...] = ("sanboot --no-describe",)) -> subprocess.CompletedProcess[str]:
+def sanboot(
+    *disks: Path | str, lines: tuple[str, ...] = ("sanboot --no-describe",)
+) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "bootsh", "--dry-run"]
     for disk in disks:
         argv += ["--disk", str(disk)]
@@ -66,7 +70,9 @@ def test_debian_gpt_with_esp_on_a_loop_device(work: Path) -> None:
         "vmlinuz": b"",
     }, uuid=ROOT_UUID, label="debian")  # fmt: skip
     stub = f"search.fs_uuid {ROOT_UUID} root hd0,gpt2\nset prefix=($root)'/boot/grub'\nconfigfile $prefix/grub.cfg\n"
-    esp = d.fat(work, "deb-esp", {"EFI/debian/grub.cfg": stub.encode(), "EFI/debian/shimx64.efi": b"MZ"})
+    esp = d.fat(
+        work, "deb-esp", {"EFI/debian/grub.cfg": stub.encode(), "EFI/debian/shimx64.efi": b"MZ"}
+    )
     disk = d.gpt_disk(work / "debian.img", [("ef00", esp, "EFI System"), ("8300", root, "root")])
     with d.loop_device(disk) as device:
         proc = sanboot(device, lines=("sanboot --no-describe", "echo after"))
@@ -74,8 +80,12 @@ def test_debian_gpt_with_esp_on_a_loop_device(work: Path) -> None:
     assert proc.stdout.splitlines() == [
         "Booting from SAN device 0x80",
         'SAN 0x80 partition 2 (ext4 "debian"): /boot/grub/grub.cfg "Debian GNU/Linux"',
-        *plan("vmlinuz-6.1.0-18-amd64", "initrd.img-6.1.0-18-amd64", len(initrd),
-              f"root=UUID={ROOT_UUID} ro quiet"),  # fmt: skip
+        *plan(
+            "vmlinuz-6.1.0-18-amd64",
+            "initrd.img-6.1.0-18-amd64",
+            len(initrd),
+            f"root=UUID={ROOT_UUID} ro quiet",
+        ),  # fmt: skip
         "after",
     ]
 
@@ -101,7 +111,9 @@ def test_fedora_bls_with_saved_entry_and_kernelopts(work: Path) -> None:
     boot = d.ext4(work, "fed-boot", {
         "grub2/grub.cfg": cfg.encode(), "grub2/grubenv": grubenv.encode(), **entries,
     }, uuid=BOOT_UUID, size_mib=64)  # fmt: skip
-    rootfs = d.ext4(work, "fed-root", {"etc/fedora-release": b"Fedora release 39\n"}, uuid=ROOT_UUID)
+    rootfs = d.ext4(
+        work, "fed-root", {"etc/fedora-release": b"Fedora release 39\n"}, uuid=ROOT_UUID
+    )
     disk = d.gpt_disk(work / "fedora.img", [("8300", boot, "boot"), ("8300", rootfs, "root")])
     proc = sanboot(disk)
     assert proc.returncode == 0, proc.stderr
@@ -109,8 +121,12 @@ def test_fedora_bls_with_saved_entry_and_kernelopts(work: Path) -> None:
     assert proc.stdout.splitlines() == [
         "Booting from SAN device 0x80",
         f'SAN 0x80 partition 1 (ext4): /grub2/grub.cfg "Fedora Linux ({version}) 39 (Server Edition)"',
-        *plan(f"vmlinuz-{version}", f"initramfs-{version}.img", len(initrd),
-              f"root=UUID={ROOT_UUID} ro rootflags=subvol=root rhgb quiet"),  # fmt: skip
+        *plan(
+            f"vmlinuz-{version}",
+            f"initramfs-{version}.img",
+            len(initrd),
+            f"root=UUID={ROOT_UUID} ro rootflags=subvol=root rhgb quiet",
+        ),  # fmt: skip
     ]
 
 
@@ -133,8 +149,12 @@ def test_ubuntu_mbr_saved_entry_in_a_submenu(work: Path) -> None:
         "Booting from SAN device 0x80",
         'SAN 0x80 partition 1 (ext4): /boot/grub/grub.cfg "Ubuntu, with Linux 5.15.0-88-generic"'
         " (Advanced options for Ubuntu)",
-        *plan("vmlinuz-5.15.0-88-generic", "initrd.img-5.15.0-88-generic", len(initrd),
-              f"root=UUID={ROOT_UUID} ro quiet splash vt.handoff=7"),  # fmt: skip
+        *plan(
+            "vmlinuz-5.15.0-88-generic",
+            "initrd.img-5.15.0-88-generic",
+            len(initrd),
+            f"root=UUID={ROOT_UUID} ro quiet splash vt.handoff=7",
+        ),  # fmt: skip
     ]
 
 
@@ -165,10 +185,17 @@ def test_extlinux_and_systemd_boot_on_the_second_drive(work: Path) -> None:
     assert proc.stdout.splitlines() == [
         "Booting from SAN device 0x81",
         'SAN 0x81 partition 1 (ext4): /boot/extlinux/extlinux.conf "Debian 6.1.0-18"',
-        *plan("vmlinuz-6.1.0-18", "initrd.img-6.1.0-18", len(initrd), "root=/dev/vda1 ro console=ttyS0"),
+        *plan(
+            "vmlinuz-6.1.0-18",
+            "initrd.img-6.1.0-18",
+            len(initrd),
+            "root=/dev/vda1 ro console=ttyS0",
+        ),
         "Booting from SAN device 0x80",
         'SAN 0x80 partition 1 (vfat "ESP"): /loader/entries "Arch Linux LTS"',
-        *plan("vmlinuz-linux-lts", "initramfs-linux-lts.img", len(initrd), "root=LABEL=arch rw quiet"),
+        *plan(
+            "vmlinuz-linux-lts", "initramfs-linux-lts.img", len(initrd), "root=LABEL=arch rw quiet"
+        ),
     ]
 
 
@@ -241,7 +268,11 @@ def test_isos_with_isolinux_and_with_grub(work: Path) -> None:
         "Booting from SAN device 0x80",
         'SAN 0x80 whole disk (iso9660 "Fedora-E-dvd-x86_64-39"): /EFI/BOOT/grub.cfg'
         ' "Test this media & start Fedora-Everything 39"',
-        *plan("vmlinuz", "initrd.img", len(initrd),
-              "inst.stage2=hd:LABEL=Fedora-E-dvd-x86_64-39 rd.live.check quiet"),  # fmt: skip
+        *plan(
+            "vmlinuz",
+            "initrd.img",
+            len(initrd),
+            "inst.stage2=hd:LABEL=Fedora-E-dvd-x86_64-39 rd.live.check quiet",
+        ),  # fmt: skip
         "Unregistered SAN device 0x80",
     ]
