@@ -7,8 +7,10 @@ support (the CI kernel has none of them)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -144,11 +146,15 @@ def iso(
 
 
 @contextlib.contextmanager
-def loop_device(image: Path) -> Iterator[str]:
-    """``image`` as a real (read-only) block device, detached whatever happens."""
+def loop_device(image: Path | str, *, offset: int = 0, size: int = 0) -> Iterator[str]:
+    """``image`` (or ``size`` bytes of it at ``offset``) as a real read-only block device,
+    detached whatever happens."""
     need("losetup")
-    proc = subprocess.run(["losetup", "--find", "--show", "--read-only", str(image)],
-                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    argv = ["losetup", "--find", "--show", "--read-only", "--offset", str(offset)]
+    if size:
+        argv += ["--sizelimit", str(size)]
+    proc = subprocess.run([*argv, str(image)], capture_output=True, text=True, timeout=60,
+                          check=False)  # fmt: skip
     if proc.returncode != 0:
         pytest.skip(f"no loop device: {proc.stderr.strip()}")
     device = proc.stdout.strip()
@@ -156,6 +162,33 @@ def loop_device(image: Path) -> Iterator[str]:
         yield device
     finally:
         subprocess.run(["losetup", "-d", device], capture_output=True, timeout=60, check=False)
+
+
+def partitions(disk: Path) -> list[tuple[int, int]]:
+    """(byte offset, byte size) of each partition of ``disk``, as ``sfdisk --json`` reads them."""
+    need("sfdisk")
+    proc = subprocess.run(["sfdisk", "--json", str(disk)], capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    table = json.loads(proc.stdout)["partitiontable"]
+    sector = int(table.get("sectorsize", 512))
+    return [(p["start"] * sector, p["size"] * sector) for p in table["partitions"]]
+
+
+@contextlib.contextmanager
+def mounted(image: Path | str, offset: int, size: int) -> Iterator[tuple[str, Path]]:
+    """The ext4 at ``offset`` in ``image`` mounted read-only through a loop device of its own,
+    as the running system would have it; (loop device, mount point); undone whatever happens."""
+    with loop_device(image, offset=offset, size=size) as device:
+        point = Path(tempfile.mkdtemp(prefix="test-mounted-"))
+        try:
+            run("mount", "-t", "ext4", "-o", "ro,noload", device, str(point))
+            try:
+                yield device, point
+            finally:
+                run("umount", str(point))
+        finally:
+            point.rmdir()
 
 
 def kernel_path() -> Path:

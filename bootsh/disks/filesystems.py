@@ -154,7 +154,10 @@ class MountedFs:
 
     def _path(self, path: str) -> Path | None:
         assert self.root is not None
-        full = os.path.realpath(os.path.join(self.root, path.lstrip("/")))
+        try:
+            full = os.path.realpath(os.path.join(self.root, path.lstrip("/")))
+        except OSError:
+            return None
         root = str(self.root)
         if full != root and not full.startswith(root + "/"):
             return None
@@ -162,13 +165,16 @@ class MountedFs:
 
     def exists(self, path: str) -> bool:
         full = self._path(path)
-        return full is not None and full.exists()
+        try:
+            return full is not None and full.exists()
+        except OSError:  # EIO from a failing disk: as good as absent
+            return False
 
     def read_text(self, path: str) -> str | None:
         full = self._path(path)
-        if full is None or not full.is_file():
-            return None
         try:
+            if full is None or not full.is_file():
+                return None
             with full.open("rb") as f:
                 return f.read(MAX_CONFIG).decode("utf-8", "replace")
         except OSError:
@@ -183,9 +189,9 @@ class MountedFs:
 
     def copy_out(self, path: str, dest: Path) -> int:
         full = self._path(path)
-        if full is None or not full.is_file():
-            raise FsError(f"{path}: no such file")
         try:
+            if full is None or not full.is_file():
+                raise FsError(f"{path}: no such file")
             with full.open("rb") as src, dest.open("wb") as out:
                 shutil.copyfileobj(src, out, 1 << 20)
         except OSError as exc:
@@ -313,7 +319,24 @@ class IsoFs:
 
     kind = "iso9660"
 
-    def __init__(self, fp: IO[bytes], offset: int = 0, size: int | None = None) -> None:
+    def __init__(
+        self, fp: IO[bytes], offset: int = 0, size: int | None = None, *, owns: bool = False
+    ) -> None:
+        """``fp`` is closed with the file system when ``owns`` (also when this raises)."""
+        self._owned = fp if owns else None
+        try:
+            self._open(fp, offset, size)
+        except BaseException:
+            self._close_fp()
+            raise
+
+    def _close_fp(self) -> None:
+        if self._owned is not None:
+            with contextlib.suppress(OSError):  # FUSE's flush fails once its daemon is gone
+                self._owned.close()
+            self._owned = None
+
+    def _open(self, fp: IO[bytes], offset: int, size: int | None) -> None:
         import pycdlib  # only when an ISO is read
         from pycdlib.pycdlibexception import PyCdlibException
 
@@ -440,3 +463,4 @@ class IsoFs:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.iso.close()
+        self._close_fp()

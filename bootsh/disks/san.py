@@ -21,11 +21,15 @@ refused with that reason.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bootsh.boot.images import ERRFILE_IMAGE, Image, store_of
+from bootsh.boot.kexec import NEVER_ENV
 from bootsh.disks import iscsi
+from bootsh.disks.entries import BootEntry
+from bootsh.disks.inuse import in_use
 from bootsh.disks.scan import DriveScan, Found, ScanError, choose, local_drives, open_drive
 from bootsh.ipxe_errors import error_number, strerror
 
@@ -44,6 +48,11 @@ ENOENT_SAN = error_number("ENOENT", ERRFILE_EFI_BLOCK)
 EIO_SAN = error_number("EIO", ERRFILE_EFI_BLOCK)
 #: A root path of a scheme bootsh cannot hook: ``Operation not supported``.
 ENOTSUP_SAN = error_number("ENOTSUP", ERRFILE_SANBOOT)
+#: A local drive the running system uses (a partition mounted, swap): ``Device or resource
+#: busy``.
+EBUSY_SAN = error_number("EBUSY", ERRFILE_EFI_BLOCK)
+#: A drive found in sysfs while ``BOOTSH_NEVER_KEXEC`` is set: ``Operation not permitted``.
+EPERM_SAN = error_number("EPERM", ERRFILE_EFI_BLOCK)
 #: A live ISO that cannot boot this way: ``Exec format error``.
 ENOEXEC_SAN = error_number("ENOEXEC", ERRFILE_IMAGE)
 
@@ -211,6 +220,29 @@ def drive_path(shell: Shell, number: int) -> str | None:
     return local[index] if 0 <= index < len(local) else None
 
 
+def _refuse_local(shell: Shell, number: int, path: str) -> int:
+    """Why local drive ``path`` must not be opened (diagnosed), as an iPXE error, or 0.
+
+    Two safeties, as for kexec: with ``BOOTSH_NEVER_KEXEC`` set (the tests set it) only the
+    drives named with ``--disk`` are read, never the ones found in sysfs, so that a test can
+    never read the disks of the machine it runs on; and a drive the running system uses
+    (``inuse``) is refused whoever asks.
+    """
+    if not shell.context.config.disks and os.environ.get(NEVER_ENV) is not None:
+        shell.diagnose(
+            f"SAN device {number:#02x} ({path}): {NEVER_ENV} is set: only drives named with"
+            " --disk are read"
+        )
+        return EPERM_SAN
+    why = in_use(path)
+    if why is not None:
+        shell.diagnose(
+            f"SAN device {number:#02x} ({path}) is in use by this system ({why}): not reading it"
+        )
+        return EBUSY_SAN
+    return 0
+
+
 def _summary(scan: DriveScan) -> str:
     parts: list[str] = list(scan.problems)
     for volume in scan.volumes:
@@ -224,24 +256,47 @@ def _summary(scan: DriveScan) -> str:
     return "; ".join(parts[:8])
 
 
-def _live_iso(shell: Shell, drive: SanDrive | None, cmdline: str) -> tuple[str, str | None]:
-    """The command line a live ISO needs to find itself again, or a refusal."""
-    words = cmdline.split()
+def _with_words(words: list[str], extra: list[str]) -> str:
+    """``words`` + ``extra``, the extra ones before a ``---`` (what follows ``---`` is for the
+    installed system: Debian's and Ubuntu's installers copy it into its boot loader)."""
+    if "---" in words:
+        i = words.index("---")
+        return " ".join([*words[:i], *extra, *words[i:]])
+    return " ".join([*words, *extra])
+
+
+def _live_iso(drive: SanDrive | None, entry: BootEntry) -> tuple[str, str | None]:
+    """The command line a live ISO booted over HTTP needs to find itself again, or a refusal.
+
+    After kexec the ISO is nowhere the next kernel can see: Ubuntu's casper (a kernel or
+    initrd under ``/casper/``, or ``boot=casper``) downloads it again with ``url=``; dracut's
+    ``root=live:`` takes the URL in place of the label; Debian's live-boot (``boot=live``) can
+    only fetch a squashfs (``fetch=``), not an ISO: refused with that reason.
+    """
+    words = entry.cmdline.split()
     if drive is None or drive.image is None or not drive.uri.lower().startswith("http"):
-        return cmdline, None
-    if "boot=casper" in words:
-        extra = [] if any(w.startswith("ip=") for w in words) else ["ip=dhcp"]
-        return " ".join([*words, f"url={drive.uri}", *extra]), None
+        return entry.cmdline, None
+    ip = [] if any(w.startswith("ip=") for w in words) else ["ip=dhcp"]
+    casper = "boot=casper" in words or any(
+        p.startswith("/casper/") for p in [entry.kernel, *entry.initrds]
+    )
+    if casper:
+        kept = [w for w in words if not w.startswith("url=")]
+        return _with_words(kept, [f"url={drive.uri}", *ip]), None
     if any(w.startswith("root=live:") for w in words):
         words = [f"root=live:{drive.uri}" if w.startswith("root=live:") else w for w in words]
-        extra = [] if any(w.startswith("ip=") for w in words) else ["ip=dhcp"]
-        return " ".join([*words, *extra]), None
+        return _with_words(words, ip), None
     if "boot=live" in words:
-        return cmdline, (
-            "this is a Debian live ISO (boot=live): live-boot needs its squashfs over the"
+        return entry.cmdline, (
+            "this is a Debian live ISO (boot=live): live-boot can fetch its squashfs over the"
             " network (fetch=), not the ISO, so it cannot be booted this way"
         )
-    return cmdline, None
+    return entry.cmdline, None
+
+
+def _lost(drive: SanDrive | None) -> str | None:
+    """Why a hooked iSCSI drive's target is gone, if it is (its watchdog says so)."""
+    return drive.attachment.lost if drive is not None and drive.attachment is not None else None
 
 
 def san_boot(shell: Shell, number: int, *, filename: str | None = None,
@@ -252,10 +307,14 @@ def san_boot(shell: Shell, number: int, *, filename: str | None = None,
         shell.diagnose(f"SAN device {number:#02x}: there is no such drive")
         return ENODEV_SAN
     hooked = state_of(shell).drives.get(number)
+    if hooked is None:
+        refused = _refuse_local(shell, number, path)
+        if refused:
+            return refused
     try:
         scan = open_drive(path)
     except ScanError as exc:
-        shell.diagnose(f"SAN device {number:#02x}: {exc}")
+        shell.diagnose(f"SAN device {number:#02x}: {_lost(hooked) or exc}")
         return EIO_SAN
     store = store_of(shell)
     ours: list[Image] = []
@@ -269,7 +328,14 @@ def san_boot(shell: Shell, number: int, *, filename: str | None = None,
                         volume.fs.close()
                         volume.fs = None
                     volume.problem = volume.problem or "not the --label/--uuid asked for"
-        found = _choose(scan, filename)
+        try:
+            found = _choose(scan, filename)
+        except OSError as exc:  # a read error no file system accessor caught
+            shell.diagnose(f"SAN device {number:#02x}: {_lost(hooked) or exc}")
+            return EIO_SAN
+        if found is None and _lost(hooked):
+            shell.diagnose(f"SAN device {number:#02x}: {_lost(hooked)}")
+            return EIO_SAN
         if found is None:
             unreadable = any(v.problem and v.kind and "cannot" in v.problem for v in scan.volumes)
             shell.diagnose(
@@ -277,17 +343,22 @@ def san_boot(shell: Shell, number: int, *, filename: str | None = None,
             )
             return EIO_SAN if unreadable else ENOENT_SAN
         entry = found.entry
-        cmdline, refusal = _live_iso(shell, hooked, entry.cmdline)
+        cmdline, refusal = _live_iso(hooked, entry)
         if refusal is not None:
             shell.diagnose(f"SAN device {number:#02x}: {refusal}")
             return ENOEXEC_SAN
-        for other in state_of(shell).drives.values():
-            if other.described and other.root is not None and other.creds is not None:
-                cmdline = " ".join(
-                    [cmdline, *iscsi.cmdline_for(other.root, other.creds, entry.initrds)]
-                ).strip()
-                if "netroot=" in cmdline and not any(w.startswith("ip=") for w in cmdline.split()):
-                    cmdline += " ip=dhcp"
+        described = sorted(
+            (d for d in state_of(shell).drives.values() if d.described and d.root and d.creds),
+            key=lambda d: (d.number != number, d.number),  # the boot drive first
+        )
+        words, notes = iscsi.cmdline_for(
+            [(f"{d.number:#02x}", d.root, d.creds) for d in described if d.root and d.creds],
+            entry.initrds,
+            cmdline,
+        )
+        cmdline = " ".join([cmdline, *words]).strip()
+        for note in notes:
+            shell.diagnose(note)
         where = found.config_volume.describe()
         shell.print(
             f'SAN {number:#02x} {where}: {found.menu.source} "{entry.title}"'
@@ -305,7 +376,7 @@ def san_boot(shell: Shell, number: int, *, filename: str | None = None,
         except Exception as exc:
             for image in ours:
                 image.path.unlink(missing_ok=True)
-            shell.diagnose(f"SAN device {number:#02x}: cannot read {exc}")
+            shell.diagnose(f"SAN device {number:#02x}: {_lost(hooked) or f'cannot read {exc}'}")
             return EIO_SAN
     # Every file system is closed (unmounted) now; the boot runs from the image store.
     saved = list(store.images)

@@ -114,35 +114,12 @@ def open_drive(path: str, iso_opener: Callable[[], IsoFs] | None = None) -> Driv
     except OSError as exc:
         raise ScanError(f"cannot open {path}: {exc.strerror}") from None
     try:
-        size = _size(fd)
-
-        def read(offset: int, length: int) -> bytes:
-            if offset < 0 or length <= 0 or offset >= size:
-                return b""
-            return os.pread(fd, min(length, size - offset, 1 << 24), offset)
-
-        head = read(0, HEAD)
-        whole = probe(head)
-        if whole is not None and whole.kind == "iso9660":
-            table = Table("none", ())
-        else:
-            table = read_table(read, size)
-        scan = DriveScan(path, table, problems=list(table.problems))
-        if table.partitions:
-            for part in sorted(table.partitions, key=lambda p: p.number):
-                volume = Volume(path, part, part.start, part.size)
-                reason = part.skip_reason
-                if reason is not None:
-                    volume.problem = reason
-                else:
-                    _identify(volume, read(part.start, HEAD))
-                scan.volumes.append(volume)
-        else:
-            volume = Volume(path, None, 0, size)
-            _identify(volume, head)
-            scan.volumes.append(volume)
+        scan = _read_layout(fd, path)
+    except OSError as exc:
+        raise ScanError(f"cannot read {path}: {exc.strerror or exc}") from None
     finally:
-        os.close(fd)
+        with contextlib.suppress(OSError):  # FUSE's flush fails once its daemon is gone
+            os.close(fd)
     try:
         for volume in scan.volumes:
             if volume.problem is None and volume.kind:
@@ -150,6 +127,38 @@ def open_drive(path: str, iso_opener: Callable[[], IsoFs] | None = None) -> Driv
     except BaseException:
         scan.close()
         raise
+    return scan
+
+
+def _read_layout(fd: int, path: str) -> DriveScan:
+    """The partition table and what each partition holds (nothing opened yet)."""
+    size = _size(fd)
+
+    def read(offset: int, length: int) -> bytes:
+        if offset < 0 or length <= 0 or offset >= size:
+            return b""
+        return os.pread(fd, min(length, size - offset, 1 << 24), offset)
+
+    head = read(0, HEAD)
+    whole = probe(head)
+    if whole is not None and whole.kind == "iso9660":
+        table = Table("none", ())
+    else:
+        table = read_table(read, size)
+    scan = DriveScan(path, table, problems=list(table.problems))
+    if table.partitions:
+        for part in sorted(table.partitions, key=lambda p: p.number):
+            volume = Volume(path, part, part.start, part.size)
+            reason = part.skip_reason
+            if reason is not None:
+                volume.problem = reason
+            else:
+                _identify(volume, read(part.start, HEAD))
+            scan.volumes.append(volume)
+    else:
+        volume = Volume(path, None, 0, size)
+        _identify(volume, head)
+        scan.volumes.append(volume)
     return scan
 
 
@@ -172,15 +181,13 @@ def _open(volume: Volume, iso_opener: Callable[[], IsoFs] | None) -> None:
                 volume.fs = iso_opener()
             else:
                 fp = open(volume.drive, "rb")  # noqa: SIM115 (owned by the IsoFs)
-                try:
-                    volume.fs = IsoFs(fp, volume.offset, volume.size)
-                except BaseException:
-                    fp.close()
-                    raise
+                volume.fs = IsoFs(fp, volume.offset, volume.size, owns=True)
         else:
             volume.fs = MountedFs(volume.drive, volume.offset, volume.size, volume.kind)
     except FsError as exc:
         volume.problem = str(exc)
+    except OSError as exc:
+        volume.problem = f"cannot read it: {exc.strerror or exc}"
 
 
 # -- configurations ---------------------------------------------------------------------------

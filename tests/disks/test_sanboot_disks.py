@@ -33,9 +33,11 @@ def leftovers() -> list[str]:
 
 
 def sanboot(
-    *disks: Path | str, lines: tuple[str, ...] = ("sanboot --no-describe",)
+    *disks: Path | str,
+    lines: tuple[str, ...] = ("sanboot --no-describe",),
+    options: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "bootsh", "--dry-run"]
+    argv = [sys.executable, "-m", "bootsh", "--dry-run", *options]
     for disk in disks:
         argv += ["--disk", str(disk)]
     for line in lines:
@@ -45,6 +47,11 @@ def sanboot(
     assert "Traceback" not in proc.stderr, proc.stderr
     assert leftovers() == []
     return proc
+
+
+def grubenv(text: str) -> bytes:
+    """A ``grubenv`` file: its header, ``text``, and ``#`` padding to 1024 bytes."""
+    return f"# GRUB Environment Block\n{text}".ljust(1024, "#").encode()
 
 
 def plan(kernel: str, initrd: str, initrd_size: int, cmdline: str) -> list[str]:
@@ -69,7 +76,10 @@ def test_debian_gpt_with_esp_on_a_loop_device(work: Path) -> None:
         "boot/initrd.img-6.1.0-18-amd64": initrd,
         "vmlinuz": b"",
     }, uuid=ROOT_UUID, label="debian")  # fmt: skip
-    stub = f"search.fs_uuid {ROOT_UUID} root hd0,gpt2\nset prefix=($root)'/boot/grub'\nconfigfile $prefix/grub.cfg\n"
+    stub = (
+        f"search.fs_uuid {ROOT_UUID} root hd0,gpt2\nset prefix=($root)'/boot/grub'\n"
+        "configfile $prefix/grub.cfg\n"
+    )
     esp = d.fat(
         work, "deb-esp", {"EFI/debian/grub.cfg": stub.encode(), "EFI/debian/shimx64.efi": b"MZ"}
     )
@@ -85,7 +95,7 @@ def test_debian_gpt_with_esp_on_a_loop_device(work: Path) -> None:
             "initrd.img-6.1.0-18-amd64",
             len(initrd),
             f"root=UUID={ROOT_UUID} ro quiet",
-        ),  # fmt: skip
+        ),
         "after",
     ]
 
@@ -93,7 +103,7 @@ def test_debian_gpt_with_esp_on_a_loop_device(work: Path) -> None:
 def test_fedora_bls_with_saved_entry_and_kernelopts(work: Path) -> None:
     initrd = d.initrd_bytes("fedora")
     mid = "8c1f2b0e7d7a4d4f9f2c3b1a0e9d8c7b"
-    entries = {}
+    entries: dict[str, bytes | Path] = {}
     for version in ("6.5.6-300.fc39.x86_64", "6.7.4-200.fc39.x86_64"):
         entries[f"loader/entries/{mid}-{version}.conf"] = (
             f"title Fedora Linux ({version}) 39 (Server Edition)\nversion {version}\n"
@@ -120,13 +130,14 @@ def test_fedora_bls_with_saved_entry_and_kernelopts(work: Path) -> None:
     version = "6.5.6-300.fc39.x86_64"  # saved_entry, not the newest
     assert proc.stdout.splitlines() == [
         "Booting from SAN device 0x80",
-        f'SAN 0x80 partition 1 (ext4): /grub2/grub.cfg "Fedora Linux ({version}) 39 (Server Edition)"',
+        "SAN 0x80 partition 1 (ext4): /grub2/grub.cfg"
+        f' "Fedora Linux ({version}) 39 (Server Edition)"',
         *plan(
             f"vmlinuz-{version}",
             f"initramfs-{version}.img",
             len(initrd),
             f"root=UUID={ROOT_UUID} ro rootflags=subvol=root rhgb quiet",
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -136,7 +147,7 @@ def test_ubuntu_mbr_saved_entry_in_a_submenu(work: Path) -> None:
     saved = f"gnulinux-advanced-{ROOT_UUID}>gnulinux-5.15.0-88-generic-advanced-{ROOT_UUID}"
     root = d.ext4(work, "ubu-root", {
         "boot/grub/grub.cfg": cfg.encode(),
-        "boot/grub/grubenv": f"# GRUB Environment Block\nsaved_entry={saved}\n".ljust(1024, "#").encode(),
+        "boot/grub/grubenv": grubenv(f"saved_entry={saved}\n"),
         "boot/vmlinuz-5.15.0-91-generic": d.kernel_path(),
         "boot/initrd.img-5.15.0-91-generic": initrd,
         "boot/vmlinuz-5.15.0-88-generic": d.kernel_path(),
@@ -154,7 +165,7 @@ def test_ubuntu_mbr_saved_entry_in_a_submenu(work: Path) -> None:
             "initrd.img-5.15.0-88-generic",
             len(initrd),
             f"root=UUID={ROOT_UUID} ro quiet splash vt.handoff=7",
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -175,8 +186,10 @@ def test_extlinux_and_systemd_boot_on_the_second_drive(work: Path) -> None:
     disk1 = d.mbr_disk(work / "extlinux.img", [("83", root)])
     esp = d.fat(work, "sdboot-esp", {
         "loader/loader.conf": b"timeout 3\ndefault arch-lts.conf\n",
-        "loader/entries/arch.conf": b"title Arch Linux\nlinux /vmlinuz-linux\ninitrd /initramfs-linux.img\noptions root=LABEL=arch rw\n",
-        "loader/entries/arch-lts.conf": b"title Arch Linux LTS\nlinux /vmlinuz-linux-lts\ninitrd /initramfs-linux-lts.img\noptions root=LABEL=arch rw quiet\n",
+        "loader/entries/arch.conf": b"title Arch Linux\nlinux /vmlinuz-linux\n"
+        b"initrd /initramfs-linux.img\noptions root=LABEL=arch rw\n",
+        "loader/entries/arch-lts.conf": b"title Arch Linux LTS\nlinux /vmlinuz-linux-lts\n"
+        b"initrd /initramfs-linux-lts.img\noptions root=LABEL=arch rw quiet\n",
         "vmlinuz-linux-lts": d.kernel_path(), "initramfs-linux-lts.img": initrd,
     })  # fmt: skip
     disk2 = d.gpt_disk(work / "sdboot.img", [("ef00", esp, "EFI")])
@@ -239,7 +252,8 @@ def test_isos_with_isolinux_and_with_grub(work: Path) -> None:
         "\tappend vga=788 initrd=/install.amd/initrd.gz rescue/enable=true --- quiet\n"
     )
     isolinux = d.iso(work, "debian-inst", {
-        "isolinux/isolinux.cfg": b"path \ninclude menu.cfg\ndefault vesamenu.c32\nprompt 0\ntimeout 0\n",
+        "isolinux/isolinux.cfg":
+            b"path \ninclude menu.cfg\ndefault vesamenu.c32\nprompt 0\ntimeout 0\n",
         "isolinux/menu.cfg": b"menu hshift 4\ninclude txt.cfg\nmenu begin advanced\nmenu end\n",
         "isolinux/txt.cfg": txt.encode(),
         "install.amd/vmlinuz": d.kernel_path(), "install.amd/initrd.gz": initrd,
@@ -250,7 +264,8 @@ def test_isos_with_isolinux_and_with_grub(work: Path) -> None:
         "\tlinux /images/pxeboot/vmlinuz inst.stage2=hd:LABEL=Fedora-E-dvd-x86_64-39 quiet\n"
         "\tinitrd /images/pxeboot/initrd.img\n}\n"
         "menuentry 'Test this media & start Fedora-Everything 39' --class fedora {\n"
-        "\tlinux /images/pxeboot/vmlinuz inst.stage2=hd:LABEL=Fedora-E-dvd-x86_64-39 rd.live.check quiet\n"
+        "\tlinux /images/pxeboot/vmlinuz inst.stage2=hd:LABEL=Fedora-E-dvd-x86_64-39"
+        " rd.live.check quiet\n"
         "\tinitrd /images/pxeboot/initrd.img\n}\n"
     )
     grubiso = d.iso(work, "fedora-inst", {
@@ -273,6 +288,72 @@ def test_isos_with_isolinux_and_with_grub(work: Path) -> None:
             "initrd.img",
             len(initrd),
             "inst.stage2=hd:LABEL=Fedora-E-dvd-x86_64-39 rd.live.check quiet",
-        ),  # fmt: skip
+        ),
         "Unregistered SAN device 0x80",
+    ]
+
+
+def test_a_drive_the_running_system_uses_is_not_read(work: Path) -> None:
+    """A disk with a mounted partition (mounted here through a loop device over the image, as a
+    running system has its root mounted) is refused, named as the image or as another loop
+    device over it: bootsh would otherwise mount a live file system a second time. Once it is
+    unmounted, the same disk boots."""
+    initrd = d.initrd_bytes("busy")
+    cfg = "menuentry 'Busy Linux' {\n\tlinux /vmlinuz root=LABEL=busy\n\tinitrd /initrd.img\n}\n"
+    root = d.ext4(work, "busy-root", {
+        "boot/grub/grub.cfg": cfg.encode(), "vmlinuz": d.kernel_path(), "initrd.img": initrd,
+    }, label="busy")  # fmt: skip
+    disk = d.gpt_disk(work / "busy.img", [("8300", root, "root")])
+    [(offset, size)] = d.partitions(disk)
+    lines = ("sanboot || echo errno ${errno}", "sanboot --drive 0x81 || echo errno ${errno}")
+    with d.loop_device(disk) as whole, d.mounted(disk, offset, size) as (part, point):
+        proc = sanboot(disk, whole, lines=lines)
+    assert proc.returncode == 0, proc.stderr
+    busy = "Error 0x0a222010 (https://ipxe.org/0a222010)"  # EBUSY: iPXE has no text for it
+    assert proc.stdout.splitlines() == [
+        "Booting from SAN device 0x80",
+        f"Boot from SAN device 0x80 failed: {busy}",
+        "errno 0xa222010",
+        "Booting from SAN device 0x81",
+        f"Boot from SAN device 0x81 failed: {busy}",
+        "errno 0xa222010",
+    ]
+    why = f"is in use by this system ({part} is mounted on {point}): not reading it"
+    assert proc.stderr.splitlines() == [
+        f"bootsh: SAN device 0x80 ({disk}) {why}",
+        f"bootsh: SAN device 0x81 ({whole}) {why}",
+    ]
+    proc = sanboot(disk, lines=("sanboot",))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[1:] == [
+        'SAN 0x80 partition 1 (ext4 "busy"): /boot/grub/grub.cfg "Busy Linux"',
+        *plan("vmlinuz", "initrd.img", len(initrd), "root=LABEL=busy"),
+    ]
+
+
+def test_under_never_kexec_only_named_drives_are_read(tmp_path: Path) -> None:
+    """Without --disk the drives are the machine's disks in sysfs order (here a sysfs tree of
+    the test's own); with BOOTSH_NEVER_KEXEC set (every test here) none of them is opened: a
+    script that falls through to ``sanboot`` can never read the disks of the machine the tests
+    run on."""
+    for name in ("sda", "loop0", "nvme0n1", "sr0", "dm-0", "vda"):
+        (tmp_path / "block" / name).mkdir(parents=True)
+    proc = sanboot(
+        lines=("sanboot --no-describe || echo errno ${errno}", "sanboot --drive 0x82"),
+        options=("--sysfs-root", str(tmp_path)),
+    )
+    assert proc.stdout.splitlines() == [
+        "Booting from SAN device 0x80",
+        "Boot from SAN device 0x80 failed: Operation not permitted (https://ipxe.org/41222001)",
+        "errno 0x41222001",
+        "Booting from SAN device 0x82",
+        "Boot from SAN device 0x82 failed: Operation not permitted (https://ipxe.org/41222001)",
+    ]
+    assert proc.stderr.splitlines() == [
+        *(
+            f"bootsh: SAN device {number} (/dev/{name}): BOOTSH_NEVER_KEXEC is set: only drives"
+            " named with --disk are read"
+            for number, name in (("0x80", "nvme0n1"), ("0x82", "vda"))  # nvme, sd, vd order
+        ),
+        "bootsh: -c:2: failed: sanboot --drive 0x82",
     ]
