@@ -6,7 +6,8 @@ parsers taught matters): ``menuentry`` and ``submenu`` blocks with ``--id`` (thr
 ``initrdefi``, ``set`` and ``name=value``, ``$var``/``${var}`` with GRUB's quoting,
 ``if``/``elif``/``else`` with ``[``/``test``, ``function`` definitions and calls (Ubuntu's
 ``gfxmode``, ``recordfail``), ``load_env`` of ``grubenv`` (``saved_entry``, ``next_entry``,
-``kernelopts``), ``search --set=root`` and its ``search.fs_uuid`` forms, and Fedora's
+``kernelopts``), ``search --set=root`` and its ``search.fs_uuid`` forms, ``configfile`` and
+``source`` (the ESP stubs that lead to the root file system's ``grub.cfg``), and Fedora's
 ``blscfg`` (the Boot Loader Specification entries of the same file system are inserted where
 it stands, newest first, as GRUB's blscfg module does).
 
@@ -301,8 +302,20 @@ class _Item:
 BlsLoader = Callable[[str | None, dict[str, str]], list[BootEntry]]
 
 
+class Devices(Protocol):
+    """Files on the drive's other file systems, named by a GRUB root (``uuid:...``,
+    ``hd0,gpt2``...): for ``configfile``, ``source``, ``load_env`` and ``[ -f ]`` with a
+    device."""
+
+    def exists(self, root: str, path: str) -> bool: ...
+
+    def read_text(self, root: str, path: str) -> str | None: ...
+
+
 class _Runner:
-    def __init__(self, source: str, files: Files | None, bls: BlsLoader | None) -> None:
+    def __init__(
+        self, source: str, files: Files | None, bls: BlsLoader | None, devices: Devices | None
+    ) -> None:
         self.env: dict[str, str] = dict(FEATURES)
         directory = source.rsplit("/", 1)[0] or "/"
         self.env["prefix"] = directory
@@ -311,6 +324,7 @@ class _Runner:
         self.source = source
         self.files = files
         self.bls = bls
+        self.devices = devices
         self.functions: dict[str, list[Node]] = {}
         self.steps = 0
         self.depth = 0
@@ -463,6 +477,8 @@ class _Runner:
         if name == "blscfg":
             self.blscfg(items)
             return 0
+        if name in ("configfile", "source") and len(argv) > 1:
+            return self.configfile(argv[1], items, entry, positional)
         if name in KERNEL_COMMANDS and entry is not None:
             args = [a for a in argv[1:] if not a.startswith("--")] if argv[1:2] else []
             # GRUB's linux takes no options but "--" forms some forks add (--unrestricted).
@@ -518,7 +534,7 @@ class _Runner:
             if op == "-n":
                 return value != ""
             if op in ("-f", "-e", "-s", "-d"):
-                return self.files is not None and self.files.exists(self.path_of(value))
+                return self.exists(value)
             return False
         if len(args) >= 3:
             left, op, right = args[0], args[1], args[2]
@@ -535,26 +551,42 @@ class _Runner:
                         "-le": a <= b, "-ge": a >= b}[op]  # fmt: skip
         return False
 
-    def path_of(self, value: str) -> str:
+    def locate(self, value: str) -> tuple[str | None, str]:
+        """(device, path) of a GRUB file name: ``(hd0,gpt2)/x`` or a plain path (the
+        configuration's own file system)."""
         if value.startswith("("):
             end = value.find(")")
-            value = value[end + 1 :] if end > 0 else value
-        return value or "/"
+            if end > 0:
+                return value[1:end] or None, value[end + 1 :] or "/"
+        return None, value or "/"
+
+    def exists(self, value: str) -> bool:
+        device, path = self.locate(value)
+        if device is not None and self.devices is not None:
+            return self.devices.exists(device, path)
+        return self.files is not None and self.files.exists(path)
+
+    def read_text(self, value: str) -> str | None:
+        device, path = self.locate(value)
+        if device is not None and self.devices is not None:
+            return self.devices.read_text(device, path)
+        return self.files.read_text(path) if self.files is not None else None
 
     def load_env(self, args: list[str]) -> None:
-        path = self.env["config_directory"].rstrip("/") + "/grubenv"
+        # GRUB's default is $prefix/grubenv; here $prefix starts as the configuration's
+        # directory, and an ESP stub sets it to the root file system's.
+        target = self.env.get("prefix", "").rstrip("/") + "/grubenv"
         names: list[str] = []
         i = 0
         while i < len(args):
             if args[i] in ("-f", "--file") and i + 1 < len(args):
-                path = self.path_of(args[i + 1])
+                target = args[i + 1]
                 i += 2
                 continue
             if not args[i].startswith("-"):
                 names.append(args[i])
             i += 1
-        text = self.files.read_text(path) if self.files is not None else None
-        for key, value in parse_grubenv(text or "").items():
+        for key, value in parse_grubenv(self.read_text(target) or "").items():
             if not names or key in names:
                 self.env[key] = value
 
@@ -590,6 +622,31 @@ class _Runner:
             i += 1
         if keys:
             self.env[var] = f"{how}:{keys[0]}"
+
+    def configfile(self, target: str, items: list[_Item], entry: BootEntry | None,
+                   positional: list[str]) -> int:  # fmt: skip
+        """``configfile FILE`` / ``source FILE``: FILE's commands run here, with
+        ``config_directory`` set to its directory as GRUB does. The ESP's ``grub.cfg`` of
+        Debian, Ubuntu and Fedora is such a stub (``search`` the root file system,
+        ``configfile`` its ``grub.cfg``). GRUB's ``configfile`` opens a new menu context: items
+        after it are not expected (it is a stub's last line)."""
+        if entry is not None:
+            return 0
+        text = self.read_text(target)
+        if text is None:
+            self.problems.append(f"configfile {target}: no such file")
+            return 1
+        if self.depth >= MAX_DEPTH:
+            raise GrubError(f"configfile nested more than {MAX_DEPTH} deep")
+        self.depth += 1
+        saved = self.env.get("config_directory", "")
+        self.env["config_directory"] = target.rsplit("/", 1)[0] or "/"
+        try:
+            self.run(parse(text), items, entry, positional)
+        finally:
+            self.depth -= 1
+            self.env["config_directory"] = saved
+        return 0
 
     def blscfg(self, items: list[_Item]) -> None:
         if self.bls is None:
@@ -649,10 +706,14 @@ def _find_default(items: list[_Item], default: str) -> BootEntry | None:
 
 
 def parse_grub(
-    text: str, source: str, files: Files | None = None, bls: BlsLoader | None = None
+    text: str,
+    source: str,
+    files: Files | None = None,
+    bls: BlsLoader | None = None,
+    devices: Devices | None = None,
 ) -> Menu:
     """The entries of ``grub.cfg`` (its path is ``source``) and the one GRUB boots."""
-    runner = _Runner(source, files, bls)
+    runner = _Runner(source, files, bls, devices)
     items: list[_Item] = []
     runner.run(parse(text), items, None, [])
     entries: list[BootEntry] = []

@@ -30,7 +30,15 @@ from bootsh.boot.kexec import NEVER_ENV
 from bootsh.disks import iscsi
 from bootsh.disks.entries import BootEntry
 from bootsh.disks.inuse import in_use
-from bootsh.disks.scan import DriveScan, Found, ScanError, choose, local_drives, open_drive
+from bootsh.disks.scan import (
+    DriveScan,
+    ScanError,
+    Volume,
+    choose,
+    choose_file,
+    local_drives,
+    open_drive,
+)
 from bootsh.ipxe_errors import error_number, strerror
 
 if TYPE_CHECKING:
@@ -251,7 +259,7 @@ def _summary(scan: DriveScan) -> str:
     for volume, menu in scan.menus:
         for problem in menu.problems[:3]:
             parts.append(f"{volume.describe()} {menu.source}: {problem}")
-    if not scan.menus and not any(v.problem for v in scan.volumes):
+    if not parts:
         parts.append("no boot loader configuration found")
     return "; ".join(parts[:8])
 
@@ -319,17 +327,24 @@ def san_boot(shell: Shell, number: int, *, filename: str | None = None,
     store = store_of(shell)
     ours: list[Image] = []
     with scan:
-        if label is not None or uuid is not None:
-            for volume in scan.volumes:
-                if (label is not None and volume.label != label) or (
-                    uuid is not None and volume.uuid.lower() != uuid.lower()
-                ):
-                    if volume.fs is not None:
-                        volume.fs.close()
-                        volume.fs = None
-                    volume.problem = volume.problem or "not the --label/--uuid asked for"
+
+        def wanted(volume: Volume) -> bool:
+            """``--label``/``--uuid``: where to look (GRUB's search still reaches the rest)."""
+            return (label is None or volume.label == label) and (
+                uuid is None or volume.uuid.lower() == uuid.lower()
+            )
+
+        if (label is not None or uuid is not None) and not any(map(wanted, scan.volumes)):
+            asked = " and ".join(
+                f"{what} {value!r}" for what, value in (("label", label), ("UUID", uuid)) if value
+            )
+            shell.diagnose(f"SAN device {number:#02x} ({path}): no file system with {asked}")
+            return ENOENT_SAN
         try:
-            found = _choose(scan, filename)
+            if filename is not None:
+                found = choose_file(scan, filename, wanted)
+            else:
+                found = choose(scan, wanted)
         except OSError as exc:  # a read error no file system accessor caught
             shell.diagnose(f"SAN device {number:#02x}: {_lost(hooked) or exc}")
             return EIO_SAN
@@ -392,42 +407,6 @@ def san_boot(shell: Shell, number: int, *, filename: str | None = None,
             store.free(image)
         store.images = saved + [i for i in store.images if i not in ours and i not in saved]
     return status
-
-
-def _choose(scan: DriveScan, filename: str | None) -> Found | None:
-    if filename is None:
-        return choose(scan)
-    from bootsh.disks import bls as blsmod
-    from bootsh.disks.grub import GrubError, parse_grub
-    from bootsh.disks.scan import find_root
-    from bootsh.disks.syslinux import parse_syslinux
-
-    for volume in scan.volumes:
-        fs = volume.fs
-        if fs is None:
-            continue
-        text = fs.read_text(filename)
-        if text is None:
-            continue
-        name = filename.rsplit("/", 1)[-1]
-        try:
-            if name.endswith(".cfg") and "grub" in filename:
-                menu = parse_grub(text, filename, fs)
-            elif filename.endswith(".conf") and "/entries/" in filename:
-                menu = blsmod.menu([(name, text)], filename.rsplit("/", 1)[0])
-            else:
-                menu = parse_syslinux(text, filename, fs.read_text)
-        except GrubError as exc:
-            scan.problems.append(f"{filename}: {exc}")
-            continue
-        scan.menus.append((volume, menu))
-        entry = menu.chosen()
-        if entry is None:
-            continue
-        target = find_root(scan, volume, entry.root)
-        if target is not None and target.fs is not None and target.fs.exists(entry.kernel):
-            return Found(entry, menu, volume, target)
-    return None
 
 
 def uriboot(shell: Shell, uris: list[str], number: int, flags: int, *,

@@ -213,6 +213,50 @@ def _grub_paths(fs: FileSystem) -> list[str]:
     return paths
 
 
+class _Devices:
+    """The drive's file systems as GRUB names them, seen from ``volume`` (grub.Devices)."""
+
+    def __init__(self, scan: DriveScan, volume: Volume) -> None:
+        self.scan, self.volume = scan, volume
+
+    def _fs(self, root: str) -> FileSystem | None:
+        target = find_root(self.scan, self.volume, root)
+        return target.fs if target is not None else None
+
+    def exists(self, root: str, path: str) -> bool:
+        fs = self._fs(root)
+        return fs is not None and fs.exists(path)
+
+    def read_text(self, root: str, path: str) -> str | None:
+        fs = self._fs(root)
+        return fs.read_text(path) if fs is not None else None
+
+
+def grub_menu(scan: DriveScan, volume: Volume, path: str, text: str) -> Menu:
+    """The menu of GRUB configuration ``path`` (``text``) on ``volume``."""
+    assert volume.fs is not None
+
+    def bls_for(root: str | None, env: dict[str, str]) -> list[BootEntry]:
+        target = find_root(scan, volume, root) or volume
+        if target.fs is None:
+            return []
+        entries: list[BootEntry] = []
+        for directory in BLS_DIRS:
+            for name, body in _bls_files(target.fs, directory):
+                entry = blsmod.parse_entry(body, name, f"{directory}/{name}", env)
+                if entry.kernel:
+                    entry.root = root
+                    entries.append(entry)
+            if entries:
+                break
+        return blsmod.sort_entries(entries, grub=True)
+
+    try:
+        return parse_grub(text, path, volume.fs, bls_for, _Devices(scan, volume))
+    except GrubError as exc:
+        return Menu([], 0, path, "grub", [f"{path}: {exc}"])
+
+
 def menus_of(scan: DriveScan, volume: Volume) -> list[Menu]:
     """The menus of one volume's configurations, in the order above."""
     fs = volume.fs
@@ -221,28 +265,8 @@ def menus_of(scan: DriveScan, volume: Volume) -> list[Menu]:
     menus: list[Menu] = []
     for path in _grub_paths(fs):
         text = fs.read_text(path)
-        if text is None:
-            continue
-
-        def bls_for(root: str | None, env: dict[str, str], _v: Volume = volume) -> list[BootEntry]:
-            target = find_root(scan, _v, root) or _v
-            if target.fs is None:
-                return []
-            entries: list[BootEntry] = []
-            for directory in BLS_DIRS:
-                for name, body in _bls_files(target.fs, directory):
-                    entry = blsmod.parse_entry(body, name, f"{directory}/{name}", env)
-                    if entry.kernel:
-                        entry.root = root
-                        entries.append(entry)
-                if entries:
-                    break
-            return blsmod.sort_entries(entries, grub=True)
-
-        try:
-            menus.append(parse_grub(text, path, fs, bls_for))
-        except GrubError as exc:
-            menus.append(Menu([], 0, path, "grub", [f"{path}: {exc}"]))
+        if text is not None:
+            menus.append(grub_menu(scan, volume, path, text))
     for directory in BLS_DIRS:
         files = _bls_files(fs, directory)
         if files:
@@ -253,6 +277,44 @@ def menus_of(scan: DriveScan, volume: Volume) -> list[Menu]:
         if text is not None:
             menus.append(parse_syslinux(text, path, fs.read_text))
     return menus
+
+
+def menu_of_file(scan: DriveScan, volume: Volume, path: str) -> Menu | None:
+    """``sanboot --filename``: the menu of the file ``path`` names on ``volume``, or None.
+
+    A GRUB configuration (``*.cfg`` under a ``grub``/``grub2``/``EFI`` directory), a BLS entry
+    (``*.conf`` under ``loader/entries``), a syslinux/extlinux/isolinux file; or an EFI boot
+    loader (iPXE's use of ``--filename``, e.g. ``\\EFI\\BOOT\\BOOTX64.EFI``): what it would
+    read, ``grub.cfg`` beside it (GRUB, shim) or, for systemd-boot, the BLS entries.
+    """
+    fs = volume.fs
+    if fs is None or not fs.exists(path):
+        return None
+    name = path.rsplit("/", 1)[-1]
+    directory = path.rsplit("/", 1)[0] or "/"
+    lower = path.lower()
+    if name.lower().endswith(".efi"):
+        beside = f"{directory.rstrip('/')}/grub.cfg"
+        text = fs.read_text(beside)
+        if text is not None:
+            return grub_menu(scan, volume, beside, text)
+        for entries in BLS_DIRS:
+            files = _bls_files(fs, entries)
+            if files:
+                conf = fs.read_text(entries.rsplit("/", 1)[0] + "/loader.conf")
+                return blsmod.menu(files, entries, conf)
+        return Menu([], 0, path, "efi", [
+            "an EFI program cannot be booted with kexec, and no grub.cfg is beside it nor BLS"
+            " entries on its file system"
+        ])  # fmt: skip
+    text = fs.read_text(path)
+    if text is None:
+        return None
+    if name.endswith(".conf") and "/entries/" in lower:
+        return blsmod.menu([(name, text)], directory)
+    if name.endswith(".cfg") and any(d in lower for d in ("/grub/", "/grub2/", "/efi/")):
+        return grub_menu(scan, volume, path, text)
+    return parse_syslinux(text, path, fs.read_text)
 
 
 def find_root(scan: DriveScan, volume: Volume, root: str | None) -> Volume | None:
@@ -282,22 +344,54 @@ def find_root(scan: DriveScan, volume: Volume, root: str | None) -> Volume | Non
     return volume
 
 
-def choose(scan: DriveScan) -> Found | None:
-    """The first menu, in partition order, with a bootable default; ``scan.menus`` keeps all."""
+def _usable(scan: DriveScan, volume: Volume, menu: Menu) -> Found | None:
+    """The menu's default entry when its kernel is there (else why not, in the menu)."""
+    entry = menu.chosen()
+    if entry is None:
+        return None
+    target = find_root(scan, volume, entry.root)
+    if target is None or target.fs is None:
+        menu.problems.append(f"{entry.title!r}: its file system ({entry.root}) is absent")
+        return None
+    if not target.fs.exists(entry.kernel):
+        menu.problems.append(f"{entry.title!r}: {entry.kernel} is not there")
+        return None
+    return Found(entry, menu, volume, target)
+
+
+def everywhere(volume: Volume) -> bool:
+    return True
+
+
+def choose(scan: DriveScan, wanted: Callable[[Volume], bool] = everywhere) -> Found | None:
+    """The first menu, in partition order, with a bootable default, searching the ``wanted``
+    volumes only (GRUB's ``search`` still reaches the others); ``scan.menus`` keeps all."""
     for volume in scan.volumes:
+        if not wanted(volume):
+            continue
         for menu in menus_of(scan, volume):
             scan.menus.append((volume, menu))
-            entry = menu.chosen()
-            if entry is None:
-                continue
-            target = find_root(scan, volume, entry.root)
-            if target is None or target.fs is None:
-                menu.problems.append(f"{entry.title!r}: its file system ({entry.root}) is absent")
-                continue
-            if not target.fs.exists(entry.kernel):
-                menu.problems.append(f"{entry.title!r}: {entry.kernel} is not there")
-                continue
-            return Found(entry, menu, volume, target)
+            found = _usable(scan, volume, menu)
+            if found is not None:
+                return found
+    return None
+
+
+def choose_file(
+    scan: DriveScan, filename: str, wanted: Callable[[Volume], bool] = everywhere
+) -> Found | None:
+    """``sanboot --filename``: the first ``wanted`` volume holding ``filename`` (``\\`` read
+    as ``/``) decides, through ``menu_of_file``."""
+    path = "/" + "/".join(p for p in filename.replace("\\", "/").split("/") if p)
+    for volume in scan.volumes:
+        if not wanted(volume):
+            continue
+        menu = menu_of_file(scan, volume, path)
+        if menu is None:
+            continue
+        scan.menus.append((volume, menu))
+        return _usable(scan, volume, menu)
+    scan.problems.append(f"no file system has {path}")
     return None
 
 

@@ -84,3 +84,28 @@ def test_poweroff_and_reboot_dry_run_and_guard() -> None:
     assert status == 0
     assert out.splitlines() == ["errno 0x41000001"]
     assert "BOOTSH_NEVER_KEXEC is set" in err
+
+
+class _SelfIncluding:
+    """A file system where every file is the same grub.cfg (which includes itself)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def exists(self, path: str) -> bool:
+        return True
+
+    def read_text(self, path: str) -> str | None:
+        return self.text
+
+
+def test_a_configuration_that_includes_itself_ends() -> None:
+    text = "menuentry a { linux /v }\nconfigfile $prefix/grub.cfg\nsource /boot/grub/grub.cfg\n"
+    start = time.monotonic()
+    try:
+        parse_grub(text, "/boot/grub/grub.cfg", _SelfIncluding(text))
+    except GrubError as exc:
+        assert "nested more than" in str(exc)
+    else:
+        raise AssertionError("a self-including grub.cfg parsed")
+    assert time.monotonic() - start < 5

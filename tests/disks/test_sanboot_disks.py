@@ -89,7 +89,9 @@ def test_debian_gpt_with_esp_on_a_loop_device(work: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
         "Booting from SAN device 0x80",
-        'SAN 0x80 partition 2 (ext4 "debian"): /boot/grub/grub.cfg "Debian GNU/Linux"',
+        # The ESP comes first, as the firmware boots it: its stub grub.cfg searches the root
+        # file system and runs its grub.cfg (configfile), whose default entry is the choice.
+        'SAN 0x80 partition 1 (vfat "ESP"): /EFI/debian/grub.cfg "Debian GNU/Linux"',
         *plan(
             "vmlinuz-6.1.0-18-amd64",
             "initrd.img-6.1.0-18-amd64",
@@ -356,4 +358,95 @@ def test_under_never_kexec_only_named_drives_are_read(tmp_path: Path) -> None:
             for number, name in (("0x80", "nvme0n1"), ("0x82", "vda"))  # nvme, sd, vd order
         ),
         "bootsh: -c:2: failed: sanboot --drive 0x82",
+    ]
+
+
+def test_filename_label_and_uuid_choose_the_configuration(work: Path) -> None:
+    """``--filename`` names the configuration to read (GRUB, BLS entry, extlinux) or, as iPXE
+    users write it, the EFI boot loader (its grub.cfg beside it is read, following Fedora's
+    ESP stub to the boot partition); ``--label``/``--uuid`` limit the search to that file
+    system; each mistake is one line and ENOENT."""
+    initrd = d.initrd_bytes("choose")
+    boot_uuid = "9d4a3c2b-1e0f-4a5b-8c7d-6e5f4a3b2c1d"
+    stub = (
+        f"search --no-floppy --root-dev-only --fs-uuid --set=dev {boot_uuid}\n"
+        "set boot=${dev}\nset prefix=($dev)/grub2\nexport $prefix\nconfigfile $prefix/grub.cfg\n"
+    )
+    esp = d.fat(work, "choose-esp", {
+        "EFI/fedora/shimx64.efi": b"MZ shim", "EFI/fedora/grub.cfg": stub.encode(),
+        "EFI/BOOT/BOOTX64.EFI": b"MZ fallback",
+    })  # fmt: skip
+    grub = (
+        f"set default=0\nsearch --no-floppy --fs-uuid --set=root {boot_uuid}\n"
+        "menuentry 'Fedora A' {\n\tlinux /vmlinuz-a root=LABEL=a\n\tinitrd /initramfs.img\n}\n"
+        "menuentry 'Fedora B' {\n\tlinux /vmlinuz-b root=LABEL=b\n\tinitrd /initramfs.img\n}\n"
+    )
+    bls = "title Fedora BLS\nlinux /vmlinuz-b\ninitrd /initramfs.img\noptions root=LABEL=bls\n"
+    boot = d.ext4(work, "choose-boot", {
+        "grub2/grub.cfg": grub.encode(), "loader/entries/fedora-bls.conf": bls.encode(),
+        "vmlinuz-a": d.kernel_path(), "vmlinuz-b": d.kernel_path(), "initramfs.img": initrd,
+    }, label="fedboot", uuid=boot_uuid)  # fmt: skip
+    rescue = d.ext4(work, "choose-rescue", {
+        "boot/extlinux/extlinux.conf":
+            b"default r\nlabel r\n\tmenu label Rescue\n\tlinux /vmlinuz-rescue\n"
+            b"\tinitrd /initrd-rescue.img\n\tappend root=LABEL=rescue single\n",
+        "vmlinuz-rescue": d.kernel_path(), "initrd-rescue.img": initrd,
+    }, label="rescue")  # fmt: skip
+    disk = d.gpt_disk(work / "choose.img", [
+        ("ef00", esp, "EFI System"), ("8300", boot, "boot"), ("8300", rescue, "rescue"),
+    ])  # fmt: skip
+    proc = sanboot(disk, lines=(
+        "sanboot",
+        "sanboot --filename \\EFI\\fedora\\shimx64.efi",  # iPXE scripts keep backslashes
+        "sanboot --filename /grub2/grub.cfg",
+        "sanboot --filename /loader/entries/fedora-bls.conf",
+        "sanboot --label rescue",
+        f"sanboot --uuid {boot_uuid.upper()}",
+        "sanboot --filename /EFI/BOOT/BOOTX64.EFI || echo errno ${errno}",
+        "sanboot --label nosuch || echo errno ${errno}",
+        "sanboot --filename /nonexistent.cfg || echo errno ${errno}",
+        "sanboot --label rescue --filename /grub2/grub.cfg || echo errno ${errno}",
+    ))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    fedora_a = plan("vmlinuz-a", "initramfs.img", len(initrd), "root=LABEL=a")
+    failed = [
+        "Boot from SAN device 0x80 failed: No such file or directory (https://ipxe.org/2d222002)",
+        "errno 0x2d222002",
+    ]
+    assert proc.stdout.splitlines() == [
+        "Booting from SAN device 0x80",
+        'SAN 0x80 partition 1 (vfat "ESP"): /EFI/fedora/grub.cfg "Fedora A"',
+        *fedora_a,
+        "Booting \\EFI\\fedora\\shimx64.efi from SAN device 0x80",
+        'SAN 0x80 partition 1 (vfat "ESP"): /EFI/fedora/grub.cfg "Fedora A"',
+        *fedora_a,
+        "Booting /grub2/grub.cfg from SAN device 0x80",
+        'SAN 0x80 partition 2 (ext4 "fedboot"): /grub2/grub.cfg "Fedora A"',
+        *fedora_a,
+        "Booting /loader/entries/fedora-bls.conf from SAN device 0x80",
+        'SAN 0x80 partition 2 (ext4 "fedboot"): /loader/entries "Fedora BLS"',
+        *plan("vmlinuz-b", "initramfs.img", len(initrd), "root=LABEL=bls"),
+        "Booting from SAN device 0x80",
+        'SAN 0x80 partition 3 (ext4 "rescue"): /boot/extlinux/extlinux.conf "Rescue"',
+        *plan("vmlinuz-rescue", "initrd-rescue.img", len(initrd), "root=LABEL=rescue single"),
+        "Booting from SAN device 0x80",
+        'SAN 0x80 partition 2 (ext4 "fedboot"): /grub2/grub.cfg "Fedora A"',
+        *fedora_a,
+        "Booting /EFI/BOOT/BOOTX64.EFI from SAN device 0x80",
+        *failed,
+        "Booting from SAN device 0x80",
+        *failed,
+        "Booting /nonexistent.cfg from SAN device 0x80",
+        *failed,
+        "Booting /grub2/grub.cfg from SAN device 0x80",
+        *failed,
+    ]
+    where = f"bootsh: SAN device 0x80 ({disk})"
+    assert proc.stderr.splitlines() == [
+        f'{where}: no bootable Linux entry: partition 1 (vfat "ESP") /EFI/BOOT/BOOTX64.EFI: an'
+        " EFI program cannot be booted with kexec, and no grub.cfg is beside it nor BLS entries"
+        " on its file system",
+        f"{where}: no file system with label 'nosuch'",
+        f"{where}: no bootable Linux entry: no file system has /nonexistent.cfg",
+        f"{where}: no bootable Linux entry: no file system has /grub2/grub.cfg",
     ]
