@@ -12,9 +12,12 @@ its boot loader's configuration and kexec its kernel. This package holds:
   support is needed, and garbage tables are harmless);
 * ``filesystems``: reading files from a partition: ext2/3/4, XFS and btrfs mounted read-only
   through a loop device, FAT through mtools, ISO 9660 through pycdlib;
-* ``scan``: the local drives, a drive's file systems and the entries found on them;
-* ``iscsi``: iPXE's ``iscsi:`` root paths and the attach (libiscsi in qemu-storage-daemon);
-* ``httpio``: an ISO read over HTTP range requests;
+* ``scan``: the local drives, a drive's file systems and the entries found on them
+  (``--filename``, ``--label``, ``--uuid`` choose where to look);
+* ``inuse``: whether the running system uses a drive (mounted, swap, held): such a drive is
+  never read;
+* ``iscsi``: iPXE's ``iscsi:`` root paths, the attach (libiscsi in qemu-storage-daemon, with
+  a watchdog for a target that goes away) and what the next kernel is told;
 * ``san``: the per-shell table of SAN drives and the ``sanboot`` flow.
 
 Imports the base, ``lang``, ``nics``, ``net`` and ``boot`` (a chosen entry boots through the

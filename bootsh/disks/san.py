@@ -3,10 +3,13 @@
 
 A drive number (``0x80``...) names either a hooked SAN drive (an ``iscsi:`` LUN, or an image
 from ``http://``, ``https://``, ``tftp://``, ``file://``) or, when none is hooked there, the
-local drive of that rank (``scan.local_drives``). An image over a URI is downloaded into the
-image directory first, through the same fetch as ``imgfetch`` (streamed to disk: memory stays
-bounded whatever its size; every scheme and server works, where iPXE's HTTP SAN needs range
-requests), and removed on unhook.
+local drive of that rank (``scan.local_drives``), unless the running system uses it
+(``inuse``) or, under ``BOOTSH_NEVER_KEXEC``, it was not named with ``--disk``. An image over
+a URI is downloaded into the image directory first, through the same fetch as ``imgfetch``
+(streamed to disk: memory stays bounded whatever its size, the disk space needed is the
+image's; every scheme and server works, where range requests would need a server that
+honours them, and the mounts of the loop devices would turn each kernel read into an HTTP
+request), and removed on unhook.
 
 Booting a drive (``san_boot``): open it, choose the entry (``scan.choose``), copy its kernel
 and initrds into the image store, close every file system, then run the kernel through

@@ -5,9 +5,11 @@
 ``sanboot`` without a root path boots drive ``--drive`` (default ``${san-drive}``, else
 0x80): a hooked SAN drive, or the local drive of that rank. With root paths it hooks the
 first that attaches (multipath), boots and unhooks (``--keep`` or ``${keep-san}`` keeps it).
-``--filename`` names the boot loader configuration to read instead of searching;
-``--label``/``--uuid`` limit the search to the file system of that label or UUID;
+``--filename`` names the boot loader configuration to read instead of searching, or the EFI
+boot loader whose configuration is to be read (``/EFI/fedora/shimx64.efi``: the grub.cfg
+beside it); ``--label``/``--uuid`` limit the search to the file system of that label or UUID;
 ``--extra`` (an extra EFI file) has no meaning for a kexec boot and is ignored with a note.
+A local drive the running system uses (a partition mounted, swap) is refused.
 See ``bootsh.disks`` for what happens underneath.
 """
 
