@@ -54,12 +54,8 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "disks": frozenset({"base", "lang", "nics", "net", "boot"}),
     "lab": frozenset({"base", "nics"}),
     "console": frozenset({"base", "lang", "nics", "net", "boot", "host"}),
-    "host": frozenset(
-        {"base", "lang", "nics", "net", "boot", "trust", "disks", "console", "lab"}
-    ),
-    "api": frozenset(
-        {"base", "lang", "nics", "net", "boot", "trust", "disks", "console", "host"}
-    ),
+    "host": frozenset({"base", "lang", "nics", "net", "boot", "trust", "disks", "console", "lab"}),
+    "api": frozenset({"base", "lang", "nics", "net", "boot", "trust", "disks", "console", "host"}),
     "plugin": frozenset({"api"}),
 }
 #: Host modules a type-only import may name from any layer.
