@@ -406,6 +406,8 @@ def test_filename_label_and_uuid_choose_the_configuration(work: Path) -> None:
         "sanboot --label nosuch || echo errno ${errno}",
         "sanboot --filename /nonexistent.cfg || echo errno ${errno}",
         "sanboot --label rescue --filename /grub2/grub.cfg || echo errno ${errno}",
+        "imgtrust",
+        "sanboot || echo errno ${errno}",
     ))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     fedora_a = plan("vmlinuz-a", "initramfs.img", len(initrd), "root=LABEL=a")
@@ -440,6 +442,11 @@ def test_filename_label_and_uuid_choose_the_configuration(work: Path) -> None:
         *failed,
         "Booting /grub2/grub.cfg from SAN device 0x80",
         *failed,
+        # imgtrust: the kernel read from the disk is not verified, so it is not booted.
+        "Booting from SAN device 0x80",
+        'SAN 0x80 partition 1 (vfat "ESP"): /EFI/fedora/grub.cfg "Fedora A"',
+        "Boot from SAN device 0x80 failed: Permission denied (https://ipxe.org/0200810d)",
+        "errno 0x200810d",
     ]
     where = f"bootsh: SAN device 0x80 ({disk})"
     assert proc.stderr.splitlines() == [
@@ -449,4 +456,6 @@ def test_filename_label_and_uuid_choose_the_configuration(work: Path) -> None:
         f"{where}: no file system with label 'nosuch'",
         f"{where}: no bootable Linux entry: no file system has /nonexistent.cfg",
         f"{where}: no bootable Linux entry: no file system has /grub2/grub.cfg",
+        "bootsh: cannot run vmlinuz-a: it is not trusted, and imgtrust requires trusted images"
+        " (verify it with imgverify first)",
     ]
