@@ -476,7 +476,8 @@ def test_pxe_entry_scripts(lab: Lab, served: Path, images: Images, tmp_path: Pat
         f" systemd.journald.forward_to_console=yes BOOTIF={MAC}"
         " initrd=ironic-python-agent.initramfs"
     )
-    assert after_dhcp(proc) == [
+    lines = [re.sub(r"^(Configuring .*\))\.+ ok$", r"\1... ok", line) for line in after_dhcp(proc)]
+    assert lines == [  # how many progress dots DHCP prints depends on how long it waited
         f"{base}/fallback/boot-fallback.ipxe... ok",
         f"Attempting to boot from MAC {MAC.replace(':', '-')}",
         f"{node}... No such file or directory (https://ipxe.org/2d0c6102)",
