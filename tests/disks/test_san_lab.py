@@ -259,8 +259,14 @@ def after_dhcp(proc: subprocess.CompletedProcess[str]) -> list[str]:
     return lines[2:]
 
 
-def test_whole_disk(lab: Lab, images: Images, tmp_path: Path) -> None:
-    proc = run(lab, template("ipxe_config.ipxe", "boot_whole_disk"), images.debian, tmp_path)
+WHOLE_DISK = sorted(p.name for p in DATA.glob("ipxe_config*.ipxe"))
+
+
+@pytest.mark.parametrize("name", WHOLE_DISK)
+def test_whole_disk(lab: Lab, images: Images, tmp_path: Path, name: str) -> None:
+    """Every node template has Ironic's ``:boot_whole_disk`` (``sanboot --no-describe``)."""
+    assert len(WHOLE_DISK) == 8
+    proc = run(lab, template(name, "boot_whole_disk"), images.debian, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert after_dhcp(proc) == [
         "Booting from SAN device 0x80",
