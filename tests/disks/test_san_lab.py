@@ -11,6 +11,7 @@ script right after the boot line (``stop_after``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import selectors
@@ -194,8 +195,17 @@ def lab(served: Path, images: Images) -> Iterator[Lab]:
                         "--user", user)  # fmt: skip
             yield the_lab
         finally:
-            tgtd.kill()
-            tgtd.wait(30)
+            # tgt's own way to stop: tgtd removes its targets and its control socket, and exits.
+            with contextlib.suppress(subprocess.SubprocessError):
+                the_lab.run_in_server(["tgtadm", "-C", CTL, "--op", "delete", "--mode", "system"],
+                                      capture_output=True, timeout=30)  # fmt: skip
+            try:
+                tgtd.wait(30)
+            except subprocess.TimeoutExpired:
+                tgtd.kill()
+                tgtd.wait(30)
+            for leftover in (f"socket.{CTL}", f"socket.{CTL}.lock"):
+                Path("/var/run/tgtd", leftover).unlink(missing_ok=True)
 
 
 def run(lab: Lab, script: str, disk: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
