@@ -177,9 +177,9 @@ def lab(served: Path, images: Images) -> Iterator[Lab]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        targets = ((1, IQN, [images.debian, images.data]), (2, IQN_DRACUT, [images.fedora]),
+                   (3, IQN_GONE, [images.gone]))  # fmt: skip
         try:
-            targets = ((1, IQN, [images.debian, images.data]), (2, IQN_DRACUT, [images.fedora]),
-                       (3, IQN_GONE, [images.gone]))  # fmt: skip
             for tid, iqn, luns in targets:
                 _tgtadm(the_lab, tgtd, "--op", "new", "--mode", "target", "--tid", str(tid), "-T",
                         iqn)  # fmt: skip
@@ -195,10 +195,16 @@ def lab(served: Path, images: Images) -> Iterator[Lab]:
                         "--user", user)  # fmt: skip
             yield the_lab
         finally:
-            # tgt's own way to stop: tgtd removes its targets and its control socket, and exits.
+            # tgt's own way to stop (its init script's): every target deleted, then the
+            # system; tgtd exits at once. Its control socket and lock stay: removed below.
+            for tid, _, _ in targets:
+                with contextlib.suppress(subprocess.SubprocessError):
+                    the_lab.run_in_server(["tgtadm", "-C", CTL, "--lld", "iscsi", "--op",
+                                           "delete", "--mode", "target", "--tid", str(tid),
+                                           "--force"], capture_output=True)  # fmt: skip
             with contextlib.suppress(subprocess.SubprocessError):
                 the_lab.run_in_server(["tgtadm", "-C", CTL, "--op", "delete", "--mode", "system"],
-                                      capture_output=True, timeout=30)  # fmt: skip
+                                      capture_output=True)  # fmt: skip
             try:
                 tgtd.wait(30)
             except subprocess.TimeoutExpired:
