@@ -502,7 +502,7 @@ def test_pxe_entry_scripts(lab: Lab, served: Path, images: Images, tmp_path: Pat
     assert lines == [  # how many progress dots DHCP prints depends on how long it waited
         f"{base}/fallback/boot-fallback.ipxe... ok",
         f"Attempting to boot from MAC {MAC.replace(':', '-')}",
-        f"{node}... No such file or directory (https://ipxe.org/2d0c6102)",
+        f"{node}... Not found (https://ipxe.org/2d0c6102)",
         "inspector.ipxe... ok",
         f"Configuring (net0 {MAC})... ok",
         f"{base}/ironic-python-agent.kernel... ok",
