@@ -459,3 +459,25 @@ def test_filename_label_and_uuid_choose_the_configuration(work: Path) -> None:
         "bootsh: cannot run vmlinuz-a: it is not trusted, and imgtrust requires trusted images"
         " (verify it with imgverify first)",
     ]
+
+
+def test_lvm_raid_and_luks_are_refused_with_the_reason(work: Path) -> None:
+    """Volumes bootsh does not open (it says which, and why): a LUKS header, an LVM physical
+    volume partition, an md RAID member partition, all on one GPT disk."""
+    luks = work / "luks.raw"
+    luks.write_bytes(b"LUKS\xba\xbe\x00\x02".ljust(1 << 20, b"\0"))
+    lvm = work / "lvm.raw"
+    lvm.write_bytes((b"\0" * 512 + b"LABELONE").ljust(1 << 20, b"\0"))
+    raid = work / "raid.raw"
+    raid.write_bytes(b"\0" * (1 << 20))
+    disk = d.gpt_disk(work / "refused.img", [
+        ("8309", luks, "crypt"), ("8e00", lvm, "pv"), ("fd00", raid, "md"),
+    ])  # fmt: skip
+    proc = sanboot(disk, lines=("sanboot || echo errno ${errno}",))
+    assert proc.stdout.splitlines()[-1] == "errno 0x2d222002"
+    assert proc.stderr.splitlines() == [
+        f"bootsh: SAN device 0x80 ({disk}): no bootable Linux entry:"
+        " partition 1 (luks): LUKS encrypted volume (not supported);"
+        " partition 2 (unknown): LVM physical volume (LVM is not supported);"
+        " partition 3 (unknown): RAID member (md RAID is not supported)"
+    ]
