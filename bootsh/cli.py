@@ -2,7 +2,8 @@
 
 Exit status: 0 on success, ``N`` for ``exit N`` (its low 8 bits, as a process status holds),
 1 when a command fails (iPXE's own error number is in ``${errno}``; the process cannot return
-32 bits), 2 when bootsh's own command line or configuration is wrong, 130 on Ctrl-C.
+32 bits), 2 when bootsh's own command line or configuration is wrong, 130 on Ctrl-C, 141
+(128 + SIGPIPE) without a word when the reader of stdout or stderr went away.
 
 A script file, the ``-c`` lines (one script line each) and commands on stdin all run as one
 script: labels and ``goto`` work, and the first failing line ends it.
@@ -29,6 +30,12 @@ from bootsh.errors import BootshError, UsageError
 from bootsh.lang.script import has_magic, parse_script
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
 from bootsh.shell import Shell
+from bootsh.streams import (
+    CLOSED_OUTPUT_STATUS,
+    OutputClosed,
+    guard,
+    reopen_closed_standard_fds,
+)
 
 USAGE_ERROR = 2
 #: ``bootsh lab ...`` is the lab, checked before the script argument: the first word is the
@@ -214,14 +221,33 @@ def main(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    env = os.environ if env is None else env
-    stdin = stdin or sys.stdin
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
+    reopen_closed_standard_fds()
+    # A reader that goes away (``bootsh ... | head -1``) ends the run quietly with 141, as
+    # SIGPIPE ends a Unix tool, after the shell's cleanup (bootsh.streams).
+    out, err = guard(stdout or sys.stdout), guard(stderr or sys.stderr)
+    try:
+        try:
+            return _main(argv, os.environ if env is None else env, stdin or sys.stdin, out, err)
+        finally:
+            # Inside the try: output still buffered when the reader left fails here, not
+            # in the interpreter's last flush (which would print a traceback-like warning).
+            out.flush()
+            err.flush()
+    except OutputClosed:
+        return CLOSED_OUTPUT_STATUS
+
+
+def _main(
+    argv: Sequence[str] | None,
+    env: Mapping[str, str],
+    stdin: TextIO,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == [LAB_COMMAND]:
-        return _lab(argv[1:])
-    ns = build_parser().parse_args(argv)
+        return _lab(argv[1:], stdout, stderr)
+    ns = _parse(build_parser(), argv, stdout, stderr)
     try:
         config = merge(_choices(ns), env)
     except UsageError as exc:
@@ -264,7 +290,7 @@ def main(
             return 130
 
 
-def _lab(argv: list[str]) -> int:
+def _lab(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
     """``bootsh lab ...``: the network lab of ``bootsh.lab`` (loaded only here; it prints
     on the process's own stderr and hands the terminal to the command it runs)."""
     from bootsh import lab
@@ -276,7 +302,16 @@ def _lab(argv: list[str]) -> int:
         " everything is removed when the command ends, on Ctrl-C, SIGTERM or SIGHUP.",
     )
     lab.add_arguments(parser)
-    return lab.run(parser.parse_args(argv))
+    return lab.run(_parse(parser, argv, stdout, stderr))
+
+
+def _parse(
+    parser: argparse.ArgumentParser, argv: list[str], stdout: TextIO, stderr: TextIO
+) -> argparse.Namespace:
+    """``parser.parse_args`` writing its help, version and errors to the guarded streams:
+    argparse swallows a write error itself, which would hide a reader that left."""
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        return parser.parse_args(argv)
 
 
 def _check(host: PluginHost, paths: list[str], out: TextIO, err: TextIO) -> int:

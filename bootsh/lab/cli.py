@@ -21,6 +21,7 @@ from bootsh.lab.errors import LabError
 from bootsh.lab.netns import cleanup_stale
 from bootsh.lab.topology import DEFAULT_DOMAIN, DEFAULT_IPXE_BOOTFILE, DEFAULT_SUBNET, Lab
 from bootsh.nics.nic import normalise_mac
+from bootsh.streams import quiet_if_closed
 
 
 class _Stop(BaseException):
@@ -155,6 +156,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def tell(text: str) -> None:
+    """One line of the lab's own on stderr. A reader of stderr that went away (``2>&1 |
+    head -1``) silences the lab but stops nothing: the command's status still counts and
+    the teardown still runs."""
+    quiet_if_closed(sys.stderr, f"bootsh lab: {text}\n")
+
+
 def run(ns: argparse.Namespace) -> int:
     """Run the lab as ``add_arguments`` parsed it; return the process exit status."""
     command = list(ns.command)
@@ -163,7 +171,7 @@ def run(ns: argparse.Namespace) -> int:
 
     def say(text: str) -> None:
         if not ns.quiet:
-            print(f"bootsh lab: {text}", file=sys.stderr, flush=True)
+            tell(text)
 
     if ns.cleanup_stale:
         removed = cleanup_stale()
@@ -197,14 +205,14 @@ def run(ns: argparse.Namespace) -> int:
     except _Stop as stop:
         status = 0 if not command else 128 + stop.signum
     except LabError as exc:
-        print(f"bootsh lab: {exc}", file=sys.stderr)
+        tell(str(exc))
         status = 1
     finally:
         signals.stopping = True
         try:
             lab.close()
         except LabError as exc:
-            print(f"bootsh lab: {exc}", file=sys.stderr)
+            tell(str(exc))
             status = status or 1
         signals.restore()
     if "down" in lab.timings:
