@@ -249,7 +249,7 @@ def _main(
         return _lab(argv[1:], stdout, stderr)
     ns = _parse(build_parser(), argv, stdout, stderr)
     try:
-        config = merge(_choices(ns), env)
+        config = merge(_choices(ns), env, warn=lambda line: print(f"bootsh: {line}", file=stderr))
     except UsageError as exc:
         print(f"bootsh: {exc}", file=stderr)
         return USAGE_ERROR

@@ -7,6 +7,10 @@ The config file is TOML. The first of these that exists is read (they are not me
 3. ``$XDG_CONFIG_HOME/bootsh/config.toml`` (``~/.config/bootsh/config.toml``)
 4. ``/etc/bootsh/config.toml``
 
+A file named on purpose (``--config``, ``$BOOTSH_CONFIG``) that cannot be read is an error
+(status 2); one only found by the search that cannot be read, or whose directory cannot be
+looked at (an unreadable HOME), is skipped with a one-line warning (``find_config_file``).
+
 Keys: ``twins``, ``sysfs-root``, ``xen-domid``, ``xenstore-dump``, ``xenstore-timeout``,
 ``verbose``, ``trust`` (trusted root fingerprints or PEM files: a string or a list of them,
 see ``bootsh.trust.anchors``), ``disks`` (a list of paths: the local drives of ``sanboot``),
@@ -17,7 +21,7 @@ names this run's NICs, as iPXE's Linux build takes them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,9 +61,40 @@ class Choices:
 
 
 def config_candidates(env: Mapping[str, str]) -> list[Path]:
-    xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
     found = [Path(env[ENV_CONFIG])] if env.get(ENV_CONFIG) else []
-    return [*found, Path(xdg) / "bootsh" / "config.toml", Path("/etc/bootsh/config.toml")]
+    xdg = env.get("XDG_CONFIG_HOME")
+    if not xdg:
+        try:
+            xdg = str(Path(env.get("HOME", "~")).expanduser() / ".config")
+        except RuntimeError:
+            xdg = None  # no HOME and no passwd entry (a container's arbitrary uid)
+    user = [Path(xdg) / "bootsh" / "config.toml"] if xdg else []
+    return [*found, *user, Path("/etc/bootsh/config.toml")]
+
+
+def find_config_file(env: Mapping[str, str], warn: Callable[[str], None]) -> Path | None:
+    """The first config file that exists among ``config_candidates``.
+
+    A place that cannot even be looked at (a HOME the user may not read, as after ``su``
+    without ``-``, or ``setpriv``) or a file found there that cannot be read is not the
+    user's mistake in this run: ``warn`` gets one line naming the file and the reason, and
+    the search goes on as if it were absent (the next place, else the defaults). A file
+    named on purpose, ``$BOOTSH_CONFIG`` (or ``--config``), must be readable: that is a
+    usage error (status 2) naming it.
+    """
+    named = env.get(ENV_CONFIG)
+    for path in config_candidates(env):
+        try:
+            if not path.is_file():
+                continue
+            with path.open("rb"):
+                return path
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if named and path == Path(named):
+                raise UsageError(f"cannot read config file {path}: {reason}") from None
+            warn(f"cannot read config file {path}: {reason}; going on without it")
+    return None
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -113,11 +148,16 @@ def _env_int(env: Mapping[str, str], name: str) -> int | None:
         raise UsageError(f"{name}={text!r} is not a domain id (a decimal number)") from None
 
 
-def merge(choices: Choices, env: Mapping[str, str]) -> Config:
-    """Build the Config from the command line, the environment and the first config file."""
+def merge(
+    choices: Choices, env: Mapping[str, str], warn: Callable[[str], None] | None = None
+) -> Config:
+    """Build the Config from the command line, the environment and the first config file.
+
+    ``warn`` gets the one-line warnings of the search (``find_config_file``); none by default.
+    """
     path = choices.config_file
     if path is None:
-        path = next((p for p in config_candidates(env) if p.is_file()), None)
+        path = find_config_file(env, warn or (lambda line: None))
     data: dict[str, Any] = {}
     if path is not None:
         data = read_config_file(path)
