@@ -72,6 +72,11 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     # A driver reports ``Nic`` records; evidence and decisions about twins are records too.
     "Nic",
     "normalise_mac",
+    # ``--net DRIVER,key=value,...``: a driver plugin declares the names it handles.
+    "NetDriver",
+    "NetSpec",
+    "parse_net_spec",
+    "kernel_interfaces",
     "Evidence",
     "TwinGroup",
     "TwinPolicy",
@@ -245,6 +250,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     # NICs and twins
     "Nic": ("bootsh.nics.nic", "Nic"),
     "normalise_mac": ("bootsh.nics.nic", "normalise_mac"),
+    "NetDriver": ("bootsh.nics.netspec", "NetDriver"),
+    "NetSpec": ("bootsh.nics.netspec", "NetSpec"),
+    "parse_net_spec": ("bootsh.nics.netspec", "parse_net_spec"),
+    "kernel_interfaces": ("bootsh.nics.netspec", "kernel_interfaces"),
     "Evidence": ("bootsh.nics.twins", "Evidence"),
     "TwinGroup": ("bootsh.nics.twins", "TwinGroup"),
     "TwinPolicy": ("bootsh.nics.twins", "TwinPolicy"),
@@ -520,6 +529,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     )
     from bootsh.net.pxebs import discover as discover_boot_server
     from bootsh.nics.netdevs import Netdev, Resolution
+    from bootsh.nics.netspec import NetDriver, NetSpec, kernel_interfaces, parse_net_spec
     from bootsh.nics.nic import Nic, normalise_mac
     from bootsh.nics.twins import Decision, Evidence, Mark, TwinGroup, TwinPolicy, possible_labels
     from bootsh.shell import STOP_COMMAND, STOP_SEQUENCE, Shell

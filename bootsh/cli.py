@@ -28,6 +28,7 @@ from bootsh.config import Choices, merge
 from bootsh.context import Context
 from bootsh.errors import BootshError, UsageError
 from bootsh.lang.script import has_magic, parse_script
+from bootsh.nics.netspec import check_net_specs
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
 from bootsh.shell import Shell
 from bootsh.streams import (
@@ -258,6 +259,13 @@ def _main(
         disabled=config.disabled_plugins, report=lambda line: print(f"bootsh: {line}", file=stderr)
     )
     _warn_unknown_plugins(host, config.disabled_plugins, stderr)
+    try:
+        # Each --net now, before anything runs: a mistake is one line and status 2, not a
+        # bare "failed" at the first network command.
+        check_net_specs(config.nets, host.net_drivers(), config)
+    except UsageError as exc:
+        print(f"bootsh: {exc}", file=stderr)
+        return USAGE_ERROR
     if ns.plugins:
         for line in host.describe():
             print(line, file=stdout)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bootsh.boot.images import ImageType
     from bootsh.context import Context
     from bootsh.lang.commands import Command
+    from bootsh.nics.netspec import NetDriver
     from bootsh.nics.nic import Nic
     from bootsh.nics.twins import Decision, Evidence, TwinGroup, TwinPolicy
     from bootsh.shell import Shell
@@ -74,6 +75,18 @@ def bootsh_register_image_types(register: Callable[[ImageType], None]) -> None:
     image)`` runs the image (``chain``, ``boot``) and returns an iPXE error number (0 for
     success); a type without ``exec`` cannot be selected or booted. The host fills in
     ``source``; a name already taken is refused and reported (the first one wins).
+    """
+
+
+@hookspec
+def bootsh_register_net_drivers(register: Callable[[NetDriver], None]) -> None:
+    """Declare the drivers ``--net DRIVER,key=value,...`` may name, one ``NetDriver`` each.
+
+    The record gives the form users are shown (``af_packet,if=IFACE[,key=value...]``) and a
+    ``check(spec, config)`` returning what is wrong with one spec, or None. bootsh checks
+    every ``--net`` at start-up: an unknown driver or a spec its driver refuses is one line
+    and exit status 2. The driver's ``bootsh_probe_nics`` then turns the specs into NICs.
+    The host fills in ``source``; a name already taken is refused (the first one wins).
     """
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bootsh.boot.fetch import UriScheme
     from bootsh.boot.images import ImageType
     from bootsh.context import Context
+    from bootsh.nics.netspec import NetDriver
     from bootsh.nics.nic import Nic
     from bootsh.shell import Shell
 
@@ -186,6 +187,16 @@ class PluginHost:
 
     def twin_policies(self) -> dict[str, TwinPolicy]:
         return self._first_wins("bootsh_register_twin_policies", None)
+
+    def net_drivers(self) -> dict[str, NetDriver]:
+        """``--net`` drivers by name; a name taken twice keeps the first."""
+        return self._first_wins("bootsh_register_net_drivers", "--net driver")
+
+    def implementers(self, hook_name: str) -> list[str]:
+        """The plugins implementing a hook, in call order (``no network devices`` names
+        the drivers that were asked)."""
+        impls = getattr(self.pm.hook, hook_name).get_hookimpls()
+        return [impl.plugin_name for impl in reversed(impls)]
 
     def uri_schemes(self) -> dict[str, UriScheme]:
         """Download schemes by lower-case name; a name taken twice keeps the first."""

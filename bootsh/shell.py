@@ -163,6 +163,26 @@ class Shell:
             self._with_extra = (key, combined)
         return self._with_extra[1]
 
+    def explain_no_netdevs(self) -> str:
+        """Why no netdev exists, in one line: which drivers were asked, what they found."""
+        asked = self.host.implementers("bootsh_probe_nics")
+        nics = self.nics()
+        res = self.netdevs()
+        if not asked:
+            return "no network devices: no driver plugin is loaded (bootsh --plugins lists them)"
+        what = "asked " + ", ".join(asked)
+        if not self.context.config.nets and "af_packet" in asked:
+            what += " (no --net given)"
+        if not nics:
+            more = "" if self.context.config.verbose else "; -v says why each found none"
+            return f"no network devices: {what}; they found no NIC{more}"
+        parts = [f"{len(res.hidden)} hidden"] if res.hidden else []
+        parts += [f"{len(res.unusable)} unusable"] if res.unusable else []
+        return (
+            f"no network devices: {what}; they found {len(nics)} NIC(s), none usable as a"
+            f" netdev: {', '.join(parts)} (ifstat --all lists them with the reason)"
+        )
+
     # -- settings as the language sees them ----------------------------------------------
 
     def lookup(self, name: str) -> str | None:

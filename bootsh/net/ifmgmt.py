@@ -102,6 +102,9 @@ def ifcommon(
                 return 0
         return rc
     rc = ENODEV_IFCOMMON
+    if not shell.netdevs().shown:
+        # iPXE says nothing; bootsh says why there is nothing (stderr, its own diagnostic).
+        shell.diagnose(shell.explain_no_netdevs())
     for netdev in shell.netdevs().shown:
         rc = payload(netdev)
         if rc == 0 and stop_on_first_success:

@@ -10,9 +10,10 @@ parsed in its type. A pair that cannot be applied (unknown name, bad value) is r
 once, with the reason; iPXE drops it silently. The whole spec is in ``net``.
 
 When ``--net`` is given, bootsh uses exactly these NICs: the discovery drivers (netfront,
-pci_nics) see ``context.config.nets`` and probe nothing. A ``--net`` whose interface does not
-exist is reported as an unusable NIC (listed by ``ifstat --all``, never named), as iPXE's
-probe of it would fail.
+pci_nics) see ``context.config.nets`` and probe nothing. The driver is declared with
+``bootsh_register_net_drivers``, so the CLI refuses a spec without ``if=`` or naming an
+interface the kernel does not have before anything runs (status 2, the interfaces named).
+One that vanished after that check is still an unusable NIC (``ifstat --all`` lists it).
 """
 
 from __future__ import annotations
@@ -22,15 +23,21 @@ from pathlib import Path
 
 from bootsh.api import (
     BootshError,
+    Config,
     Context,
+    NetDriver,
+    NetSpec,
     Nic,
     SettingsError,
     driver_setting,
     hookimpl,
+    kernel_interfaces,
     normalise_mac,
+    parse_net_spec,
 )
 
 DRIVER = "af_packet"
+FORM = f"{DRIVER},if=IFACE[,key=value...]"
 BUS = "linux"
 #: Before any discovered NIC (they do not coexist, but the order stays defined).
 ORDER = 0
@@ -38,14 +45,20 @@ ORDER = 0
 
 def parse_net(spec: str) -> tuple[str, dict[str, str]]:
     """Split ``driver,key=value,...`` into the driver and its pairs (iPXE's ``--net``)."""
-    driver, *pairs = spec.split(",")
-    settings: dict[str, str] = {}
-    for pair in pairs:
-        key, eq, value = pair.partition("=")
-        if not eq or not key:
-            raise BootshError(f"--net {spec}: {pair!r} is not key=value")
-        settings[key] = value
-    return driver.strip(), settings
+    parsed = parse_net_spec(spec)
+    return parsed.driver, dict(parsed.settings)
+
+
+def check_spec(spec: NetSpec, config: Config) -> str | None:
+    """What is wrong with ``--net af_packet,...`` here, before anything runs: no ``if=``, or
+    an interface the kernel does not have (the ones it has are named)."""
+    ifname = spec.settings.get("if", "")
+    if not ifname:
+        return f"no if=IFACE; the form is --net {FORM}"
+    if not (config.sysfs_root / "class" / "net" / ifname).exists():
+        known = ", ".join(kernel_interfaces(config.sysfs_root)) or "none"
+        return f"no interface {ifname!r} here (interfaces: {known})"
+    return None
 
 
 def check_settings(spec: str, settings: dict[str, str], warn: Callable[[str], None]) -> None:
@@ -90,6 +103,11 @@ def nic_for(
         facts=facts,
         problem=problem,
     )
+
+
+@hookimpl
+def bootsh_register_net_drivers(register: Callable[[NetDriver], None]) -> None:
+    register(NetDriver(DRIVER, FORM, check_spec))
 
 
 @hookimpl

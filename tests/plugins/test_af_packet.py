@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +26,7 @@ from bootsh.net.netstate import NetdevState
 from bootsh.nics.nic import Nic
 from bootsh.plugins import make_plugin_manager
 from bootsh.shell import Shell
-from bootsh_af_packet import parse_net
+from bootsh_af_packet import nic_for, parse_net
 from tests.helpers import ROOT, SEND_FRAMES, bootsh, bootsh_argv, started
 
 CLIENT_MAC = "02:00:00:00:ab:01"
@@ -136,15 +137,19 @@ def test_key_value_pairs_are_recorded() -> None:
     )
 
 
-def test_missing_interface_is_unusable_and_unnamed(lab: Lab) -> None:
+def test_a_missing_interface_is_refused_at_start_naming_those_there(lab: Lab) -> None:
+    """Checked when bootsh starts (status 2, nothing run), no longer a ``failed`` later."""
     proc = bootsh(lab, "ifstat --all", "ifopen net0", net=("af_packet,if=nosuch0",))
-    assert proc.returncode == 1
-    assert proc.stdout.splitlines() == [
-        "(unusable): - using af_packet on nosuch0",
-        "  [Unusable: no such interface 'nosuch0']",
-        '"net0": no such network device',
-    ]
-    assert "bootsh: af_packet nosuch0 is unusable: no such interface 'nosuch0'" in proc.stderr
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == (
+        "bootsh: --net af_packet,if=nosuch0: no interface 'nosuch0' here"
+        " (interfaces: lo, veth-cli)\n"
+    )
+
+
+def test_an_interface_gone_after_the_check_is_unusable_and_unnamed(tmp_path: Path) -> None:
+    nic = nic_for("af_packet,if=nosuch0", 0, tmp_path)
+    assert nic is not None and nic.problem == "no such interface 'nosuch0'"
 
 
 def test_two_nets_keep_command_line_order(lab: Lab) -> None:
