@@ -327,11 +327,13 @@ def _check(host: PluginHost, paths: list[str], out: TextIO, err: TextIO) -> int:
         print("bootsh: --check needs at least one script", file=err)
         return USAGE_ERROR
     table = host.commands()
-    from bootsh.lang.lint import check_files, resolver  # only for --check
+    from bootsh.lang.lint import check_files, resolver, summary  # only for --check
 
     findings = check_files(paths, resolver(table))
     for finding in findings:
         print(finding, file=out)
+    # Last, as mypy and ruff do: a clean run is visibly a run, not nothing at all.
+    print(summary(len(paths), findings), file=out)
     return 1 if any(f.severity == "error" for f in findings) else 0
 
 

@@ -4,12 +4,18 @@ iPXE has no linter; this one knows the same language rules as the interpreter (i
 ``bootsh.lang.script`` to read lines) and the syntax of every command, from the registered
 command records first and from iPXE's own command table for commands bootsh does not run.
 
-Reported as errors: unreadable files, a trailing backslash at the end of the file, unknown
-commands, unknown options or missing option arguments, wrong argument counts, settings with
-an unknown ``:type``. Reported as warnings: ``goto`` to a label the script does not have (it
-fails at run time and ends the script, which chained scripts rely on), a missing ``#!ipxe``
-line, and ``cmd && other`` with no ``||`` after it (a failing ``cmd`` then aborts the whole
-script, which is rarely what the author meant).
+An error is what fails when the script runs; a warning is what runs but is probably not what
+the author meant. Errors: unreadable files, a trailing backslash at the end of the file,
+unknown commands, unknown options or missing option arguments, wrong argument counts, and a
+setting name with an unknown ``:type`` where a command takes a setting (``set x:bogus 1``,
+``show``, ``clear``, ``read``, ``inc``, ``nslookup``, ``choose``, a digest's ``--set``: iPXE
+fails them with ``invalid setting``). Warnings: an expansion with an unknown ``:type``
+(``${x:bogus}`` reads as an unset setting, the empty string, in iPXE and bootsh alike),
+``goto`` to a label the script does not have (it fails at run time and ends the script,
+which chained scripts rely on), a missing ``#!ipxe`` line, and ``cmd && other`` with no
+``||`` after it (a failing ``cmd`` then aborts the whole script, which is rarely what the
+author meant). The setting names are split by the interpreter's own
+``bootsh.lang.settings.split_setting_name``.
 
 Only what is static is judged. An expanded word is one argument whatever its value (iPXE
 never re-splits) and is assumed not to be an option; a command name that is itself an
@@ -27,6 +33,7 @@ from bootsh.lang.commands import Command, CommandTable, Option, ParseError, pars
 from bootsh.lang.ipxe_syntax import SYNTAX, ArgReq
 from bootsh.lang.script import Command as ScriptCommand
 from bootsh.lang.script import has_magic, parse_script, split_commands
+from bootsh.lang.settings import split_setting_name
 from bootsh.lang.settypes import TYPES
 
 #: Finds a command's syntax record by name (registered commands, then iPXE's table).
@@ -46,19 +53,22 @@ class Finding:
         return f"{self.path}:{self.line}: {self.severity}: {self.message}"
 
 
-def _type_of(name: str) -> str | None:
-    """The ``:type`` part of a setting name (after the scope, as iPXE splits it)."""
-    _, _, rest = name.rpartition("/") if "/" in name else ("", "", name)
-    if ":" not in rest:
-        return None
-    return rest.split(":", 1)[1]
+#: The only option iPXE parses as a setting name: the digest commands' ``--set``.
+SETTING_OPTIONS = ("set",)
 
 
 def _setting_types(word: str) -> Iterable[str]:
+    """The ``:type`` of each innermost ``${...}`` in ``word``."""
     for match in _TYPED.finditer(word):
-        kind = _type_of(match.group(1))
+        kind = split_setting_name(match.group(1))[2]
         if kind is not None:
             yield kind
+
+
+def _setting_slots(record: Command) -> list[int]:
+    """The positions of ``<setting>`` among a command's arguments, from its usage text."""
+    names = re.findall(r"<([^<>]+)>", record.args)
+    return [i for i, name in enumerate(names) if name == "setting"]
 
 
 def check_text(text: str, path: str, resolve: Resolver) -> list[Finding]:
@@ -84,7 +94,12 @@ def check_text(text: str, path: str, resolve: Resolver) -> list[Finding]:
             for word in cmd.words:
                 for kind in _setting_types(word):
                     if kind not in TYPES:
-                        report(line.number, "error", f"unknown setting type {kind!r} in {word}")
+                        report(
+                            line.number,
+                            "warning",
+                            f"unknown setting type {kind!r} in {word}: it always expands"
+                            " to nothing",
+                        )
             if not cmd.words or "${" in cmd.words[0]:
                 continue
             _check_command(cmd.words, line.number, resolve, script.labels, report)
@@ -117,6 +132,13 @@ def _check_command(
         expected = _expected(record)
         report(number, "error", f"{name}: {len(args)} argument(s), expected {expected}")
         return
+    static = [w for w in words[1:] if "${" not in w]  # the words judged as they are written
+    settings = [args[i] for i in _setting_slots(record) if i < len(args)]
+    settings += [str(options[o]) for o in SETTING_OPTIONS if isinstance(options.get(o), str)]
+    for setting in settings:
+        kind = split_setting_name(setting)[2]
+        if setting in static and kind is not None and kind not in TYPES:
+            report(number, "error", f"{name}: {setting!r}: unknown setting type {kind!r}")
     label = words[-1]
     if record.name == "goto" and args and "${" not in label and label not in labels:
         # A warning, not an error: real scripts (netboot.xyz's among them) use `goto error`
@@ -192,3 +214,16 @@ def check_files(paths: Iterable[str], resolve: Resolver) -> list[Finding]:
             continue
         findings.extend(check_text(data.decode("utf-8", "surrogateescape"), path, resolve))
     return findings
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def summary(files: int, findings: list[Finding]) -> str:
+    """The last line of ``--check``: ``checked 2 files: 1 error, 0 warnings``."""
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = sum(f.severity == "warning" for f in findings)
+    return (
+        f"checked {_count(files, 'file')}: {_count(errors, 'error')}, {_count(warnings, 'warning')}"
+    )

@@ -110,6 +110,17 @@ ENOTTY_SETTING = error_number(ENOTTY)
 EINVAL_INTEGER = error_number(EINVAL, ERRFILE_PARSEOPT, 0x01)
 
 
+def split_setting_name(text: str) -> tuple[str | None, str, str | None]:
+    """``[scope/]name[:type]`` as iPXE's ``parse_setting_name`` splits it: the scope ends at
+    the first ``/``, the type starts at the first ``:`` after it. The interpreter and
+    ``--check`` both use this, so that they agree on what a name means."""
+    slash = text.find("/")
+    scope, rest = (text[:slash], text[slash + 1 :]) if slash >= 0 else (None, text)
+    colon = rest.find(":")
+    name, type_name = (rest[:colon], rest[colon + 1 :]) if colon >= 0 else (rest, None)
+    return scope, name, type_name
+
+
 class SettingsError(BootshError):
     """A setting that cannot be found, parsed or stored; ``str()`` is iPXE's strerror text."""
 
@@ -799,10 +810,7 @@ class Settings:
         Raises ``InvalidSetting``: ENODEV for a scope that does not exist, ENOTSUP for an
         unknown type (scopes are created before the type is checked, as in iPXE).
         """
-        slash = text.find("/")
-        scope, rest = (text[:slash], text[slash + 1 :]) if slash >= 0 else (None, text)
-        colon = rest.find(":")
-        name, type_name = (rest[:colon], rest[colon + 1 :]) if colon >= 0 else (rest, None)
+        scope, name, type_name = split_setting_name(text)
         block: Block | None = self.root
         if scope is not None:
             parts = scope.split(".")
