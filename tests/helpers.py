@@ -120,6 +120,26 @@ def readline(stream: IO[str], timeout: float = 30.0) -> str:
     return stream.readline()
 
 
+def read_until(stream: IO[bytes], marker: bytes, timeout: float = 30.0) -> bytes:
+    """What a child wrote to its pipe up to and including ``marker`` (read unbuffered, byte
+    by byte as it arrives), for a test that must act only after the child reached a point:
+    an event, never a sleep. An AssertionError with what came instead when it does not."""
+    fd = stream.fileno()
+    seen = b""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while marker not in seen:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                raise AssertionError(f"no {marker!r} within {timeout} s; got {seen!r}")
+            chunk = os.read(fd, 1)
+            if not chunk:
+                raise AssertionError(f"the pipe closed before {marker!r}; got {seen!r}")
+            seen += chunk
+    return seen
+
+
 def run_cli(*lines: str, options: Sequence[str] = ("--dry-run",)) -> tuple[int, str, str]:
     """The real CLI in-process (no interpreter start-up per test), each line a ``-c``, with an
     empty environment and stdin; its status, stdout and stderr. ``--dry-run`` by default: a

@@ -193,8 +193,11 @@ def test_silence_times_out_as_ipxe_does(silent: Lab) -> None:
     m = re.fullmatch(re.escape(CONFIGURING) + r"(\.*) (.*)", lines[0])
     assert m, lines[0]
     assert m[2] == "No configuration methods succeeded (https://ipxe.org/040ee163)"
-    assert 13 <= len(m[1]) <= 16  # a dot a second; DISCOVERs at 0, 1, 3 and 7 s, given up at 15
-    assert 14.5 < took < 25
+    # A dot a second; DISCOVERs at 0, 1, 3 and 7 s, given up at 15. The dots count the
+    # session's own seconds; the whole run's time also holds Python's start-up (a lower
+    # bound only: a busy machine makes it longer, never shorter).
+    assert 13 <= len(m[1]) <= 16
+    assert took > 14.5
     assert lines[1] == "0x40ee163"
     assert lines[2].endswith("[closed]")  # iPXE closes a netdev it could not configure
     assert counters(proc.stdout) == {"TX": 4, "TXE": 0, "RX": 0, "RXE": 0}
@@ -335,7 +338,9 @@ def test_the_higher_priority_offer_wins_after_waiting_for_proxydhcp(bare: Lab) -
     # No server said no-pxedhcp: iPXE listens for ProxyDHCP offers until more than 2 s passed.
     assert lines[0] == f"{CONFIGURING}... ok"
     assert lines[1:] == ["net0.dhcp/dhcp-server:ipv4 = 10.77.0.3", "net0.dhcp/priority:int8 = 5"]
-    assert 3 <= took < 8
+    # The dots above are the 3 s waited for ProxyDHCP offers (decided at the retry after
+    # more than 2 s); the run's time is only bounded below (it holds Python's start-up).
+    assert took >= 3
     low_log = log_low.read_text()
     assert "DHCPOFFER" in low_log and "DHCPACK" not in low_log
     assert addresses(bare)[0].startswith("10.77.0.1")
@@ -373,10 +378,13 @@ def test_iflinkwait_reports_a_down_link_and_sees_it_come_up(bare: Lab) -> None:
     down = ["ip", "-n", bare.server_ns, "link", "set", bare.server_if, "down"]
     subprocess.run(down, check=True)
     proc = bootsh(bare, "iflinkwait -t 1500 || echo ${errno}", "ifstat")
-    assert proc.stdout.splitlines()[:2] == [
-        "Waiting for link-up on net0.... Down (https://ipxe.org/3808616b)",
-        "0x3808616b",
-    ]
+    first, errno = proc.stdout.splitlines()[:2]
+    # "..." then a dot at 1 s; a process stalled past 1.5 s by a busy machine reaches the
+    # timeout before that dot is due, as iPXE's monojob would (the timeout is checked first).
+    assert re.fullmatch(
+        r"Waiting for link-up on net0\.{3,4} Down \(https://ipxe.org/3808616b\)", first
+    )
+    assert errno == "0x3808616b"
     assert "[closed]" in proc.stdout  # closed again, as iPXE does after a failed wait
     argv = bare.client_argv(bootsh_argv("iflinkwait"))
     unbuffered = {**os.environ, "PYTHONUNBUFFERED": "1"}  # its dots as they are printed

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import socket
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -29,7 +31,7 @@ from bootsh.net.dhcp import (
 from bootsh.plugins import PluginHost
 from bootsh.shell import Shell
 from bootsh_ipxe_cmds.config_cmds import link_local
-from tests.helpers import make_shell
+from tests.helpers import ROOT, make_shell
 
 MAC = bytes.fromhex("525400123456")
 SERVER = socket.inet_aton("10.0.0.1")
@@ -445,3 +447,36 @@ def test_the_session_survives_any_sequence_of_replies(
     assert session.outcome is not None
     if session.outcome is not None and session.outcome.rc == 0:
         assert session.outcome.ack is not None and session.outcome.ack.yiaddr == session.offer
+
+
+CLOCK_AFTER_CODEC = """
+import socket, sys
+from bootsh.net.dhcp import Identity, run_session
+from bootsh.net.netstate import NetdevState
+ours, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+ours.setblocking(False)
+loaded = []
+def clock():
+    loaded.append("scapy.layers.dhcp" in sys.modules)
+    return 0.0 if len(loaded) == 1 else 100.0  # then past the -t at once
+state = NetdevState("net0", None, sock=ours)
+outcome, _ = run_session(state, Identity(b"\\x02\\0\\0\\0\\0\\1"), deadline=1.0, clock=clock)
+print(loaded[0], len(peer.recv(2000)) > 300, hex(outcome.rc))
+"""
+
+
+def test_the_session_clock_starts_once_frames_can_be_built_and_read() -> None:
+    """scapy's first import (0.15 s idle, seconds on a busy machine) ran inside the first
+    transmit, on the session's clock: the DISCOVER left late, the offers were read late, and
+    past the 2 s ProxyDHCP wait the first offer read won at once over a better one queued
+    behind it (the lab's priority test failed so on a loaded machine). A fresh interpreter,
+    so that scapy is not loaded yet."""
+    proc = subprocess.run(
+        [sys.executable, "-c", CLOCK_AFTER_CODEC],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert proc.stdout.split() == ["True", "True", hex(monojob.ETIMEDOUT_MONOJOB)], proc.stderr
