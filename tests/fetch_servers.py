@@ -7,6 +7,9 @@ stdout and serves until killed:
 - ``short SIZE SENT``: answers 200 with ``Content-Length: SIZE``, sends SENT bytes, closes.
 - ``trickle SIZE``: answers 200 with ``Content-Length: SIZE`` and sends 16 KiB every 50 ms
   (for a kill in the middle of the body).
+- ``gated SIZE FLAG``: answers 200 with ``Content-Length: SIZE``, sends half the body, then
+  256 KiB every 250 ms until the file FLAG exists (the test creates it once it has seen what it
+  waits for), then the rest: a download that lasts exactly as long as the test needs.
 - ``redirect LOCATION``: answers 302 to LOCATION (which may be itself: a loop).
 - ``echo``: answers 200 with the request it received as the body (request line, headers and
   body, CR LF as sent); a request with ``Content-Length`` has its body read first.
@@ -83,6 +86,28 @@ def trickle(address: str, port: int, size: str) -> None:
     while True:
         conn.sendall(b"t" * 16384)
         time.sleep(0.05)
+
+
+def gated(address: str, port: int, size: str, flag: str) -> None:
+    server = _listen(address, port)
+    _ready()
+    conn, _ = server.accept()
+    _read_request(conn)
+    total = int(size)
+    conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n".encode())
+    piece = b"g" * (256 * 1024)  # bootsh's HTTP reads (and shows progress) in 256 KiB blocks
+    sent = 0
+    # Half, then a block every 250 ms (the client's display updates on data) until the test
+    # says go by creating FLAG, then the rest at full speed.
+    while sent < total // 2 or (not Path(flag).exists() and sent < total - len(piece)):
+        conn.sendall(piece)
+        sent += len(piece)
+        if sent >= total // 2:
+            time.sleep(0.25)
+    while sent < total:
+        conn.sendall(piece[: total - sent])
+        sent += min(len(piece), total - sent)
+    conn.close()
 
 
 def redirect(address: str, port: int, location: str) -> None:
@@ -253,6 +278,7 @@ MODES = {
     "silent": silent,
     "short": short,
     "trickle": trickle,
+    "gated": gated,
     "redirect": redirect,
     "echo": echo,
     "chunked": chunked,

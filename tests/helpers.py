@@ -10,7 +10,8 @@ import selectors
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -161,6 +162,26 @@ def started(lab: Lab) -> Lab:
         return lab.start()
     except LabUnavailable as exc:
         pytest.skip(str(exc))
+
+
+@contextmanager
+def misbehaving_server(
+    lab: Lab, mode: str, port: int, *args: str
+) -> Iterator[subprocess.Popen[str]]:
+    """One of ``tests.fetch_servers`` in the lab's server namespace on its address, ready
+    (it said so), ended by pid on the way out."""
+    argv = [sys.executable, "-m", "tests.fetch_servers", mode, lab.server_ip, str(port), *args]
+    proc = subprocess.Popen(
+        lab.server_argv(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert proc.stdout is not None
+        assert readline(proc.stdout, 30).strip() == "ready", "test server did not start"
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
 
 
 def bootsh_argv(

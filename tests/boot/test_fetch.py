@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -46,6 +45,7 @@ from bootsh.shell import Shell
 from bootsh_uri_schemes import http as http_scheme
 from bootsh_uri_schemes import tftp as tftp_scheme
 from tests.helpers import ROOT, make_shell, started
+from tests.helpers import misbehaving_server as server
 
 SERVER = "10.77.0.1"
 CLIENT = "10.77.0.50"
@@ -489,24 +489,6 @@ def background_fetch(
 def finish(proc: subprocess.Popen[str], start: float, timeout: float = 60) -> Run:
     out, err = proc.communicate(timeout=timeout)
     return _parse(out, err, proc.returncode, time.monotonic() - start)
-
-
-@contextmanager
-def server(lab: Lab, mode: str, port: int, *args: str) -> Iterator[subprocess.Popen[str]]:
-    """One of tests.fetch_servers in the server namespace, ended by pid on the way out."""
-    argv = [sys.executable, "-m", "tests.fetch_servers", mode, SERVER, str(port), *args]
-    proc = subprocess.Popen(
-        lab.server_argv(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 10)
-        assert ready and proc.stdout.readline().strip() == "ready", "test server did not start"
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
 
 
 def wait_for_partial(directory: Path, at_least: int, proc: subprocess.Popen[str]) -> None:

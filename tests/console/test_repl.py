@@ -221,17 +221,18 @@ def test_setting_names_from_a_store_that_lists_them(shell: Shell) -> None:
     assert texts(shell, "echo ${net0.dhcp/n") == ["net0.dhcp/next-server"]
 
 
-def test_completion_is_fast_with_thousands_of_settings(shell: Shell) -> None:
+def test_completion_with_thousands_of_settings(shell: Shell) -> None:
+    """What is offered among 10 000 settings; how fast is bench/prompt.py's to measure (a
+    0.25 s bound here failed on a busy machine: timing is no test verdict)."""
     for i in range(5000):
         shell.settings.set(f"s{i:04d}", str(i))
         shell.settings.set(f"scope{i % 50}/v{i}", str(i))
-    completer = ShellCompleter(shell)
     assert len(texts(shell, "echo ${s123")) == 10
     assert len(texts(shell, "echo ${scope7/")) == 100
-    for text in ("echo ${", "echo ${s1", "show scope1/", "echo ${s0001:"):
-        start = time.perf_counter()
-        list(completer.get_completions(Document(text), CompleteEvent()))
-        assert time.perf_counter() - start < 0.25, text  # typically a few milliseconds
+    assert texts(shell, "echo ${s1")[:2] == ["s1000", "s1001"]
+    assert len(texts(shell, "echo ${s1")) == 1000
+    assert len(texts(shell, "show scope1/")) == 100
+    assert len(texts(shell, "echo ${s0001:")) == 18  # iPXE's types
 
 
 # -- completion: goto labels ------------------------------------------------------------------
