@@ -121,10 +121,12 @@ def readline(stream: IO[str], timeout: float = 30.0) -> str:
     return stream.readline()
 
 
-def read_until(stream: IO[bytes], marker: bytes, timeout: float = 30.0) -> bytes:
+def read_until(stream: IO[bytes] | IO[str], marker: bytes, timeout: float = 30.0) -> bytes:
     """What a child wrote to its pipe up to and including ``marker`` (read unbuffered, byte
     by byte as it arrives), for a test that must act only after the child reached a point:
-    an event, never a sleep. An AssertionError with what came instead when it does not."""
+    an event, never a sleep. An AssertionError with what came instead when it does not.
+    The descriptor is read directly, a byte at a time: nothing may have been read through
+    ``stream`` before, and nothing after ``marker`` is consumed."""
     fd = stream.fileno()
     seen = b""
     deadline = time.monotonic() + timeout

@@ -47,6 +47,9 @@ REPO = Path(__file__).resolve().parents[2]
 NO_SYSFS = Path("/nonexistent-sysfs")
 MAC0, MAC1 = "00:16:3e:5f:48:e4", "00:16:3e:1a:2b:3c"
 TIMEOUT = 0.5
+#: How much longer than TIMEOUT a timed-out request may take to be reported: it proves the
+#: wait ended (no hang) without making the verdict depend on a busy machine's scheduling.
+SLACK = 5.0
 #: For a fake xenbus that always answers: generous, so a loaded CI machine cannot turn a slow
 #: answer into a timeout (the timeout itself is tested with TIMEOUT and a silent bus).
 ANSWERS_WITHIN = 10.0
@@ -344,10 +347,11 @@ def test_daemon_fails_mid_probe(
     [line] = lines
     assert line.startswith(f"netfront: {message}/local/domain/")
     assert f"(xenstored socket {own_xsd.socket_path})" in line
-    limit = TIMEOUT + 1.0 if action == "pause" else 1.0
-    assert elapsed < limit, f"took {elapsed:.2f} s"
+    # The message says which end it was (a timeout or a lost connection); the clock only
+    # confirms a paused daemon was waited for, and bounds the wait loosely (a busy machine
+    # stretches the 100 requests before the trip; a tight bound failed there).
     if action == "pause":
-        assert elapsed >= TIMEOUT
+        assert TIMEOUT <= elapsed < TIMEOUT + SLACK, f"took {elapsed:.2f} s"
 
 
 def test_daemon_paused_before_probe(
@@ -361,7 +365,7 @@ def test_daemon_paused_before_probe(
         elapsed = time.monotonic() - start
     finally:
         own_xsd.resume()
-    assert nics == [] and TIMEOUT <= elapsed < TIMEOUT + 1.0
+    assert nics == [] and TIMEOUT <= elapsed < TIMEOUT + SLACK
     assert lines == [
         f"netfront: XenStore did not answer within {TIMEOUT:g} s while listing /local/domain"
         f" (xenstored socket {own_xsd.socket_path})"
@@ -389,7 +393,8 @@ def test_a_failed_store_fails_fast_afterwards(own_xsd: Xenstored) -> None:
         start = time.monotonic()
         with pytest.raises(XenStoreError) as again:
             guest.store.read("/local/domain/5/domid")
-        assert time.monotonic() - start < 0.1 and str(again.value) == str(first.value)
+        # Without a second wait: well under one more timeout, whatever the machine's load.
+        assert time.monotonic() - start < TIMEOUT and str(again.value) == str(first.value)
     finally:
         own_xsd.resume()
         guest.store.close()
@@ -455,7 +460,12 @@ class FakeXenbus:
             return
 
     def close(self) -> None:
+        # The server thread must be gone before the master's number is free: a thread still
+        # looping would read (and answer) the next test's pty once it got the same number,
+        # which a busy machine made happen. Without the slave the master reads EIO at once.
         os.close(self._slave)
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the fake xenbus thread did not end"
         os.close(self.master)
 
 
@@ -533,7 +543,7 @@ def test_xenbus_that_never_answers() -> None:
         opened.guest.store.close()
     finally:
         bus.close()
-    assert TIMEOUT <= elapsed < TIMEOUT + 1.0
+    assert TIMEOUT <= elapsed < TIMEOUT + SLACK
     assert str(info.value) == (
         f"XenStore did not answer within {TIMEOUT:g} s while listing device/vif ({bus.path})"
     )
