@@ -14,10 +14,16 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from bootsh.plugins import PluginHost, make_plugin_manager
 from tests.helpers import Tmux
 from tests.xenstored import Xenstored, XenstoredUnavailable, build_stub, find_xenstored
+
+# Hypothesis's defaults fail an example that takes over 200 ms and a strategy it finds slow:
+# verdicts of machine speed (CI shares 2 cores). Every property test runs without them.
+settings.register_profile("bootsh", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("bootsh")
 
 
 @pytest.hookimpl(wrapper=True)
