@@ -39,6 +39,8 @@ from bootsh.streams import (
 )
 
 USAGE_ERROR = 2
+#: The shells ``--completion`` writes a script for (argcomplete's own shell code).
+COMPLETION_SHELLS = ("bash", "zsh", "fish")
 #: ``bootsh lab ...`` is the lab, checked before the script argument: the first word is the
 #: subcommand only when it is exactly ``lab`` (a script of that name runs as ``./lab``).
 LAB_COMMAND = "lab"
@@ -184,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="list plugins, where they come from and their hooks, then exit",
     )
+    parser.add_argument(
+        "--completion",
+        choices=COMPLETION_SHELLS,
+        metavar="SHELL",
+        help="print the completion script of bootsh's options for SHELL (bash, zsh or fish),"
+        ' e.g. eval "$(bootsh --completion bash)"',
+    )
     parser.add_argument("--version", action="version", version=f"bootsh {__version__}")
     return parser
 
@@ -246,9 +255,14 @@ def _main(
     stderr: TextIO,
 ) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "_ARGCOMPLETE" in os.environ:
+        _complete()  # exits when it is the shell asking
     if argv[:1] == [LAB_COMMAND]:
         return _lab(argv[1:], stdout, stderr)
     ns = _parse(build_parser(), argv, stdout, stderr)
+    if ns.completion:
+        stdout.write(_completion_script(ns.completion))
+        return 0
     try:
         config = merge(_choices(ns), env, warn=lambda line: print(f"bootsh: {line}", file=stderr))
     except UsageError as exc:
@@ -298,9 +312,7 @@ def _main(
             return 130
 
 
-def _lab(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
-    """``bootsh lab ...``: the network lab of ``bootsh.lab`` (loaded only here; it prints
-    on the process's own stderr and hands the terminal to the command it runs)."""
+def build_lab_parser() -> argparse.ArgumentParser:
     from bootsh import lab
 
     parser = argparse.ArgumentParser(
@@ -310,7 +322,30 @@ def _lab(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
         " everything is removed when the command ends, on Ctrl-C, SIGTERM or SIGHUP.",
     )
     lab.add_arguments(parser)
-    return lab.run(_parse(parser, argv, stdout, stderr))
+    return parser
+
+
+def _lab(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
+    """``bootsh lab ...``: the network lab of ``bootsh.lab`` (loaded only here; it prints
+    on the process's own stderr and hands the terminal to the command it runs)."""
+    from bootsh import lab
+
+    return lab.run(_parse(build_lab_parser(), argv, stdout, stderr))
+
+
+def _complete() -> None:
+    """Answer the shell's Tab (argcomplete's protocol: ``_ARGCOMPLETE`` and ``COMP_LINE`` in
+    the environment, the candidates written to descriptor 8 or the file it names) and exit.
+    argcomplete loads only here: an ordinary run never pays for it."""
+    import argcomplete
+
+    argcomplete.autocomplete(build_parser())
+
+
+def _completion_script(shell: str) -> str:
+    from argcomplete.shell_integration import shellcode
+
+    return str(shellcode(["bootsh"], shell=shell))
 
 
 def _parse(

@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # bootsh.lab loads the HTTP stack: make_shell must not (test_
     from bootsh.lab import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The console script of the environment running the tests (the checkout's editable
+#: install), never another bootsh that PATH finds first (a user's /usr/local/bin/bootsh).
+CONSOLE_SCRIPT = Path(sys.executable).parent / "bootsh"
 MACHINE = ROOT / "examples" / "machines" / "xen-hvm"
 CLIENT_NET = "af_packet,if=veth-cli"  # the --net of bootsh on the lab's client veth (CLIENT_IF)
 # Three broadcast frames of an experimental EtherType, sent from the server's veth by

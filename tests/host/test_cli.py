@@ -15,6 +15,7 @@ import pytest
 from bootsh.cli import main
 from bootsh.config import Choices, merge
 from bootsh.errors import UsageError
+from tests.helpers import CONSOLE_SCRIPT
 
 
 def run(
@@ -164,7 +165,7 @@ def test_unknown_plugin_name_to_disable_is_warned(tmp_path: Path) -> None:
 
 def test_python_dash_m_and_console_script_agree(tmp_path: Path) -> None:
     env = {**os.environ, "BOOTSH_SYSFS_ROOT": str(tmp_path)}
-    for argv in ([sys.executable, "-m", "bootsh"], ["bootsh"]):
+    for argv in ([sys.executable, "-m", "bootsh"], [str(CONSOLE_SCRIPT)]):
         proc = subprocess.run(
             [*argv, "-c", "echo -n hi"], capture_output=True, text=True, env=env, timeout=60
         )

@@ -20,7 +20,7 @@ import pytest
 
 from bootsh.lab import NAME_PREFIX, netns_pids
 from bootsh.lab.netns import LabId
-from tests.helpers import readline
+from tests.helpers import CONSOLE_SCRIPT, readline
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSH = (sys.executable, "-m", "bootsh")
@@ -100,8 +100,8 @@ def test_lab_runs_bootsh_dhcp_and_route(served: Path) -> None:
 def test_lab_with_the_installed_bootsh_command(served: Path) -> None:
     """The console script itself on both sides (what a user types)."""
     _require_lab_tools()
-    bootsh = shutil.which("bootsh")
-    assert bootsh is not None, "the bootsh console script is not installed (pip install -e .)"
+    bootsh = str(CONSOLE_SCRIPT)
+    assert CONSOLE_SCRIPT.exists(), "the bootsh console script is not installed (pip install -e .)"
     proc = subprocess.run(
         [bootsh, "lab", "-q", "--", bootsh, *NET, "-c", "dhcp", "-c", "ping -c 1 10.77.0.1"],
         capture_output=True,
