@@ -10,7 +10,7 @@
 #   as a user  ~/.local/share/bootsh/venv, ~/.local/bin/bootsh, ~/.local/share/man and the
 #              bash and fish completions under ~/.local/share (root cannot use this one).
 #
-# BOOTSH_VENV names another place for the venv. Running it again upgrades in place. The copy
+# BOOTSH_VENV and BOOTSH_PREFIX (bin/ and share/) name other places. Running it again upgrades. The copy
 # is not editable: the checkout may move or go. (.ci/run makes a separate, editable venv in
 # .venv for the tests; the two never touch each other.)
 set -eu
@@ -21,13 +21,13 @@ die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 
 if [ "$(id -u)" -eq 0 ]; then
     venv=${BOOTSH_VENV:-/opt/bootsh}
-    bin=/usr/local/bin
-    share=/usr/local/share
+    prefix=${BOOTSH_PREFIX:-/usr/local}
 else
     venv=${BOOTSH_VENV:-$HOME/.local/share/bootsh/venv}
-    bin=$HOME/.local/bin
-    share=$HOME/.local/share
+    prefix=${BOOTSH_PREFIX:-$HOME/.local}
 fi
+bin=$prefix/bin
+share=$prefix/share
 
 # Python 3.11 or newer, with venv and ensurepip (Debian splits them into python3-venv).
 if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
@@ -57,7 +57,7 @@ mkdir -p "$share/man/man1" "$share/bash-completion/completions" \
 cp docs/bootsh.1 "$share/man/man1/bootsh.1"
 "$venv/bin/bootsh" --completion bash >"$share/bash-completion/completions/bootsh"
 "$venv/bin/bootsh" --completion fish >"$share/fish/vendor_completions.d/bootsh.fish"
-if [ "$(id -u)" -eq 0 ]; then
+if [ "$(id -u)" -eq 0 ] || [ -n "${BOOTSH_PREFIX:-}" ]; then
     mkdir -p "$share/zsh/site-functions"
     "$venv/bin/bootsh" --completion zsh >"$share/zsh/site-functions/_bootsh"
 fi
