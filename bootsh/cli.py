@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import shutil
 import signal
@@ -31,12 +32,6 @@ from bootsh.lang.script import has_magic, parse_script
 from bootsh.nics.netspec import check_net_specs
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
 from bootsh.shell import Shell
-from bootsh.streams import (
-    CLOSED_OUTPUT_STATUS,
-    OutputClosed,
-    guard,
-    reopen_closed_standard_fds,
-)
 
 USAGE_ERROR = 2
 #: The shells ``--completion`` writes a script for (argcomplete's own shell code).
@@ -46,6 +41,131 @@ COMPLETION_SHELLS = ("bash", "zsh", "fish")
 LAB_COMMAND = "lab"
 #: The name iPXE gives the image it was booted with as an initrd (``arch/x86/core/runtime.c``).
 INITRD_NAME = "<INITRD>"
+
+
+# -- the standard streams when their reader goes away ---------------------------------------
+#
+# Python ignores SIGPIPE, so a write to a pipe whose reader has exited raises BrokenPipeError
+# wherever it happens: in Shell.print, in a plugin writing to shell.out, in a diagnostic on
+# stderr, or at the interpreter's last flush. Unix tools are killed by SIGPIPE instead and end
+# quietly. bootsh does the same on purpose, with cleanup: OutputGuard wraps stdout and stderr;
+# the first write or flush that meets a closed reader points the descriptor at /dev/null (so
+# later writes, the shell's shutdown and the interpreter's final flush find nothing to
+# complain about) and raises OutputClosed. That is a BaseException, like KeyboardInterrupt:
+# the ``except OSError`` and ``except Exception`` of commands and plugins (a download's error
+# handling, the REPL's "internal error" net) do not swallow it, while ``finally`` blocks and
+# context managers still run. main() catches it and exits with CLOSED_OUTPUT_STATUS, without a
+# word (stderr may be the same pipe). reopen_closed_standard_fds handles the other way to lose
+# a stream, a descriptor closed before bootsh started (``bootsh >&-``): it becomes /dev/null.
+
+#: 128 + SIGPIPE: the status a shell shows for a command that SIGPIPE killed.
+CLOSED_OUTPUT_STATUS = 141
+
+
+class OutputClosed(BaseException):
+    """stdout or stderr lost its reader; the run ends quietly (see the module docstring)."""
+
+
+def _to_devnull(stream: TextIO) -> None:
+    """Point ``stream``'s descriptor at /dev/null, when it has one: the data still buffered
+    in it and anything written later go nowhere instead of failing again."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return  # an in-memory stream: nothing to redirect
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+class OutputGuard(io.TextIOBase, TextIO):
+    """``stream`` with a closed reader turned into one ``OutputClosed``; otherwise the same
+    stream (terminal checks, ``fileno``, ``buffer`` for prompt_toolkit pass through)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+        #: Set once the reader was found gone; later writes are dropped silently.
+        self.reader_gone = False
+
+    def _gone(self) -> OutputClosed:
+        self.reader_gone = True
+        _to_devnull(self.stream)
+        return OutputClosed(getattr(self.stream, "name", "output"))
+
+    def write(self, text: str) -> int:
+        if self.reader_gone:
+            return len(text)
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise self._gone() from None
+
+    def flush(self) -> None:
+        if self.reader_gone:
+            return
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise self._gone() from None
+        except ValueError:
+            pass  # flushing a stream someone closed: nothing is pending there
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.stream, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self.stream, "errors", None)
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.stream, "name", "<output>"))
+
+    @property
+    def buffer(self) -> io.BufferedIOBase:  # type: ignore[override]
+        # prompt_toolkit writes a terminal's bytes here; AttributeError (an in-memory
+        # stream) makes its hasattr() check fall back to write().
+        buffer: io.BufferedIOBase = self.stream.buffer  # type: ignore[assignment]
+        return buffer
+
+
+def guard(stream: TextIO) -> OutputGuard:
+    """``stream`` guarded (once: a guard is not wrapped again)."""
+    return stream if isinstance(stream, OutputGuard) else OutputGuard(stream)
+
+
+def reopen_closed_standard_fds() -> None:
+    """Open /dev/null on any of descriptors 0, 1, 2 that is closed (``bootsh <&- >&-``).
+
+    Python leaves ``sys.stdin``/``sys.stdout`` None then, which no code expects; worse, the
+    next file or socket bootsh opened would get the free number and ``print`` would write into
+    it. A closed stdin reads as empty, a closed stdout or stderr discards (as ``>/dev/null``).
+    """
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        opened = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+        if opened != fd:
+            os.dup2(opened, fd)
+            os.close(opened)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))  # noqa: SIM115
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,7 +353,7 @@ def main(
 ) -> int:
     reopen_closed_standard_fds()
     # A reader that goes away (``bootsh ... | head -1``) ends the run quietly with 141, as
-    # SIGPIPE ends a Unix tool, after the shell's cleanup (bootsh.streams).
+    # SIGPIPE ends a Unix tool, after the shell's cleanup (OutputGuard below).
     out, err = guard(stdout or sys.stdout), guard(stderr or sys.stderr)
     try:
         try:

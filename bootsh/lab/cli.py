@@ -21,7 +21,6 @@ from bootsh.lab.errors import LabError
 from bootsh.lab.netns import cleanup_stale
 from bootsh.lab.topology import DEFAULT_DOMAIN, DEFAULT_IPXE_BOOTFILE, DEFAULT_SUBNET, Lab
 from bootsh.nics.nic import normalise_mac
-from bootsh.streams import quiet_if_closed
 
 
 class _Stop(BaseException):
@@ -160,7 +159,19 @@ def tell(text: str) -> None:
     """One line of the lab's own on stderr. A reader of stderr that went away (``2>&1 |
     head -1``) silences the lab but stops nothing: the command's status still counts and
     the teardown still runs."""
-    quiet_if_closed(sys.stderr, f"bootsh lab: {text}\n")
+    try:
+        sys.stderr.write(f"bootsh lab: {text}\n")
+        sys.stderr.flush()
+    except BrokenPipeError:
+        # Later lines go to /dev/null instead of failing again (bootsh.cli.OutputGuard does so
+        # for the shell; the lab may not import the host).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stderr.fileno())
+        except (OSError, ValueError):
+            pass  # no descriptor of its own (a test's stream): nothing to redirect
+        finally:
+            os.close(devnull)
 
 
 def run(ns: argparse.Namespace) -> int:

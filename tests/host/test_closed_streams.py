@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bootsh.cli import main
+from bootsh.cli import CLOSED_OUTPUT_STATUS, main
 from bootsh.lab.cli import tell
 from bootsh.plugins import PluginHost
-from bootsh.streams import CLOSED_OUTPUT_STATUS
 from tests.helpers import MACHINE, ROOT
 
 SCRIPT = ROOT / "examples" / "scripts" / "count.ipxe"
