@@ -13,8 +13,9 @@ import pytest
 from bootsh.boot import params as P
 from bootsh.lab import Lab
 from bootsh.plugins import PluginHost
-from tests.boot.test_fetch import SERVER, server
+from tests.boot.test_fetch import SERVER
 from tests.helpers import bootsh, make_shell, run_cli, started
+from tests.helpers import misbehaving_server as server
 
 PORT = 8090
 
