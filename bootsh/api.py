@@ -121,6 +121,7 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "check_server",
     "ECANCELED_FETCH",
     "ETIMEDOUT_FETCH",
+    "EPERM_LOCAL",
     "ERRFILE_HTTPCORE",
     "ERRFILE_OPEN",
     "ERRFILE_TCP",
@@ -135,6 +136,7 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "store_of",
     "close_store",
     "registered_names",
+    "network_requester",
     "ENOENT_IMAGE",
     "ENOEXEC_IMAGE",
     "ERRFILE_BZIMAGE",
@@ -245,6 +247,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "check_server": ("bootsh.boot.fetch", "check_server"),
     "ECANCELED_FETCH": ("bootsh.boot.fetch", "ECANCELED_FETCH"),
     "ETIMEDOUT_FETCH": ("bootsh.boot.fetch", "ETIMEDOUT_FETCH"),
+    "EPERM_LOCAL": ("bootsh.boot.fetch", "EPERM_LOCAL"),
     "ERRFILE_HTTPCORE": ("bootsh.boot.fetch", "ERRFILE_HTTPCORE"),
     "ERRFILE_OPEN": ("bootsh.boot.fetch", "ERRFILE_OPEN"),
     "ERRFILE_TCP": ("bootsh.boot.fetch", "ERRFILE_TCP"),
@@ -259,6 +262,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "store_of": ("bootsh.boot.images", "store_of"),
     "close_store": ("bootsh.boot.images", "close_store"),
     "registered_names": ("bootsh.boot.images", "registered_names"),
+    "network_requester": ("bootsh.boot.images", "network_requester"),
     "ENOENT_IMAGE": ("bootsh.boot.images", "ENOENT_IMAGE"),
     "ENOEXEC_IMAGE": ("bootsh.boot.images", "ENOEXEC_IMAGE"),
     "ERRFILE_BZIMAGE": ("bootsh.boot.images", "ERRFILE_BZIMAGE"),
@@ -296,6 +300,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three lists agree)
     from bootsh.boot.fetch import (
         ECANCELED_FETCH,
+        EPERM_LOCAL,
         ERRFILE_HTTPCORE,
         ERRFILE_OPEN,
         ERRFILE_TCP,
@@ -317,6 +322,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
         ImageFlag,
         ImageType,
         close_store,
+        network_requester,
         registered_names,
         store_of,
     )

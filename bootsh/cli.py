@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="boot of a kernel prints the boot plan (kernel, initrds, command line)"
         " instead of loading it with kexec",
     )
+    parser.add_argument(
+        "--allow-local-from-network",
+        action="store_true",
+        help="let a script or DHCP filename that came from the network fetch file:// and"
+        " other local-only URIs (refused by default: it could read this machine's files)",
+    )
     parser.add_argument("--port-device", type=Path, metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument(
         "--config",
@@ -167,6 +173,7 @@ def _choices(ns: argparse.Namespace) -> Choices:
         no_plugin=list(ns.no_plugin),
         nets=list(ns.net),
         dry_run=ns.dry_run,
+        allow_local_from_network=ns.allow_local_from_network,
     )
 
 

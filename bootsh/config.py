@@ -8,9 +8,11 @@ The config file is TOML. The first of these that exists is read (they are not me
 4. ``/etc/bootsh/config.toml``
 
 Keys: ``twins``, ``sysfs-root``, ``xen-domid``, ``xenstore-dump``, ``xenstore-timeout``,
-``verbose``, and ``[plugins] disable = ["name", ...]``. ``--allow-unplug`` has no config
-key on purpose: an irreversible unplug needs a fresh yes on each command line. ``--net``
-has none either: it names this run's NICs, as iPXE's Linux build takes them.
+``verbose``, ``allow-local-from-network`` (a script or DHCP filename from the network may
+fetch ``file://``; off by default) and ``[plugins] disable = ["name", ...]``.
+``--allow-unplug`` has no config key on purpose: an irreversible unplug needs a fresh yes on
+each command line. ``--net`` has none either: it names this run's NICs, as iPXE's Linux
+build takes them.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Choices:
     no_plugin: list[str] = field(default_factory=list)
     nets: list[str] = field(default_factory=list)
     dry_run: bool = False
+    allow_local_from_network: bool = False
 
 
 def config_candidates(env: Mapping[str, str]) -> list[Path]:
@@ -75,6 +78,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "xenstore-dump": str,
     "xenstore-timeout": (int, float),
     "verbose": bool,
+    "allow-local-from-network": bool,
     "plugins": dict,
 }
 
@@ -153,6 +157,8 @@ def merge(choices: Choices, env: Mapping[str, str]) -> Config:
         nets=tuple(choices.nets),
         # Command line only: a config file must never turn a real boot into a rehearsal.
         dry_run=choices.dry_run,
+        allow_local_from_network=choices.allow_local_from_network
+        or bool(data.get("allow-local-from-network", False)),
     )
 
 

@@ -57,6 +57,9 @@ class Config:
     #: ``--dry-run``: ``boot`` of a kernel prints the boot plan (kernel, initrds, command
     #: line) instead of loading it with kexec.
     dry_run: bool = False
+    #: ``--allow-local-from-network``: a script or DHCP answer that came from the network
+    #: may fetch ``file://`` and other local-only URIs (refused by default).
+    allow_local_from_network: bool = False
 
 
 @dataclass

@@ -311,6 +311,10 @@ class Block:
 
     can_fetch = True
     can_store = True
+    #: Who wrote this block's values when that is not the user: a DHCP server, say
+    #: (``DhcpBlock``). A URI read from such a block came from the network and may not
+    #: reach local files (``bootsh.boot.fetch``); None for the user's own settings.
+    network_source: str | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name

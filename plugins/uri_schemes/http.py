@@ -41,6 +41,7 @@ import http.client
 import os
 import socket
 import ssl
+import stat
 import time
 import urllib.parse
 
@@ -72,6 +73,8 @@ BLOCK = 256 * 1024
 USER_AGENT = f"bootsh/{bootsh_version} (iPXE-compatible)"
 CA_FILE_SETTING = "ca-file"
 CA_FILE_ENV = "BOOTSH_CA_FILE"
+#: A CA file larger than this is no list of certificates (Debian's whole bundle is 200 KB).
+MAX_CA_FILE = 4 << 20
 
 # iPXE's httpcore.c numbers (uniq values of its disambiguated errors).
 EACCES_401 = error_number("EACCES", ERRFILE_HTTPCORE, 0x01)
@@ -123,18 +126,45 @@ def tls_context(request: FetchRequest) -> ssl.SSLContext:
     context = ssl.create_default_context()
     ca_file = request.setting(CA_FILE_SETTING) or os.environ.get(CA_FILE_ENV) or ""
     if ca_file:
+        pem = read_ca_file(ca_file)
         try:
-            context.load_verify_locations(cafile=ca_file)
-        except FileNotFoundError as exc:
-            raise FetchError(
-                error_number("ENOENT", ERRFILE_X509), f"CA file {ca_file}: no such file"
-            ) from exc
-        except (OSError, ssl.SSLError) as exc:
+            context.load_verify_locations(cadata=pem)
+        except (ValueError, ssl.SSLError) as exc:
             raise FetchError(
                 error_number("EINVAL", ERRFILE_X509),
                 f"CA file {ca_file}: not PEM certificates ({exc})",
             ) from exc
     return context
+
+
+def read_ca_file(ca_file: str) -> str:
+    """The PEM text of ``ca_file``, read with bounds: a FIFO or a device (``/dev/zero``)
+    would block or never end inside OpenSSL, so only a regular file of at most
+    ``MAX_CA_FILE`` bytes is read, and opening never waits (O_NONBLOCK)."""
+    not_pem = error_number("EINVAL", ERRFILE_X509)
+    try:
+        fd = os.open(ca_file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except FileNotFoundError as exc:
+        raise FetchError(
+            error_number("ENOENT", ERRFILE_X509), f"CA file {ca_file}: no such file"
+        ) from exc
+    except OSError as exc:
+        raise FetchError(not_pem, f"CA file {ca_file}: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as source:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FetchError(not_pem, f"CA file {ca_file}: not a regular file")
+        if info.st_size > MAX_CA_FILE:
+            raise FetchError(not_pem, f"CA file {ca_file}: larger than {MAX_CA_FILE} bytes")
+        try:
+            data = source.read(MAX_CA_FILE + 1)
+        except OSError as exc:
+            raise FetchError(not_pem, f"CA file {ca_file}: {exc.strerror}") from exc
+    if len(data) > MAX_CA_FILE:
+        raise FetchError(not_pem, f"CA file {ca_file}: larger than {MAX_CA_FILE} bytes")
+    if not data.isascii():
+        raise FetchError(not_pem, f"CA file {ca_file}: not PEM certificates (not ASCII text)")
+    return data.decode("ascii")
 
 
 class _WriteFailed(Exception):
