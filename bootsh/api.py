@@ -65,6 +65,12 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "ArgReq",
     "parse_script",
     "has_magic",
+    "MAX_SCRIPT_SIZE",
+    "read_bounded",
+    "read_text_bounded",
+    "ATTR_SIZE",
+    "PROC_TABLE_SIZE",
+    "visible",
     "NamedSetting",
     "SettingsError",
     "driver_setting",
@@ -194,6 +200,12 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ArgReq": ("bootsh.lang.ipxe_syntax", "ArgReq"),
     "parse_script": ("bootsh.lang.script", "parse_script"),
     "has_magic": ("bootsh.lang.script", "has_magic"),
+    "MAX_SCRIPT_SIZE": ("bootsh.lang.script", "MAX_SCRIPT_SIZE"),
+    "read_bounded": ("bootsh.lang.files", "read_bounded"),
+    "read_text_bounded": ("bootsh.lang.files", "read_text_bounded"),
+    "ATTR_SIZE": ("bootsh.lang.files", "ATTR_SIZE"),
+    "PROC_TABLE_SIZE": ("bootsh.lang.files", "PROC_TABLE_SIZE"),
+    "visible": ("bootsh.context", "visible"),
     "NamedSetting": ("bootsh.lang.settings", "NamedSetting"),
     "SettingsError": ("bootsh.lang.settings", "SettingsError"),
     "driver_setting": ("bootsh.lang.settings", "driver_setting"),
@@ -339,7 +351,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
         run_menu,
     )
     from bootsh.console.repl import interact
-    from bootsh.context import Config, Context, MachineFacts, XenPlatform
+    from bootsh.context import Config, Context, MachineFacts, XenPlatform, visible
     from bootsh.errors import BootshError, UnplugRefused, UsageError, XenStoreError
     from bootsh.hookspecs import hookimpl
     from bootsh.ipxe_errors import (
@@ -363,8 +375,9 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
         ParseError,
         parse_integer,
     )
+    from bootsh.lang.files import ATTR_SIZE, PROC_TABLE_SIZE, read_bounded, read_text_bounded
     from bootsh.lang.ipxe_syntax import SYNTAX, ArgReq
-    from bootsh.lang.script import has_magic, parse_script
+    from bootsh.lang.script import MAX_SCRIPT_SIZE, has_magic, parse_script
     from bootsh.lang.settings import NamedSetting, SettingsError, driver_setting
     from bootsh.net.dhcp import CONFIGURATORS, ENOTSUP_CONFIGURATOR, ipv4_route
     from bootsh.net.dns import ENXIO_NO_RECORD, DnsError

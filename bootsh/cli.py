@@ -23,9 +23,10 @@ from typing import TextIO
 from bootsh import __version__
 from bootsh.boot.images import set_cwuri
 from bootsh.config import Choices, merge
-from bootsh.context import Context
+from bootsh.context import Context, visible
 from bootsh.errors import BootshError, UsageError
-from bootsh.lang.script import has_magic, parse_script
+from bootsh.lang.files import read_bounded, read_stream
+from bootsh.lang.script import MAX_SCRIPT_SIZE, has_magic, parse_script
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
 from bootsh.shell import Shell
 
@@ -195,14 +196,18 @@ def main(
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    _bytes_out(stdout, stderr)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == [LAB_COMMAND]:
         return _lab(argv[1:])
     ns = build_parser().parse_args(argv)
     try:
         config = merge(_choices(ns), env)
+    except KeyboardInterrupt:  # waiting for a FIFO named as the config file, say
+        print("bootsh: interrupted", file=stderr)
+        return 130
     except UsageError as exc:
-        print(f"bootsh: {exc}", file=stderr)
+        print(f"bootsh: {visible(str(exc))}", file=stderr)
         return USAGE_ERROR
 
     host = make_plugin_manager(
@@ -214,7 +219,11 @@ def main(
             print(line, file=stdout)
         return 0
     if ns.check:
-        return _check(host, [ns.script, *ns.args] if ns.script else [], stdout, stderr)
+        try:
+            return _check(host, [ns.script, *ns.args] if ns.script else [], stdout, stderr)
+        except KeyboardInterrupt:
+            print("bootsh: interrupted", file=stderr)
+            return 130
 
     context = Context(config, stderr=stderr)
     shell = Shell(host, context, out=stdout, err=stderr)
@@ -222,7 +231,7 @@ def main(
     try:
         shell.check_policy(config.twins)
     except BootshError as exc:
-        print(f"bootsh: {exc}", file=stderr)
+        print(f"bootsh: {visible(str(exc))}", file=stderr)
         return USAGE_ERROR
     from bootsh.console.repl import no_echoctl, terminal_fd  # no prompt_toolkit: a light module
 
@@ -231,14 +240,31 @@ def main(
         try:
             return _run(shell, ns, stdin)
         except UsageError as exc:
-            print(f"bootsh: {exc}", file=stderr)
+            print(f"bootsh: {visible(str(exc))}", file=stderr)
             return USAGE_ERROR
         except BootshError as exc:
-            print(f"bootsh: {exc}", file=stderr)
+            print(f"bootsh: {visible(str(exc))}", file=stderr)
             return 1
         except KeyboardInterrupt:
             print("bootsh: interrupted", file=stderr)
             return 130
+
+
+def _bytes_out(*streams: TextIO) -> None:
+    """Write undecodable input bytes out unchanged, whatever the locale.
+
+    iPXE's strings are bytes: a script may ``echo Caf\xe9`` in Latin-1. bootsh decodes
+    every input with ``surrogateescape`` (the byte becomes a lone surrogate), and a strict
+    UTF-8 locale's stdout (``LC_ALL=en_US.UTF-8``; C.UTF-8 and C already escape) would
+    refuse to encode it: ``UnicodeEncodeError`` in the middle of a script (stderr would
+    show ``\udce9``). With ``surrogateescape`` on the way out the same byte is written
+    back, as iPXE prints it.
+    """
+    for stream in streams:
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) != "surrogateescape":
+            with contextlib.suppress(ValueError, OSError):  # closed or detached: nothing to do
+                reconfigure(errors="surrogateescape")
 
 
 def _lab(argv: list[str]) -> int:
@@ -306,10 +332,14 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
     if ns.script is not None:
         path = Path(ns.script)
         try:
-            data = path.read_bytes()
+            # Bounded: /dev/zero or a 100 MB file is no script (and read whole, it costs
+            # gigabytes, deaf to Ctrl-C). A pipe (bootsh <(cmd)) is read like any file.
+            data = read_bounded(path, MAX_SCRIPT_SIZE)
         except OSError as exc:
             shell.diagnose(f"cannot read {path}: {exc.strerror}")
             return USAGE_ERROR
+        # iPXE's scripts are bytes: undecodable ones are kept (surrogateescape) and go out
+        # again as the same bytes (see _bytes_out).
         text = data.decode("utf-8", errors="surrogateescape")
         if not has_magic(text):
             # A user's own file may lack it; a fetched image without it is no script.
@@ -320,7 +350,14 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
         return _status(shell, shell.run_script(parse_script(text, str(path)), list(ns.args)))
     if ns.interactive or stdin.isatty():
         return _interactive(shell, stdin)
-    return _status(shell, shell.run_script(parse_script(stdin.read(), "<stdin>")))
+    try:
+        # The bytes, not the text: a strict UTF-8 locale's decoder refuses a byte like \xff.
+        data = read_stream(getattr(stdin, "buffer", stdin), MAX_SCRIPT_SIZE, "<stdin>")
+    except OSError as exc:
+        shell.diagnose(f"cannot read standard input: {exc.strerror}")
+        return USAGE_ERROR
+    text = data.decode("utf-8", errors="surrogateescape")
+    return _status(shell, shell.run_script(parse_script(text, "<stdin>")))
 
 
 def _status(shell: Shell, status: int) -> int:

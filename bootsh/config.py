@@ -24,6 +24,7 @@ from typing import Any
 
 from bootsh.context import DEFAULT_TWIN_POLICY, Config
 from bootsh.errors import UsageError
+from bootsh.lang.files import read_bounded
 
 ENV_SYSFS_ROOT = "BOOTSH_SYSFS_ROOT"
 ENV_XEN_DOMID = "BOOTSH_XEN_DOMID"
@@ -31,6 +32,8 @@ ENV_TWINS = "BOOTSH_TWINS"
 ENV_DISABLE = "BOOTSH_DISABLE_PLUGINS"
 ENV_CONFIG = "BOOTSH_CONFIG"
 ENV_XENSTORE_DUMP = "BOOTSH_XENSTORE_DUMP"
+#: The largest config file bootsh reads: a few keys, never more than a few hundred bytes.
+MAX_CONFIG_SIZE = 1 << 20
 
 
 @dataclass
@@ -63,10 +66,21 @@ def read_config_file(path: Path) -> dict[str, Any]:
     import tomllib  # only when a config file exists: most runs have none
 
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        # Bounded (``--config /dev/zero`` grew until the kernel killed bootsh).
+        data = read_bounded(path, MAX_CONFIG_SIZE)
     except OSError as exc:
         raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        # TOML is UTF-8 by definition: any other byte is the file's mistake, said as such
+        # (tomllib's own decode raised UnicodeDecodeError, a traceback).
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start});"
+            " a TOML file is UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from bootsh.boot.uri import redact_words
-from bootsh.context import DEFAULT_TWIN_POLICY, Context
+from bootsh.context import DEFAULT_TWIN_POLICY, Context, visible
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import (
     ECANCELED_NO_OP,
@@ -116,8 +116,9 @@ class Shell:
             self.out.flush()
 
     def diagnose(self, text: str) -> None:
-        """bootsh's own diagnostics (not iPXE output): on stderr, prefixed."""
-        self.err.write(f"bootsh: {text}\n")
+        """bootsh's own diagnostics (not iPXE output): on stderr, prefixed, one line with
+        control characters made visible (they may come from a server: ``visible``)."""
+        self.err.write(f"bootsh: {visible(text)}\n")
 
     # -- netdevs ---------------------------------------------------------------------------
 

@@ -204,3 +204,72 @@ def tftp_script(
         stop.set()
         thread.join(10)
         listener.close()
+
+
+@contextmanager
+def unix_server(
+    path: str, serve: Callable[[socket.socket, threading.Event], None], *, connections: int = 4
+) -> Iterator[str]:
+    """A Unix stream socket at ``path``: each connection (at most ``connections``) is handed
+    to ``serve(conn, stop)`` in turn. Yields the path."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(4)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def run() -> None:
+        served = 0
+        end = time.monotonic() + LIFETIME
+        while not stop.is_set() and served < connections and time.monotonic() < end:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            served += 1
+            with conn:
+                conn.settimeout(5)
+                try:
+                    serve(conn, stop)
+                except OSError:
+                    continue
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield path
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(10)
+
+
+def read_exactly(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise ConnectionResetError
+        data += chunk
+    return data
+
+
+@contextmanager
+def within(seconds: float, what: str) -> Iterator[None]:
+    """Fail the test (AssertionError) when the block runs longer than ``seconds``: for
+    in-process code that used to block forever (a FIFO's open), so that a regression is a
+    failure, not a hung test run. SIGALRM, main thread only."""
+    import signal
+
+    def expired(signum: int, frame: object) -> None:
+        raise AssertionError(f"{what}: still running after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

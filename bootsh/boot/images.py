@@ -295,8 +295,8 @@ class ImageStore:
                 self.unregister(image)
                 try:
                     status = image.type.exec(shell, image)
-                except OSError as exc:  # the image's file vanished or cannot be read
-                    shell.diagnose(f"cannot run {image.name}: {exc}")
+                except OSError as exc:  # the image's file vanished, cannot be read, is too big
+                    shell.diagnose(f"cannot run {image.name}: {exc.strerror or exc}")
                     status = EIO_IMAGE
                 finally:
                     # Back at the end of the list, unless it asked to be replaced.

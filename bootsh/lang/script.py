@@ -58,6 +58,11 @@ C_SPACE = " \t\n\v\f\r"
 _WORDS = re.compile(r"[^ \t\n\v\f\r]+")
 _BRACES = re.compile(r"[{}]")
 
+#: The largest script bootsh reads (a file, standard input, a fetched image, ``--check``):
+#: real scripts are kilobytes, and one of short lines costs about 25 bytes of memory per
+#: byte once split (a 100 MB "script" took gigabytes). iPXE has no such bound.
+MAX_SCRIPT_SIZE = 2 << 20
+
 #: At most this many ``${...}`` expansions in one word.
 MAX_EXPANSIONS = 100_000
 #: At most this many characters of expanded values in one word.
@@ -71,7 +76,7 @@ class ExpansionError(Exception):
 # -- lines and labels -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     """One logical script line: continuations joined, ``\\r`` dropped, cut at a NUL."""
 

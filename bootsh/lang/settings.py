@@ -66,6 +66,7 @@ from typing import Protocol
 from bootsh import __version__
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import ipxe_errno, strerror
+from bootsh.lang.files import ATTR_SIZE, read_bounded
 from bootsh.lang.settypes import DEFAULT_TYPE, DEFAULT_TYPES, INC_TYPE, TYPES, SettingTypeError
 
 Validator = Callable[[str], None]
@@ -524,7 +525,10 @@ class SmbiosBlock(Block):
         if filename is None:
             return None
         try:
-            text = (self.sysfs_root() / "class" / "dmi" / "id" / filename).read_bytes()
+            # Bounded and never waiting (a FIFO in a --sysfs-root tree blocked ${serial}).
+            text = read_bounded(
+                self.sysfs_root() / "class" / "dmi" / "id" / filename, ATTR_SIZE, regular=True
+            )
         except OSError:  # no DMI (not x86, a container), or not root for the serial
             return None
         text = text.rstrip(b"\n")

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bootsh.api import (
+    ATTR_SIZE,
     BootshError,
     Context,
     Nic,
@@ -28,6 +29,7 @@ from bootsh.api import (
     driver_setting,
     hookimpl,
     normalise_mac,
+    read_text_bounded,
 )
 
 DRIVER = "af_packet"
@@ -75,7 +77,7 @@ def nic_for(
     problem = None
     mac = None
     try:
-        mac = normalise_mac((base / "address").read_text())
+        mac = normalise_mac(read_text_bounded(base / "address", ATTR_SIZE))
         if mac is None:
             problem = f"interface {ifname} has no Ethernet address"
     except OSError:

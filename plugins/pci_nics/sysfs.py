@@ -14,12 +14,13 @@ problem text naming the file, attached to that function only.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootsh.api import normalise_mac
+from bootsh.api import normalise_mac, read_bounded
 
 #: sysfs attributes are at most a page; anything longer is not what the kernel wrote.
 _MAX_READ = 4096
@@ -34,12 +35,15 @@ class SysfsProblem(Exception):
 def read_attr(path: Path) -> str:
     """The text of one sysfs attribute, stripped; ``SysfsProblem`` if it cannot be read."""
     try:
-        with path.open("rb") as f:
-            data = f.read(_MAX_READ + 1)
+        # A regular file only, opened without waiting: a FIFO planted in a sysfs tree
+        # (--sysfs-root, --machine) blocked the probe forever.
+        data = read_bounded(path, _MAX_READ, regular=True)
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise SysfsProblem(
+                f"{path}: longer than a sysfs attribute ({_MAX_READ} bytes)"
+            ) from None
         raise SysfsProblem(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > _MAX_READ:
-        raise SysfsProblem(f"{path}: longer than a sysfs attribute ({_MAX_READ} bytes)")
     try:
         return data.decode("ascii").strip()
     except UnicodeDecodeError:
