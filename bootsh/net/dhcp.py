@@ -144,6 +144,8 @@ CLIENT_NDI = bytes([1, 3, 10])
 DEFAULT_MIN_TIMEOUT = 0.25  # TICKS_PER_SEC / 4
 DISC_START, DISC_END = 1.0, 10.0
 DISC_PROXY_TIMEOUT = 2.0
+#: Frames read per wake-up of the session loop before the clock is looked at again.
+FRAMES_PER_WAKE = 256
 REQ_START, REQ_END = 0.0, 10.0
 PROXY_START, PROXY_END = 0.0, 10.0
 REQ_PROXY_TIMEOUT = 2.0
@@ -690,7 +692,9 @@ def run_session(
         wake = min(session.expires, next_dot, deadline if deadline is not None else next_dot)
         with contextlib.suppress(InterruptedError):
             select.select([sock], [], [], max(0.0, wake - now))
-        for frame in state.poll():
+        # A bounded batch: the deadline and the timers are looked at between batches, so a
+        # flood of frames on the wire cannot hold the session past its -t.
+        for frame in state.poll(FRAMES_PER_WAKE):
             reply = parse_frame(frame, identity.mac, xid)
             if reply is not None:
                 session.receive(reply, clock())

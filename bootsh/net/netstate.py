@@ -68,6 +68,10 @@ class Counters:
         self.errors[reason] += 1
 
 
+#: The most frames one ``poll`` receives.
+POLL_LIMIT = 4096
+
+
 @dataclass
 class NetdevState:
     """One netdev's counters, and its socket while it is open (``sock`` None: closed)."""
@@ -95,12 +99,18 @@ class NetdevState:
         self.tx.good += 1
         return True
 
-    def poll(self) -> list[bytes]:
-        """Receive every frame waiting on the socket (counted); returns them."""
+    def poll(self, limit: int = POLL_LIMIT) -> list[bytes]:
+        """Receive the frames waiting on the socket (counted), at most ``limit``; returns them.
+
+        Bounded: under a flood frames arrive as fast as they are read, and "every frame
+        waiting" never ran out (a DHCP session drained a broadcast flood past its -t, its
+        list of frames growing). The socket's receive buffer holds far fewer than
+        ``POLL_LIMIT`` frames, so one call still empties a queue that is not being refilled.
+        """
         frames: list[bytes] = []
         if self.sock is None:
             return frames
-        while True:
+        for _ in range(limit):
             try:
                 data, address = self.sock.recvfrom(_MAX_FRAME)
             except (BlockingIOError, InterruptedError):

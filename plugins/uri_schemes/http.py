@@ -38,12 +38,14 @@ import contextlib
 import errno
 import functools
 import http.client
+import io
 import os
 import socket
 import ssl
 import stat
 import time
 import urllib.parse
+from typing import Any
 
 from bootsh import __version__ as bootsh_version
 from bootsh.api import (
@@ -185,9 +187,16 @@ class _RetryLater(Exception):
 
 
 def retry_after(value: str) -> float:
-    """iPXE's http_parse_retry_after(): seconds, or 5 s for anything else (an HTTP date)."""
+    """iPXE's http_parse_retry_after(): seconds, or 5 s for anything else (an HTTP date).
+
+    Only ASCII digits count (``str.isdigit`` also takes ``²``, which ``int`` refuses), and a
+    number of more digits than any wait bootsh does is just long (``int`` of over 4300
+    digits raised ValueError): the wait is capped at MAX_RETRY_WAIT anyway.
+    """
     value = value.strip()
-    return float(int(value)) if value.isdigit() else float(RETRY_SECONDS)
+    if not value.isascii() or not value.isdigit():
+        return float(RETRY_SECONDS)
+    return float(int(value)) if len(value) <= 9 else MAX_RETRY_WAIT
 
 
 def open_http(request: FetchRequest) -> None:
@@ -247,9 +256,16 @@ def _timeouts(request: FetchRequest) -> tuple[float, float, bool]:
 def _target(parts: urllib.parse.SplitResult) -> str:
     # The request line carries the URI's path and query as given; characters that cannot
     # appear in it (a space typed into a script) are percent-encoded rather than refused.
-    path = urllib.parse.quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
-    query = urllib.parse.quote(parts.query, safe="/?%:@!$&'()*+,;=-._~")
+    # Quoted as bytes: a script's non-UTF-8 byte (a lone surrogate here) is sent as %XX of
+    # that byte; quoting the text raised UnicodeEncodeError.
+    path = urllib.parse.quote(_raw(parts.path or "/"), safe="/%:@!$&'()*+,;=-._~")
+    query = urllib.parse.quote(_raw(parts.query), safe="/?%:@!$&'()*+,;=-._~")
     return f"{path}?{query}" if parts.query else path
+
+
+def _raw(text: str) -> bytes:
+    """A URI part as the bytes it came from (``surrogateescape`` undone)."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _get(
@@ -259,6 +275,7 @@ def _get(
     host = parts.hostname or ""
     connect_timeout, silence, user_timeout = _timeouts(request)
     conn: http.client.HTTPConnection
+    wrapped: _DeadlineSocket | None = None
     if parts.scheme.lower() == "https":
         conn = http.client.HTTPSConnection(
             host, parts.port or 443, timeout=connect_timeout, context=context
@@ -274,15 +291,21 @@ def _get(
         _connect(conn, host, user_timeout)
         assert conn.sock is not None
         conn.sock.settimeout(silence)
+        # From here on every read waits at most until `silence` after the last progress
+        # (the request sent, body bytes written), not `silence` per read: a status line,
+        # headers, chunk-size lines or trailers trickled a byte at a time, or a stream of
+        # "100 Continue" heads, ran past -t and the 60 s bound.
+        deadline = _Deadline(silence)
+        conn.sock = wrapped = _DeadlineSocket(conn.sock, deadline)
         try:
             conn.putrequest("GET", _target(parts), skip_accept_encoding=True)
             conn.putheader("User-Agent", USER_AGENT)
             conn.putheader("Accept-Encoding", "identity")
             conn.putheader("Connection", "close")
             if parts.username is not None:
-                user = urllib.parse.unquote(parts.username)
-                password = urllib.parse.unquote(parts.password or "")
-                token = base64.b64encode(f"{user}:{password}".encode()).decode()
+                user = urllib.parse.unquote_to_bytes(_raw(parts.username))
+                password = urllib.parse.unquote_to_bytes(_raw(parts.password or ""))
+                token = base64.b64encode(user + b":" + password).decode()
                 conn.putheader("Authorization", f"Basic {token}")
             conn.endheaders()
             response = conn.getresponse()
@@ -303,14 +326,14 @@ def _get(
             if later is not None:
                 raise _RetryLater(retry_after(later), error)
             raise error
-        _body(request, response, host)
+        _body(request, response, host, deadline)
         return None
     except _WriteFailed as failed:
         # The local file, not the network: fetch() reports it (No space left on device).
         raise failed.error from None
     except TimeoutError as exc:
-        # No byte for the silence bound: monojob's "no progress" timeout, with -t or not.
-        raise FetchError(ETIMEDOUT_FETCH, f"nothing from {host} for {silence:g} s") from exc
+        # No progress for the silence bound: monojob's timeout, with -t or not.
+        raise FetchError(ETIMEDOUT_FETCH, f"no progress from {host} for {silence:g} s") from exc
     except ssl.SSLError as exc:
         raise FetchError(EPROTO_TLS, f"TLS with {host}: {exc}") from exc
     except ConnectionResetError as exc:
@@ -320,6 +343,66 @@ def _get(
     finally:
         with contextlib.suppress(OSError):
             conn.close()
+            if wrapped is not None:
+                wrapped.really_close()
+
+
+class _Deadline:
+    """When a download stops waiting: ``silence`` seconds after its last progress."""
+
+    def __init__(self, silence: float) -> None:
+        self.silence = silence
+        self.at = time.monotonic() + silence
+
+    def progress(self) -> None:
+        self.at = time.monotonic() + self.silence
+
+    def left(self) -> float:
+        """Seconds left; ``TimeoutError`` when none are."""
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return left
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket as http.client reads a response: each receive waits at most until the
+    deadline (the socket's own timeout would restart with every byte)."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        super().__init__()
+        self.sock = sock
+        self.deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.sock.settimeout(self.deadline.left())
+        return self.sock.recv_into(buffer)
+
+
+class _DeadlineSocket:
+    """The connection's socket for http.client: ``makefile`` reads through a
+    ``_DeadlineReader``; everything else is the socket's own."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str = "rb", *args: object, **kwargs: object) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+    def close(self) -> None:
+        """Nothing: http.client closes the connection as soon as it has the response of a
+        ``Connection: close`` request, which a real socket survives by counting its
+        makefile()s. ``_get`` closes the socket itself when the download is over."""
+
+    def really_close(self) -> None:
+        self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 def _connect_to(
@@ -367,37 +450,41 @@ def _os_error(exc: OSError, host: str) -> FetchError:
     return FetchError(error_number(kind, errfile), f"{host}: {exc.strerror or exc}")
 
 
-def _body(request: FetchRequest, response: http.client.HTTPResponse, host: str) -> None:
+def _body(
+    request: FetchRequest, response: http.client.HTTPResponse, host: str, deadline: _Deadline
+) -> None:
     length_header = response.getheader("Content-Length")
     total: int | None = None
     if length_header is not None and not response.chunked:
         try:
             total = int(length_header.strip(), 10)
-        except ValueError as exc:
-            raise FetchError(
-                EINVAL_CONTENT_LENGTH, f"{host}: Content-Length {length_header!r}"
-            ) from exc
+        except ValueError as exc:  # not a number, or over 4300 digits
+            shown = length_header if len(length_header) <= 40 else length_header[:40] + "..."
+            raise FetchError(EINVAL_CONTENT_LENGTH, f"{host}: Content-Length {shown!r}") from exc
         if total < 0:
             raise FetchError(EINVAL_CONTENT_LENGTH, f"{host}: Content-Length {total}")
-    buf = bytearray(BLOCK)
-    view = memoryview(buf)
     done = 0
     request.progress(0, total or None)
     while True:
         try:
-            n = response.readinto(buf)
+            # read1, not readinto: readinto waits until the whole block is there, so body
+            # bytes arriving slowly were not seen as progress until then; read1 returns
+            # what one receive brought (the chunk-size lines and trailers around it are read
+            # inside, under the same deadline: framing is not progress).
+            block = response.read1(BLOCK)
         except http.client.IncompleteRead as exc:
             # Only a chunked body raises this: the connection closed inside it.
             raise FetchError(EPIPE_CLOSED, f"{host} closed inside a chunked body") from exc
         except http.client.HTTPException as exc:
             raise FetchError(EPIPE_CLOSED, f"{host}: {exc}") from exc
-        if not n:
+        if not block:
             break
         try:
-            request.sink.write(view[:n])
+            request.sink.write(block)
         except OSError as exc:
             raise _WriteFailed(exc) from None
-        done += n
+        done += len(block)
+        deadline.progress()
         request.progress(done, total or None)
     if total is not None and done != total:
         raise FetchError(
