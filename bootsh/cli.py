@@ -235,19 +235,27 @@ def main(
         return USAGE_ERROR
     from bootsh.console.repl import no_echoctl, terminal_fd  # no prompt_toolkit: a light module
 
-    # No "^C" echoed into a command's line on a terminal, in a script as at the prompt.
-    with shell, _termination_ends_the_shell(), no_echoctl(terminal_fd(stdin)):
-        try:
-            return _run(shell, ns, stdin)
-        except UsageError as exc:
-            print(f"bootsh: {visible(str(exc))}", file=stderr)
-            return USAGE_ERROR
-        except BootshError as exc:
-            print(f"bootsh: {visible(str(exc))}", file=stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("bootsh: interrupted", file=stderr)
-            return 130
+    # The termination handler stays installed around the shell's clean-up (a second SIGTERM
+    # then is dropped instead of killing bootsh half-way, images left behind); the clean-up
+    # itself defers every signal (Shell.__exit__). No "^C" echoed into a command's line on
+    # a terminal, in a script as at the prompt.
+    try:
+        with _termination_ends_the_shell(), shell, no_echoctl(terminal_fd(stdin)):
+            try:
+                return _run(shell, ns, stdin)
+            except UsageError as exc:
+                print(f"bootsh: {visible(str(exc))}", file=stderr)
+                return USAGE_ERROR
+            except BootshError as exc:
+                print(f"bootsh: {visible(str(exc))}", file=stderr)
+                return 1
+            except KeyboardInterrupt:
+                print("bootsh: interrupted", file=stderr)
+                return 130
+    except KeyboardInterrupt:
+        # A second Ctrl-C while the first one was being handled (before the clean-up,
+        # which finished anyway): the same outcome, without a traceback.
+        return 130
 
 
 def _bytes_out(*streams: TextIO) -> None:
@@ -301,13 +309,20 @@ def _termination_ends_the_shell() -> Iterator[None]:
 
     Their default action kills the process on the spot, leaving a download's temporary
     file and the image directory behind; unwinding runs the same clean-up as Ctrl-C. A
-    signal the caller ignores (``nohup``) stays ignored.
+    signal the caller ignores (``nohup``) stays ignored. Only the first one ends the
+    shell: a second (SIGTERM twice, SIGHUP then SIGTERM) raised again in the middle of the
+    unwinding and cut the clean-up short; it asks for what is already happening.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    ending = False
 
     def handler(signum: int, frame: object) -> None:
+        nonlocal ending
+        if ending:
+            return
+        ending = True
         raise SystemExit(128 + signum)
 
     saved = {}
@@ -317,8 +332,11 @@ def _termination_ends_the_shell() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, previous in saved.items():
-            signal.signal(signum, previous)
+        # Once ending, the handler stays: a second signal between here and the process's
+        # end would otherwise meet the default action (status -15 instead of 143).
+        if not ending:
+            for signum, previous in saved.items():
+                signal.signal(signum, previous)
 
 
 def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:

@@ -17,7 +17,11 @@ interactive loop leaves on STOP_SEQUENCE too.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -38,6 +42,44 @@ from bootsh.net.netstate import NetdevStates
 from bootsh.nics.netdevs import Resolution, resolve
 from bootsh.nics.nic import Nic
 from bootsh.plugins import PluginHost
+
+#: The signals that end or interrupt bootsh: deferred while it cleans up.
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: A clean-up that does not finish is ended after this many signals (the user insists).
+SIGNALS_BEFORE_GIVING_UP = 3
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP only counted, not acted on, while the body runs.
+
+    For clean-up that must not stop half-way. A signal that arrives then asks for what is
+    already happening (bootsh is ending), so it is dropped; the third one is obeyed (as
+    KeyboardInterrupt), in case the clean-up itself hangs. A signal the caller ignores
+    (``nohup``) stays ignored. Outside the main thread signals cannot be handled: the body
+    just runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    count = 0
+
+    def note(signum: int, frame: object) -> None:
+        nonlocal count
+        count += 1
+        if count >= SIGNALS_BEFORE_GIVING_UP:
+            raise KeyboardInterrupt
+
+    saved = {}
+    for signum in ENDING_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            saved[signum] = signal.signal(signum, note)
+    try:
+        yield
+    finally:
+        for signum, previous in saved.items():
+            signal.signal(signum, previous)
+
 
 #: The status of a handler's ``BootshError`` that carries no iPXE error number of its own.
 FAILED = 1
@@ -101,10 +143,14 @@ class Shell:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            self.host.shell_shutdown(self)
-        finally:
-            self.netstate.close_all()
+        # The clean-up (the image directory, the netdevs) must finish even when the user
+        # presses Ctrl-C again or a second SIGTERM comes: a signal in the middle of it left
+        # a traceback from shutil.rmtree and tens of megabytes of images behind.
+        with signals_deferred():
+            try:
+                self.host.shell_shutdown(self)
+            finally:
+                self.netstate.close_all()
 
     # -- output ----------------------------------------------------------------------------
 
