@@ -250,6 +250,7 @@ def main(
                 print(f"bootsh: {visible(str(exc))}", file=stderr)
                 return 1
             except KeyboardInterrupt:
+                shell.interrupted = True
                 print("bootsh: interrupted", file=stderr)
                 return 130
     except KeyboardInterrupt:

@@ -134,6 +134,9 @@ class Shell:
         self.frames: list[Frame] = []
         #: Print each command after expansion on ``err`` (``-x``).
         self.trace = False
+        #: Set by the CLI when Ctrl-C ended the run (it catches the KeyboardInterrupt
+        #: before the shell's clean-up sees it): the clean-up then restores the links.
+        self.interrupted = False
         self._stop = 0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -142,7 +145,12 @@ class Shell:
         self.host.shell_startup(self)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: object,
+    ) -> None:
         # The clean-up (the image directory, the netdevs) must finish even when the user
         # presses Ctrl-C again or a second SIGTERM comes: a signal in the middle of it left
         # a traceback from shutil.rmtree and tens of megabytes of images behind.
@@ -150,7 +158,10 @@ class Shell:
             try:
                 self.host.shell_shutdown(self)
             finally:
-                self.netstate.close_all()
+                # Ended by Ctrl-C or a signal: every link bootsh set up goes down again, as
+                # it was found. After a normal end an open netdev keeps its link up (what
+                # ifopen or a lease did is the result the user asked for).
+                self.netstate.close_all(restore_links=self.interrupted or exc_type is not None)
 
     # -- output ----------------------------------------------------------------------------
 
