@@ -227,7 +227,9 @@ class Shell:
             return None
         if key == "count":
             return str(len(frame.args))
-        if key.isdigit() and key.isascii():
+        # At most 9 digits: more cannot be an argument's index, and int() of over 4300 digits
+        # raised ValueError in the middle of an expansion (a traceback).
+        if key.isdigit() and key.isascii() and len(key) <= 9:
             index = int(key)
             words = [frame.script.name, *frame.args]
             return words[index] if index < len(words) else None

@@ -279,11 +279,17 @@ def expand(word: str, lookup: Lookup) -> str:
             value = lookup(name) or ""
             expansions += 1
             expanded += len(value)
-            if expansions > MAX_EXPANSIONS or expanded > MAX_EXPANDED:
+            if expansions > MAX_EXPANSIONS:
                 raise ExpansionError(
-                    f"expanding {_preview(word)} does not end"
-                    f" (over {MAX_EXPANSIONS} expansions or {MAX_EXPANDED} characters):"
-                    " does a setting refer to itself?"
+                    f"expanding {_preview(word)} does not end (over {MAX_EXPANSIONS}"
+                    " expansions): does a setting refer to itself?"
+                )
+            if expanded > MAX_EXPANDED:
+                # One large value (or a few) is no loop: say what the bound is.
+                raise ExpansionError(
+                    f"expanding {_preview(word)} gives over {MAX_EXPANDED >> 20} MiB of"
+                    f" values ({_preview(name, 20)} holds {len(value)} characters);"
+                    " bootsh expands at most that much into one word"
                 )
             if value:
                 pending.append((chunk, pos))

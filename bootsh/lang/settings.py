@@ -320,7 +320,10 @@ class Block:
     def __init__(self, name: str) -> None:
         self.name = name
         self.parent: Block | None = None
-        self.children: list[Block] = []
+        #: By name, in lookup order (a name is unique among siblings: registering a block
+        #: replaces the one of that name). A dict, not a list: with thousands of netdevs,
+        #: finding, replacing and moving a child by scanning a list made discovery quadratic.
+        self.children: dict[str, Block] = {}
         self.values: dict[str, tuple[bytes, str]] = {}
         self.tags: dict[int, str] = {}
 
@@ -720,20 +723,22 @@ class Settings:
 
     def _register(self, block: Block, parent: Block) -> None:
         parent = parent.target()
-        for old in [c for c in parent.children if c.name == block.name]:
+        old = parent.children.get(block.name)
+        if old is not None:
             self._unregister(old)
         block.parent = parent
-        parent.children.append(block)
+        parent.children[block.name] = block
         self._reprioritise(block)
 
     def _unregister(self, block: Block) -> None:
-        if block.parent is not None and block in block.parent.children:
-            block.parent.children.remove(block)
+        parent = block.parent
+        if parent is not None and parent.children.get(block.name) is block:
+            del parent.children[block.name]
         stack = [block]
         while stack:
             gone = stack.pop()
-            stack.extend(gone.children)
-            gone.children = []
+            stack.extend(gone.children.values())
+            gone.children = {}
             gone.parent = None
 
     def _reprioritise(self, block: Block) -> None:
@@ -742,15 +747,19 @@ class Settings:
         ``net0.dhcp`` moves ``net0`` after ``net1``, as in iPXE)."""
         parent = block.parent
         while parent is not None:
-            parent.children.remove(block)
-            index = len(parent.children)
-            if self._any_priority:  # else every priority is 0: the end is the place
+            del parent.children[block.name]
+            if not self._any_priority:  # every priority is 0: the end is the place
+                parent.children[block.name] = block
+            else:
+                siblings = list(parent.children.values())
+                index = len(siblings)
                 priority = self._intz(block, _PRIORITY)
-                for position, sibling in enumerate(parent.children):
+                for position, sibling in enumerate(siblings):
                     if priority > self._intz(sibling, _PRIORITY):
                         index = position
                         break
-            parent.children.insert(index, block)
+                siblings.insert(index, block)
+                parent.children = {b.name: b for b in siblings}
             block, parent = parent, parent.parent
 
     def _intz(self, block: Block, setting: Setting) -> int:
@@ -768,9 +777,9 @@ class Settings:
             return parent
         if parent is self.root:
             self._sync()
-        for child in parent.children:
-            if child.name == name:
-                return child.target()
+        child = parent.children.get(name)
+        if child is not None:
+            return child.target()
         if not create:
             return None
         block = Block(name)
@@ -833,7 +842,7 @@ class Settings:
                     raw, stored_type = found
                     type_ = setting.type or stored_type or DEFAULT_TYPE
                     return Fetched(block, replace(setting, type=type_), raw)
-            stack.extend(reversed(block.children))
+            stack.extend(reversed(block.children.values()))
         return None
 
     def fetch(self, named: NamedSetting) -> Fetched:
@@ -950,7 +959,7 @@ class Settings:
             scope = block.path()
             prefix = f"{scope}/" if scope else ""
             found.extend(f"{prefix}{key}" for key in block.values)
-            for child in block.children:
+            for child in block.children.values():
                 if child.target() is child:
                     walk(child)
 

@@ -60,11 +60,19 @@ def read_hex(path: Path, digits: int) -> int:
     return int(text, 16)
 
 
-def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    """``eth2`` before ``eth10``."""
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in _NATURAL.split(name) if part
-    )
+def natural_key(name: str) -> tuple[tuple[int, int, str], ...]:
+    """``eth2`` before ``eth10``: a run of ASCII digits compares by length, then text
+    (leading zeros dropped), so no ``int()`` of a name a hostile tree made up."""
+    key: list[tuple[int, int, str]] = []
+    for part in _NATURAL.split(name):
+        if not part:
+            continue
+        if part.isascii() and part.isdigit():
+            digits = part.lstrip("0") or "0"
+            key.append((0, len(digits), digits))
+        else:
+            key.append((1, 0, part))
+    return tuple(key)
 
 
 @dataclass(frozen=True)

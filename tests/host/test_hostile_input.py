@@ -297,3 +297,28 @@ def test_in_process_stdin_is_read_as_bytes_too() -> None:
     stdin = io.TextIOWrapper(io.BytesIO(b"echo caf\xe9\n"), encoding="utf-8")
     assert main([], env={}, stdin=stdin, stdout=out, stderr=err) == 0
     assert out.getvalue() == "caf\udce9\n" and err.getvalue() == ""
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_a_history_file_that_is_no_file_is_not_waited_for_nor_read(
+    tmp_path: Path, kind: str
+) -> None:
+    from bootsh.console.repl import MAX_HISTORY_SIZE, open_history
+
+    path = tmp_path / "history"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        with path.open("wb") as f:
+            f.truncate(MAX_HISTORY_SIZE + 1)
+    said: list[str] = []
+    with within(30, f"opening a {kind} as history"):
+        history = open_history(path, said.append)
+        loaded = list(history.load_history_strings())
+    assert loaded == []
+    why = "larger than 16 MiB" if kind == "huge" else "not a regular file"
+    assert said == [
+        f"cannot keep history in {path} ({why}); this session's history stays in memory"
+    ]
