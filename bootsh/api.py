@@ -65,6 +65,12 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "ArgReq",
     "parse_script",
     "has_magic",
+    "MAX_SCRIPT_SIZE",
+    "read_bounded",
+    "read_text_bounded",
+    "ATTR_SIZE",
+    "PROC_TABLE_SIZE",
+    "visible",
     "NamedSetting",
     "SettingsError",
     "driver_setting",
@@ -134,6 +140,7 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "check_server",
     "ECANCELED_FETCH",
     "ETIMEDOUT_FETCH",
+    "EPERM_LOCAL",
     "ERRFILE_HTTPCORE",
     "ERRFILE_OPEN",
     "ERRFILE_TCP",
@@ -154,6 +161,7 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "store_of",
     "close_store",
     "registered_names",
+    "network_requester",
     "ENOENT_IMAGE",
     "ENOEXEC_IMAGE",
     "EACCES_UNTRUSTED_IMAGE",
@@ -244,6 +252,12 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ArgReq": ("bootsh.lang.ipxe_syntax", "ArgReq"),
     "parse_script": ("bootsh.lang.script", "parse_script"),
     "has_magic": ("bootsh.lang.script", "has_magic"),
+    "MAX_SCRIPT_SIZE": ("bootsh.lang.script", "MAX_SCRIPT_SIZE"),
+    "read_bounded": ("bootsh.lang.files", "read_bounded"),
+    "read_text_bounded": ("bootsh.lang.files", "read_text_bounded"),
+    "ATTR_SIZE": ("bootsh.lang.files", "ATTR_SIZE"),
+    "PROC_TABLE_SIZE": ("bootsh.lang.files", "PROC_TABLE_SIZE"),
+    "visible": ("bootsh.context", "visible"),
     "NamedSetting": ("bootsh.lang.settings", "NamedSetting"),
     "SettingsError": ("bootsh.lang.settings", "SettingsError"),
     "driver_setting": ("bootsh.lang.settings", "driver_setting"),
@@ -309,6 +323,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "check_server": ("bootsh.boot.fetch", "check_server"),
     "ECANCELED_FETCH": ("bootsh.boot.fetch", "ECANCELED_FETCH"),
     "ETIMEDOUT_FETCH": ("bootsh.boot.fetch", "ETIMEDOUT_FETCH"),
+    "EPERM_LOCAL": ("bootsh.boot.fetch", "EPERM_LOCAL"),
     "ERRFILE_HTTPCORE": ("bootsh.boot.fetch", "ERRFILE_HTTPCORE"),
     "ERRFILE_OPEN": ("bootsh.boot.fetch", "ERRFILE_OPEN"),
     "ERRFILE_TCP": ("bootsh.boot.fetch", "ERRFILE_TCP"),
@@ -329,6 +344,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "store_of": ("bootsh.boot.images", "store_of"),
     "close_store": ("bootsh.boot.images", "close_store"),
     "registered_names": ("bootsh.boot.images", "registered_names"),
+    "network_requester": ("bootsh.boot.images", "network_requester"),
     "ENOENT_IMAGE": ("bootsh.boot.images", "ENOENT_IMAGE"),
     "ENOEXEC_IMAGE": ("bootsh.boot.images", "ENOEXEC_IMAGE"),
     "EACCES_UNTRUSTED_IMAGE": ("bootsh.boot.images", "EACCES_UNTRUSTED_IMAGE"),
@@ -397,6 +413,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three lists agree)
     from bootsh.boot.fetch import (
         ECANCELED_FETCH,
+        EPERM_LOCAL,
         ERRFILE_HTTPCORE,
         ERRFILE_OPEN,
         ERRFILE_TCP,
@@ -420,6 +437,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
         ImageFlag,
         ImageType,
         close_store,
+        network_requester,
         registered_names,
         store_of,
     )
@@ -446,7 +464,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
         run_menu,
     )
     from bootsh.console.repl import interact
-    from bootsh.context import Config, Context, MachineFacts, XenPlatform
+    from bootsh.context import Config, Context, MachineFacts, XenPlatform, visible
     from bootsh.disks.san import (
         URIBOOT_NO_SAN_BOOT,
         URIBOOT_NO_SAN_DESCRIBE,
@@ -478,8 +496,9 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
         ParseError,
         parse_integer,
     )
+    from bootsh.lang.files import ATTR_SIZE, PROC_TABLE_SIZE, read_bounded, read_text_bounded
     from bootsh.lang.ipxe_syntax import SYNTAX, ArgReq
-    from bootsh.lang.script import has_magic, parse_script
+    from bootsh.lang.script import MAX_SCRIPT_SIZE, has_magic, parse_script
     from bootsh.lang.settings import NamedSetting, SettingsError, driver_setting
     from bootsh.net.dhcp import CONFIGURATORS, ENOTSUP_CONFIGURATOR, ipv4_route
     from bootsh.net.dns import ENXIO_NO_RECORD, DnsError

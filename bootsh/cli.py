@@ -26,9 +26,10 @@ from typing import TextIO
 from bootsh import __version__
 from bootsh.boot.images import Image, set_cwuri, store_of
 from bootsh.config import Choices, merge
-from bootsh.context import Context
+from bootsh.context import Context, visible
 from bootsh.errors import BootshError, UsageError
-from bootsh.lang.script import has_magic, parse_script
+from bootsh.lang.files import read_bounded, read_stream
+from bootsh.lang.script import MAX_SCRIPT_SIZE, has_magic, parse_script
 from bootsh.nics.netspec import check_net_specs
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
 from bootsh.shell import Shell
@@ -280,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a local drive for sanboot (a block device or a disk/ISO image; repeatable, in"
         " drive order: the first is 0x80; env BOOTSH_DISKS); default: every disk in sysfs",
     )
+    parser.add_argument(
+        "--allow-local-from-network",
+        action="store_true",
+        help="let a script or DHCP filename that came from the network fetch file:// and"
+        " other local-only URIs (refused by default: it could read this machine's files)",
+    )
     parser.add_argument("--port-device", type=Path, metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument(
         "--config",
@@ -334,6 +341,7 @@ def _choices(ns: argparse.Namespace) -> Choices:
         dry_run=ns.dry_run,
         trust=list(ns.trust),
         disks=list(ns.disk),
+        allow_local_from_network=ns.allow_local_from_network,
     )
 
 
@@ -352,6 +360,7 @@ def main(
     stderr: TextIO | None = None,
 ) -> int:
     reopen_closed_standard_fds()
+    _bytes_out(stdout or sys.stdout, stderr or sys.stderr)
     # A reader that goes away (``bootsh ... | head -1``) ends the run quietly with 141, as
     # SIGPIPE ends a Unix tool, after the shell's cleanup (OutputGuard below).
     out, err = guard(stdout or sys.stdout), guard(stderr or sys.stderr)
@@ -385,8 +394,11 @@ def _main(
         return 0
     try:
         config = merge(_choices(ns), env, warn=lambda line: print(f"bootsh: {line}", file=stderr))
+    except KeyboardInterrupt:  # waiting for a FIFO named as the config file, say
+        print("bootsh: interrupted", file=stderr)
+        return 130
     except UsageError as exc:
-        print(f"bootsh: {exc}", file=stderr)
+        print(f"bootsh: {visible(str(exc))}", file=stderr)
         return USAGE_ERROR
 
     host = make_plugin_manager(
@@ -405,7 +417,11 @@ def _main(
             print(line, file=stdout)
         return 0
     if ns.check:
-        return _check(host, [ns.script, *ns.args] if ns.script else [], stdout, stderr)
+        try:
+            return _check(host, [ns.script, *ns.args] if ns.script else [], stdout, stderr)
+        except KeyboardInterrupt:
+            print("bootsh: interrupted", file=stderr)
+            return 130
 
     context = Context(config, stderr=stderr)
     shell = Shell(host, context, out=stdout, err=stderr)
@@ -413,23 +429,49 @@ def _main(
     try:
         shell.check_policy(config.twins)
     except BootshError as exc:
-        print(f"bootsh: {exc}", file=stderr)
+        print(f"bootsh: {visible(str(exc))}", file=stderr)
         return USAGE_ERROR
     from bootsh.console.repl import no_echoctl, terminal_fd  # no prompt_toolkit: a light module
 
-    # No "^C" echoed into a command's line on a terminal, in a script as at the prompt.
-    with shell, _termination_ends_the_shell(), no_echoctl(terminal_fd(stdin)):
-        try:
-            return _run(shell, ns, stdin)
-        except UsageError as exc:
-            print(f"bootsh: {exc}", file=stderr)
-            return USAGE_ERROR
-        except BootshError as exc:
-            print(f"bootsh: {exc}", file=stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("bootsh: interrupted", file=stderr)
-            return 130
+    # The termination handler stays installed around the shell's clean-up (a second SIGTERM
+    # then is dropped instead of killing bootsh half-way, images left behind); the clean-up
+    # itself defers every signal (Shell.__exit__). No "^C" echoed into a command's line on
+    # a terminal, in a script as at the prompt.
+    try:
+        with _termination_ends_the_shell(), shell, no_echoctl(terminal_fd(stdin)):
+            try:
+                return _run(shell, ns, stdin)
+            except UsageError as exc:
+                print(f"bootsh: {visible(str(exc))}", file=stderr)
+                return USAGE_ERROR
+            except BootshError as exc:
+                print(f"bootsh: {visible(str(exc))}", file=stderr)
+                return 1
+            except KeyboardInterrupt:
+                shell.interrupted = True
+                print("bootsh: interrupted", file=stderr)
+                return 130
+    except KeyboardInterrupt:
+        # A second Ctrl-C while the first one was being handled (before the clean-up,
+        # which finished anyway): the same outcome, without a traceback.
+        return 130
+
+
+def _bytes_out(*streams: TextIO) -> None:
+    """Write undecodable input bytes out unchanged, whatever the locale.
+
+    iPXE's strings are bytes: a script may ``echo Caf\xe9`` in Latin-1. bootsh decodes
+    every input with ``surrogateescape`` (the byte becomes a lone surrogate), and a strict
+    UTF-8 locale's stdout (``LC_ALL=en_US.UTF-8``; C.UTF-8 and C already escape) would
+    refuse to encode it: ``UnicodeEncodeError`` in the middle of a script (stderr would
+    show ``\udce9``). With ``surrogateescape`` on the way out the same byte is written
+    back, as iPXE prints it.
+    """
+    for stream in streams:
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) != "surrogateescape":
+            with contextlib.suppress(ValueError, OSError):  # closed or detached: nothing to do
+                reconfigure(errors="surrogateescape")
 
 
 def build_lab_parser() -> argparse.ArgumentParser:
@@ -498,13 +540,20 @@ def _termination_ends_the_shell() -> Iterator[None]:
 
     Their default action kills the process on the spot, leaving a download's temporary
     file and the image directory behind; unwinding runs the same clean-up as Ctrl-C. A
-    signal the caller ignores (``nohup``) stays ignored.
+    signal the caller ignores (``nohup``) stays ignored. Only the first one ends the
+    shell: a second (SIGTERM twice, SIGHUP then SIGTERM) raised again in the middle of the
+    unwinding and cut the clean-up short; it asks for what is already happening.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    ending = False
 
     def handler(signum: int, frame: object) -> None:
+        nonlocal ending
+        if ending:
+            return
+        ending = True
         raise SystemExit(128 + signum)
 
     saved = {}
@@ -514,8 +563,11 @@ def _termination_ends_the_shell() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, previous in saved.items():
-            signal.signal(signum, previous)
+        # Once ending, the handler stays: a second signal between here and the process's
+        # end would otherwise meet the default action (status -15 instead of 143).
+        if not ending:
+            for signum, previous in saved.items():
+                signal.signal(signum, previous)
 
 
 def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
@@ -536,10 +588,14 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
     if ns.script is not None:
         path = Path(ns.script)
         try:
-            data = path.read_bytes()
+            # Bounded: /dev/zero or a 100 MB file is no script (and read whole, it costs
+            # gigabytes, deaf to Ctrl-C). A pipe (bootsh <(cmd)) is read like any file.
+            data = read_bounded(path, MAX_SCRIPT_SIZE)
         except OSError as exc:
             shell.diagnose(f"cannot read {path}: {exc.strerror}")
             return USAGE_ERROR
+        # iPXE's scripts are bytes: undecodable ones are kept (surrogateescape) and go out
+        # again as the same bytes (see _bytes_out).
         text = data.decode("utf-8", errors="surrogateescape")
         if not has_magic(text):
             # A user's own file may lack it; a fetched image without it is no script.
@@ -550,7 +606,14 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
         return _status(shell, shell.run_script(parse_script(text, str(path)), list(ns.args)))
     if ns.interactive or stdin.isatty():
         return _interactive(shell, stdin)
-    return _status(shell, shell.run_script(parse_script(stdin.read(), "<stdin>")))
+    try:
+        # The bytes, not the text: a strict UTF-8 locale's decoder refuses a byte like \xff.
+        data = read_stream(getattr(stdin, "buffer", stdin), MAX_SCRIPT_SIZE, "<stdin>")
+    except OSError as exc:
+        shell.diagnose(f"cannot read standard input: {exc.strerror}")
+        return USAGE_ERROR
+    text = data.decode("utf-8", errors="surrogateescape")
+    return _status(shell, shell.run_script(parse_script(text, "<stdin>")))
 
 
 def _register_initrd(shell: Shell, path: Path) -> Image:

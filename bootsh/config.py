@@ -14,9 +14,10 @@ looked at (an unreadable HOME), is skipped with a one-line warning (``find_confi
 Keys: ``twins``, ``sysfs-root``, ``xen-domid``, ``xenstore-dump``, ``xenstore-timeout``,
 ``verbose``, ``trust`` (trusted root fingerprints or PEM files: a string or a list of them,
 see ``bootsh.trust.anchors``), ``disks`` (a list of paths: the local drives of ``sanboot``),
-and ``[plugins] disable = ["name", ...]``. ``--allow-unplug`` has no config key on purpose: an
-irreversible unplug needs a fresh yes on each command line. ``--net`` has none either: it
-names this run's NICs, as iPXE's Linux build takes them.
+``allow-local-from-network`` (a script or DHCP filename from the network may fetch
+``file://``; off by default) and ``[plugins] disable = ["name", ...]``. ``--allow-unplug``
+has no config key on purpose: an irreversible unplug needs a fresh yes on each command line.
+``--net`` has none either: it names this run's NICs, as iPXE's Linux build takes them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 from bootsh.context import DEFAULT_TWIN_POLICY, Config
 from bootsh.errors import UsageError
+from bootsh.lang.files import read_bounded
 
 ENV_SYSFS_ROOT = "BOOTSH_SYSFS_ROOT"
 ENV_XEN_DOMID = "BOOTSH_XEN_DOMID"
@@ -37,6 +39,8 @@ ENV_CONFIG = "BOOTSH_CONFIG"
 ENV_XENSTORE_DUMP = "BOOTSH_XENSTORE_DUMP"
 ENV_TRUST = "BOOTSH_TRUST"
 ENV_DISKS = "BOOTSH_DISKS"
+#: The largest config file bootsh reads: a few keys, never more than a few hundred bytes.
+MAX_CONFIG_SIZE = 1 << 20
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Choices:
     dry_run: bool = False
     trust: list[str] = field(default_factory=list)
     disks: list[str] = field(default_factory=list)
+    allow_local_from_network: bool = False
 
 
 def config_candidates(env: Mapping[str, str]) -> list[Path]:
@@ -101,10 +106,21 @@ def read_config_file(path: Path) -> dict[str, Any]:
     import tomllib  # only when a config file exists: most runs have none
 
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        # Bounded (``--config /dev/zero`` grew until the kernel killed bootsh).
+        data = read_bounded(path, MAX_CONFIG_SIZE)
     except OSError as exc:
         raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        # TOML is UTF-8 by definition: any other byte is the file's mistake, said as such
+        # (tomllib's own decode raised UnicodeDecodeError, a traceback).
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start});"
+            " a TOML file is UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
 
@@ -117,6 +133,7 @@ KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
     "xenstore-timeout": (int, float),
     "verbose": bool,
     "trust": (str, list),
+    "allow-local-from-network": bool,
     "plugins": dict,
     "disks": list,
 }
@@ -220,6 +237,8 @@ def merge(
             or env.get(ENV_DISKS, "").replace(",", " ").split()
             or data.get("disks", [])
         ),
+        allow_local_from_network=choices.allow_local_from_network
+        or bool(data.get("allow-local-from-network", False)),
     )
 
 

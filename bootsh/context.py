@@ -13,6 +13,24 @@ from typing import TextIO
 DEFAULT_TWIN_POLICY = "hide-emulated"
 
 
+#: C0 and C1 control characters and DEL, as ``\xNN``: what ``visible`` replaces. A C1 byte
+#: read with ``surrogateescape`` (U+DC80-U+DC9F) would go out as that byte: shown too.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))} | {
+    0xDC00 + c: f"\\x{c:02x}" for c in range(0x80, 0xA0)
+}
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters shown as ``\\xNN`` instead of acted on.
+
+    bootsh's own lines (``bootsh: ...``) carry text from outside: a DHCPNAK's message, a
+    TFTP server's error text, an HTTP status line, a file name. An escape sequence there
+    must not reach the terminal raw (it could clear the screen, retitle the window or hide
+    the rest of the line); iPXE's own output (``echo``) stays bytes for bytes.
+    """
+    return text if text.isprintable() else text.translate(_CONTROLS)
+
+
 @dataclass(frozen=True)
 class XenPlatform:
     """The Xen platform PCI device (5853:0001 or 5853:0002): proof of an HVM guest."""
@@ -65,6 +83,9 @@ class Config:
     #: ``--disk PATH`` (repeatable, env ``BOOTSH_DISKS``, config ``disks``): the local drives
     #: of ``sanboot`` in drive order (the first is 0x80); empty: every disk in sysfs.
     disks: tuple[str, ...] = ()
+    #: ``--allow-local-from-network``: a script or DHCP answer that came from the network
+    #: may fetch ``file://`` and other local-only URIs (refused by default).
+    allow_local_from_network: bool = False
 
 
 @dataclass
@@ -79,6 +100,7 @@ class Context:
 
     def warn(self, message: str) -> None:
         """A problem the user should see: one line, on stderr."""
+        message = visible(message)
         if self.warn_sink is not None:
             self.warn_sink(message)
         else:

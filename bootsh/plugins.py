@@ -17,6 +17,7 @@ import pluggy
 from bootsh import hookspecs
 from bootsh.errors import BootshError
 from bootsh.lang.commands import Command, CommandTable
+from bootsh.nics.nic import mac_problem
 from bootsh.nics.twins import Decision, Evidence, TwinPolicy
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ class PluginHost:
     def probe_nics(self, context: Context) -> list[Nic]:
         found: list[Nic] = []
         for name, nics in self._call("bootsh_probe_nics", context=context):
-            found.extend(nic.with_source(name) for nic in nics)
+            found.extend(_checked(nic.with_source(name)) for nic in nics)
         return found
 
     def twin_evidence(self, paravirtual: Nic, other: Nic, context: Context) -> list[Evidence]:
@@ -268,6 +269,16 @@ class PluginHost:
             else:
                 lines.append(f"  {info.reason}")
         return lines
+
+
+def _checked(nic: Nic) -> Nic:
+    """A NIC whose MAC no NIC can have (broadcast, multicast, all zeros) is unusable,
+    whichever driver reported it: the host checks, so that no driver can forget to."""
+    if nic.problem is None and nic.mac is not None:
+        problem = mac_problem(nic.mac)
+        if problem is not None:
+            return replace(nic, problem=problem)
+    return nic
 
 
 def _one_line(exc: BaseException) -> str:

@@ -17,12 +17,16 @@ interactive loop leaves on STOP_SEQUENCE too.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from bootsh.boot.uri import redact_words
-from bootsh.context import DEFAULT_TWIN_POLICY, Context
+from bootsh.context import DEFAULT_TWIN_POLICY, Context, visible
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import (
     ECANCELED_NO_OP,
@@ -38,6 +42,44 @@ from bootsh.net.netstate import NetdevStates
 from bootsh.nics.netdevs import Netdev, Resolution, resolve
 from bootsh.nics.nic import Nic
 from bootsh.plugins import PluginHost
+
+#: The signals that end or interrupt bootsh: deferred while it cleans up.
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: A clean-up that does not finish is ended after this many signals (the user insists).
+SIGNALS_BEFORE_GIVING_UP = 3
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP only counted, not acted on, while the body runs.
+
+    For clean-up that must not stop half-way. A signal that arrives then asks for what is
+    already happening (bootsh is ending), so it is dropped; the third one is obeyed (as
+    KeyboardInterrupt), in case the clean-up itself hangs. A signal the caller ignores
+    (``nohup``) stays ignored. Outside the main thread signals cannot be handled: the body
+    just runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    count = 0
+
+    def note(signum: int, frame: object) -> None:
+        nonlocal count
+        count += 1
+        if count >= SIGNALS_BEFORE_GIVING_UP:
+            raise KeyboardInterrupt
+
+    saved = {}
+    for signum in ENDING_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            saved[signum] = signal.signal(signum, note)
+    try:
+        yield
+    finally:
+        for signum, previous in saved.items():
+            signal.signal(signum, previous)
+
 
 #: The status of a handler's ``BootshError`` that carries no iPXE error number of its own.
 FAILED = 1
@@ -97,6 +139,9 @@ class Shell:
         self.frames: list[Frame] = []
         #: Print each command after expansion on ``err`` (``-x``).
         self.trace = False
+        #: Set by the CLI when Ctrl-C ended the run (it catches the KeyboardInterrupt
+        #: before the shell's clean-up sees it): the clean-up then restores the links.
+        self.interrupted = False
         self._stop = 0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -105,11 +150,23 @@ class Shell:
         self.host.shell_startup(self)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.host.shell_shutdown(self)
-        finally:
-            self.netstate.close_all()
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: object,
+    ) -> None:
+        # The clean-up (the image directory, the netdevs) must finish even when the user
+        # presses Ctrl-C again or a second SIGTERM comes: a signal in the middle of it left
+        # a traceback from shutil.rmtree and tens of megabytes of images behind.
+        with signals_deferred():
+            try:
+                self.host.shell_shutdown(self)
+            finally:
+                # Ended by Ctrl-C or a signal: every link bootsh set up goes down again, as
+                # it was found. After a normal end an open netdev keeps its link up (what
+                # ifopen or a lease did is the result the user asked for).
+                self.netstate.close_all(restore_links=self.interrupted or exc_type is not None)
 
     # -- output ----------------------------------------------------------------------------
 
@@ -121,8 +178,9 @@ class Shell:
             self.out.flush()
 
     def diagnose(self, text: str) -> None:
-        """bootsh's own diagnostics (not iPXE output): on stderr, prefixed."""
-        self.err.write(f"bootsh: {text}\n")
+        """bootsh's own diagnostics (not iPXE output): on stderr, prefixed, one line with
+        control characters made visible (they may come from a server: ``visible``)."""
+        self.err.write(f"bootsh: {visible(text)}\n")
 
     # -- netdevs ---------------------------------------------------------------------------
 
@@ -204,7 +262,9 @@ class Shell:
             return None
         if key == "count":
             return str(len(frame.args))
-        if key.isdigit() and key.isascii():
+        # At most 9 digits: more cannot be an argument's index, and int() of over 4300 digits
+        # raised ValueError in the middle of an expansion (a traceback).
+        if key.isdigit() and key.isascii() and len(key) <= 9:
             index = int(key)
             words = [frame.script.name, *frame.args]
             return words[index] if index < len(words) else None

@@ -12,6 +12,17 @@ On a terminal the line shows a percentage (or a dot per second when the size is 
 updated in place once a second, as iPXE does; elsewhere only ``URI... ok``. The body goes
 to a temporary file in the target directory that is renamed to its final name only when
 the scheme finished without error: a failure, a timeout or Ctrl-C leaves no file behind.
+
+What came from the network cannot read this machine. A scheme says whether it fetches from
+another machine (``UriScheme.network``: tftp, http, https) or reads this one (``file``, and
+any scheme a plugin registers without saying so). A download asked for by something that
+came from the network (a script fetched over the network, or running inside one; a DHCP
+server's ``filename``) may use only network schemes, the way a web page cannot read the
+disk: otherwise a chained script could ``imgfetch file:///etc/shadow``, hash it and send the
+hash back in its next URL. The refusal is iPXE's ``Could not start download: Operation not
+permitted`` and one ``bootsh:`` line naming the URI and who asked. ``bootsh
+--allow-local-from-network`` (config key ``allow-local-from-network``) lifts it; there is
+no setting for it, since a script could set that.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from bootsh.boot.images import network_requester
 from bootsh.boot.uri import redact
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import error_number as error_number  # re-exported for schemes
@@ -57,6 +69,9 @@ ETIMEDOUT_FETCH = ETIMEDOUT_MONOJOB
 EINVAL_URI = error_number("EINVAL", ERRFILE_OPEN)
 #: No scheme registered for the URI (xfer_open_uri): ``Operation not supported``.
 ENOTSUP_SCHEME = error_number("ENOTSUP", ERRFILE_OPEN)
+#: A local-only scheme asked for by something that came from the network (bootsh's rule):
+#: ``Operation not permitted``.
+EPERM_LOCAL = error_number("EPERM", ERRFILE_OPEN)
 
 
 class FetchError(BootshError):
@@ -142,6 +157,10 @@ class UriScheme:
     #: Optional check of the URI before anything is printed or opened; raise
     #: ``FetchError(..., start=True)`` for a URI the scheme can never open (no host).
     validate: Callable[[urllib.parse.SplitResult], None] | None = None
+    #: Whether the scheme fetches from another machine. A scheme that reads this one
+    #: (``file://``, a disk, a device) leaves it False: then a script or a DHCP answer
+    #: that came from the network cannot use it (see the module docstring).
+    network: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +170,9 @@ class Download:
     path: Path
     size: int
     uri: str
+    #: Whether the body came from the network or was asked for by something that did: an
+    #: image made of it is itself from the network (what it runs is held to the same rule).
+    network: bool = False
 
 
 _SCHEMES_KEY = "bootsh.boot.fetch.schemes"
@@ -245,6 +267,7 @@ def fetch(
     quiet: bool = False,
     label: str | None = None,
     params: Parameters | None = None,
+    requester: str | None = None,
 ) -> Download:
     """Download ``uri`` (absolute) into ``directory / name`` and return what arrived.
 
@@ -253,8 +276,14 @@ def fetch(
     ``FetchError`` after printing its reason, or re-raises ``KeyboardInterrupt`` after
     printing ``Operation canceled`` (the caller returns ``ECANCELED_FETCH``). Either way no
     file is left in ``directory``.
+
+    ``requester`` names what came from the network and asks for ``uri`` (``the DHCP server
+    10.0.0.1``); without it, the innermost running image that came from the network, if
+    any. Such a request may use network schemes only (see the module docstring).
     """
     scheme: UriScheme | None = None
+    if requester is None:
+        requester = network_requester(shell)
     try:
         try:
             parts = urllib.parse.urlsplit(uri)
@@ -266,10 +295,15 @@ def fetch(
             raise FetchError(ENOTSUP_SCHEME, f"no plugin handles {what}", start=True)
         if scheme.validate is not None:
             scheme.validate(parts)
+        if requester is not None and not scheme.network:
+            _refuse_local(shell, uri, parts.scheme, requester)
     except FetchError as exc:
         if not quiet:
             shell.print(f"Could not start download: {exc.reason}")
-        _explain(shell, exc)
+        if exc.errno == EPERM_LOCAL:
+            shell.diagnose(exc.detail)  # bootsh's own refusal: always said, -v or not
+        else:
+            _explain(shell, exc)
         raise
     text = label if label is not None else redact(uri)
     progress = _Progress(shell, live=not quiet and _is_terminal(shell))
@@ -308,7 +342,20 @@ def fetch(
         raise err from exc
     progress.clear()
     _finish(shell, quiet, " ok")
-    return Download(final, size, request.final_uri)
+    return Download(final, size, request.final_uri, scheme.network or requester is not None)
+
+
+def _refuse_local(shell: Shell, uri: str, scheme: str, requester: str) -> None:
+    """Refuse a local-only scheme to ``requester`` unless the user allowed it."""
+    if shell.context.config.allow_local_from_network:
+        return
+    raise FetchError(
+        EPERM_LOCAL,
+        f"{redact(uri)}: refused: asked for by {requester}; what came from the network may"
+        f" not read this machine ({scheme.lower()}: URIs; bootsh --allow-local-from-network"
+        " allows it)",
+        start=True,
+    )
 
 
 def _as_fetch_error(exc: BaseException, scheme: UriScheme) -> FetchError | None:

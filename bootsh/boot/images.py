@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from bootsh.boot.uri import resolve_uri, uri_basename
+from bootsh.boot.uri import redact, resolve_uri, uri_basename
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import error_number
 
@@ -142,6 +142,10 @@ class Image:
     def tampered(self) -> bool:
         """Its bytes changed after they were verified: it keeps its pin and never runs."""
         return self.pin is not None and not self.trusted
+
+    #: Whether it came from the network (or was fetched by something that did): while it
+    #: runs, downloads may use network schemes only (``bootsh.boot.fetch``).
+    network: bool = False
 
     def header(self) -> bytes:
         """The first ``HEADER_SIZE`` bytes of the body."""
@@ -549,6 +553,23 @@ def store_of(shell: Shell) -> ImageStore:
             ) from None
         shell.state[_STORE_KEY] = store
     return store
+
+
+def network_requester(shell: Shell) -> str | None:
+    """The innermost running image that came from the network, as a phrase for messages
+    (``the script http://10.0.0.1/menu.ipxe``), or None when only the user's own input runs.
+
+    Any such image on the stack counts, not only the innermost: a local script that a
+    network script chains runs on its behalf (its settings, its arguments).
+    """
+    store = shell.state.get(_STORE_KEY)
+    if not isinstance(store, ImageStore):
+        return None
+    for image in reversed(store.running):
+        if image.network:
+            kind = image.type.name if image.type is not None else "image"
+            return f"the {kind} {redact(image.uri or image.name)}"
+    return None
 
 
 def registered_names(shell: Shell) -> list[str]:

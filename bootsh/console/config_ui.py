@@ -61,7 +61,7 @@ class ConfigState:
         rows: list[Row] = []
         if block.parent is not None:
             rows.append(Row("..", block=block.parent))
-        for child in block.children:
+        for child in block.children.values():
             rows.append(Row(f"{child.name}..", block=child))
         seen: set[str] = set()
         for setting in PREDEFINED.values():

@@ -42,8 +42,10 @@ history suggestion is underlined instead of grey.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -67,6 +69,10 @@ CONTINUATION = "      > "
 
 #: The status of a command abandoned by Ctrl-C: iPXE's ECANCELED ("Operation canceled").
 INTERRUPTED = ECANCELED_SLEEP
+
+
+#: A history file larger than this is not read (prompt_toolkit loads it whole).
+MAX_HISTORY_SIZE = 16 << 20
 
 
 def history_path(env: Mapping[str, str]) -> Path:
@@ -355,10 +361,24 @@ def open_history(path: Path, report: Callable[[str], None]) -> History:
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab"):
-            pass
+        # Never waits (a FIFO there blocked the prompt forever) and never reads without a
+        # bound (prompt_toolkit loads the whole file; a link to /dev/zero never ended).
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC,
+                     0o600)  # fmt: skip
+        try:
+            info = os.fstat(fd)
+        finally:
+            os.close(fd)
     except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a FIFO nobody reads: O_NONBLOCK refused to wait
+            exc = OSError(errno.EINVAL, "not a regular file")
         report(_unkept(path, exc))
+        return InMemoryHistory()
+    if not stat.S_ISREG(info.st_mode):
+        report(_unkept(path, OSError(errno.EINVAL, "not a regular file")))
+        return InMemoryHistory()
+    if info.st_size > MAX_HISTORY_SIZE:
+        report(_unkept(path, OSError(errno.EFBIG, f"larger than {MAX_HISTORY_SIZE >> 20} MiB")))
         return InMemoryHistory()
     return SafeFileHistory(str(path))
 

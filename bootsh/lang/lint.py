@@ -27,12 +27,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from bootsh.lang.commands import Command, CommandTable, Option, ParseError, parse_argv
+from bootsh.lang.files import read_bounded
 from bootsh.lang.ipxe_syntax import SYNTAX, ArgReq
+from bootsh.lang.script import MAX_SCRIPT_SIZE, has_magic, parse_script, split_commands
 from bootsh.lang.script import Command as ScriptCommand
-from bootsh.lang.script import has_magic, parse_script, split_commands
 from bootsh.lang.settings import split_setting_name
 from bootsh.lang.settypes import TYPES
 
@@ -208,7 +208,7 @@ def check_files(paths: Iterable[str], resolve: Resolver) -> list[Finding]:
     findings: list[Finding] = []
     for path in paths:
         try:
-            data = Path(path).read_bytes()
+            data = read_bounded(path, MAX_SCRIPT_SIZE)
         except OSError as exc:
             findings.append(Finding(path, 0, "error", f"cannot read: {exc.strerror}"))
             continue

@@ -58,6 +58,11 @@ C_SPACE = " \t\n\v\f\r"
 _WORDS = re.compile(r"[^ \t\n\v\f\r]+")
 _BRACES = re.compile(r"[{}]")
 
+#: The largest script bootsh reads (a file, standard input, a fetched image, ``--check``):
+#: real scripts are kilobytes, and one of short lines costs about 25 bytes of memory per
+#: byte once split (a 100 MB "script" took gigabytes). iPXE has no such bound.
+MAX_SCRIPT_SIZE = 2 << 20
+
 #: At most this many ``${...}`` expansions in one word.
 MAX_EXPANSIONS = 100_000
 #: At most this many characters of expanded values in one word.
@@ -71,7 +76,7 @@ class ExpansionError(Exception):
 # -- lines and labels -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     """One logical script line: continuations joined, ``\\r`` dropped, cut at a NUL."""
 
@@ -274,11 +279,17 @@ def expand(word: str, lookup: Lookup) -> str:
             value = lookup(name) or ""
             expansions += 1
             expanded += len(value)
-            if expansions > MAX_EXPANSIONS or expanded > MAX_EXPANDED:
+            if expansions > MAX_EXPANSIONS:
                 raise ExpansionError(
-                    f"expanding {_preview(word)} does not end"
-                    f" (over {MAX_EXPANSIONS} expansions or {MAX_EXPANDED} characters):"
-                    " does a setting refer to itself?"
+                    f"expanding {_preview(word)} does not end (over {MAX_EXPANSIONS}"
+                    " expansions): does a setting refer to itself?"
+                )
+            if expanded > MAX_EXPANDED:
+                # One large value (or a few) is no loop: say what the bound is.
+                raise ExpansionError(
+                    f"expanding {_preview(word)} gives over {MAX_EXPANDED >> 20} MiB of"
+                    f" values ({_preview(name, 20)} holds {len(value)} characters);"
+                    " bootsh expands at most that much into one word"
                 )
             if value:
                 pending.append((chunk, pos))

@@ -67,6 +67,7 @@ from typing import Protocol
 from bootsh import __version__
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import ipxe_errno, strerror
+from bootsh.lang.files import ATTR_SIZE, read_bounded
 from bootsh.lang.settypes import DEFAULT_TYPE, DEFAULT_TYPES, INC_TYPE, TYPES, SettingTypeError
 
 Validator = Callable[[str], None]
@@ -332,11 +333,18 @@ class Block:
     #: iPXE's ``default_scope``: the scope a numbered name asked of this block gets
     #: (``net0.dhcpv6/59`` is DHCPv6 option 59, not DHCP option 59).
     default_scope: str | None = None
+    #: Who wrote this block's values when that is not the user: a DHCP server, say
+    #: (``DhcpBlock``). A URI read from such a block came from the network and may not
+    #: reach local files (``bootsh.boot.fetch``); None for the user's own settings.
+    network_source: str | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.parent: Block | None = None
-        self.children: list[Block] = []
+        #: By name, in lookup order (a name is unique among siblings: registering a block
+        #: replaces the one of that name). A dict, not a list: with thousands of netdevs,
+        #: finding, replacing and moving a child by scanning a list made discovery quadratic.
+        self.children: dict[str, Block] = {}
         self.values: dict[str, tuple[bytes, str]] = {}
         self.tags: dict[int, str] = {}
 
@@ -541,7 +549,10 @@ class SmbiosBlock(Block):
         if filename is None:
             return None
         try:
-            text = (self.sysfs_root() / "class" / "dmi" / "id" / filename).read_bytes()
+            # Bounded and never waiting (a FIFO in a --sysfs-root tree blocked ${serial}).
+            text = read_bounded(
+                self.sysfs_root() / "class" / "dmi" / "id" / filename, ATTR_SIZE, regular=True
+            )
         except OSError:  # no DMI (not x86, a container), or not root for the serial
             return None
         text = text.rstrip(b"\n")
@@ -642,6 +653,8 @@ class Settings:
         self._syncing = False
         #: Whether any block ever held a ``priority``; until then all are 0 (a fast path).
         self._any_priority = False
+        #: Whether any block with an ``order`` other than 0 (IPv6's blocks) was registered.
+        self._any_order = False
         self.root = Block("")
         self.builtin = BuiltinBlock(
             {
@@ -742,20 +755,23 @@ class Settings:
 
     def _register(self, block: Block, parent: Block) -> None:
         parent = parent.target()
-        for old in [c for c in parent.children if c.name == block.name]:
+        old = parent.children.get(block.name)
+        if old is not None:
             self._unregister(old)
         block.parent = parent
-        parent.children.append(block)
+        parent.children[block.name] = block
+        self._any_order = self._any_order or block.order != 0
         self._reprioritise(block)
 
     def _unregister(self, block: Block) -> None:
-        if block.parent is not None and block in block.parent.children:
-            block.parent.children.remove(block)
+        parent = block.parent
+        if parent is not None and parent.children.get(block.name) is block:
+            del parent.children[block.name]
         stack = [block]
         while stack:
             gone = stack.pop()
-            stack.extend(gone.children)
-            gone.children = []
+            stack.extend(gone.children.values())
+            gone.children = {}
             gone.parent = None
 
     def _reprioritise(self, block: Block) -> None:
@@ -764,18 +780,23 @@ class Settings:
         ``net0.dhcp`` moves ``net0`` after ``net1``, as in iPXE)."""
         parent = block.parent
         while parent is not None:
-            parent.children.remove(block)
-            index = len(parent.children)
-            priority = self._intz(block, _PRIORITY) if self._any_priority else 0
-            for position, sibling in enumerate(parent.children):
-                # iPXE: before the first sibling of lower priority, or of lower order.
-                if self._any_priority and priority > self._intz(sibling, _PRIORITY):
-                    index = position
-                    break
-                if block.order > sibling.order:
-                    index = position
-                    break
-            parent.children.insert(index, block)
+            del parent.children[block.name]
+            if not self._any_priority and not self._any_order:
+                parent.children[block.name] = block  # every priority and order is 0: the end
+            else:
+                siblings = list(parent.children.values())
+                index = len(siblings)
+                priority = self._intz(block, _PRIORITY) if self._any_priority else 0
+                for position, sibling in enumerate(siblings):
+                    # iPXE: before the first sibling of lower priority, or of lower order.
+                    if self._any_priority and priority > self._intz(sibling, _PRIORITY):
+                        index = position
+                        break
+                    if block.order > sibling.order:
+                        index = position
+                        break
+                siblings.insert(index, block)
+                parent.children = {b.name: b for b in siblings}
             block, parent = parent, parent.parent
 
     def _intz(self, block: Block, setting: Setting) -> int:
@@ -793,9 +814,9 @@ class Settings:
             return parent
         if parent is self.root:
             self._sync()
-        for child in parent.children:
-            if child.name == name:
-                return child.target()
+        child = parent.children.get(name)
+        if child is not None:
+            return child.target()
         if not create:
             return None
         block = Block(name)
@@ -858,7 +879,7 @@ class Settings:
                     raw, stored_type = found
                     type_ = setting.type or stored_type or DEFAULT_TYPE
                     return Fetched(block, replace(setting, type=type_), raw)
-            stack.extend(reversed(block.children))
+            stack.extend(reversed(block.children.values()))
         return None
 
     def fetch(self, named: NamedSetting) -> Fetched:
@@ -975,7 +996,7 @@ class Settings:
             scope = block.path()
             prefix = f"{scope}/" if scope else ""
             found.extend(f"{prefix}{key}" for key in block.values)
-            for child in block.children:
+            for child in block.children.values():
                 if child.target() is child:
                     walk(child)
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import os
 import select
 import socket
@@ -144,6 +145,8 @@ CLIENT_NDI = bytes([1, 3, 10])
 DEFAULT_MIN_TIMEOUT = 0.25  # TICKS_PER_SEC / 4
 DISC_START, DISC_END = 1.0, 10.0
 DISC_PROXY_TIMEOUT = 2.0
+#: Frames read per wake-up of the session loop before the clock is looked at again.
+FRAMES_PER_WAKE = 256
 REQ_START, REQ_END = 0.0, 10.0
 PROXY_START, PROXY_END = 0.0, 10.0
 REQ_PROXY_TIMEOUT = 2.0
@@ -605,6 +608,37 @@ def ipv4_route(shell: Shell, name: str) -> Ipv4Route | None:
     return Ipv4Route(ip, netmask, gw)
 
 
+def route_problem(route: Ipv4Route) -> str | None:
+    """Why the kernel must not get ``route``, or None.
+
+    iPXE takes any address and gateway and its routing copes; the kernel would take some of
+    them (127.0.0.5 on a NIC) and refuse others half-way (the address accepted, then the
+    route via a gateway it cannot reach refused): a lease is checked whole before any
+    change, and anything the kernel still refuses is undone (``netlink.apply``).
+    """
+    address = ipaddress.IPv4Address(route.address)
+    network = ipaddress.IPv4Network(f"{route.address}/{route.prefixlen}", strict=False)
+    for what, value in (("address", address), ("gateway", route.gateway)):
+        if value is None:
+            continue
+        ip = ipaddress.IPv4Address(value)
+        if ip.is_loopback:
+            return f"the {what} {ip} is a loopback address"
+        if ip.is_multicast or ip.is_reserved or ip.is_unspecified or int(ip) >> 24 == 0:
+            return f"the {what} {ip} is not a unicast address"
+    if route.prefixlen < 31 and address == network.network_address:
+        return f"the address {address} is the network address of {network}"
+    if route.prefixlen < 31 and address == network.broadcast_address:
+        return f"the address {address} is the broadcast address of {network}"
+    if route.gateway is not None:
+        gateway = ipaddress.IPv4Address(route.gateway)
+        if gateway == address:
+            return f"the gateway {gateway} is the lease's own address"
+        if gateway not in network:
+            return f"the gateway {gateway} is outside {route.address}/{route.prefixlen}"
+    return None
+
+
 _APPLIED_KEY = "bootsh.net.dhcp.applied"
 
 
@@ -622,6 +656,9 @@ def apply_to_kernel(shell: Shell, name: str, ifname: str) -> str | None:
                 netlink.remove(ifname, previous)
                 del applied[ifname]
             return None
+        problem = route_problem(route)
+        if problem is not None:
+            return problem  # nothing changed: the kernel keeps what it had
         config = netlink.Ipv4Config(route.address, route.prefixlen, route.gateway)
         netlink.apply(ifname, config, previous)
     except (netlink.NetlinkError, OSError) as exc:
@@ -704,7 +741,9 @@ def run_session(
         wake = min(session.expires, next_dot, deadline if deadline is not None else next_dot)
         with contextlib.suppress(InterruptedError):
             select.select([sock], [], [], max(0.0, wake - now))
-        for frame in state.poll():
+        # A bounded batch: the deadline and the timers are looked at between batches, so a
+        # flood of frames on the wire cannot hold the session past its -t.
+        for frame in state.poll(FRAMES_PER_WAKE):
             reply = parse_frame(frame, identity.mac, xid)
             if reply is not None:
                 session.receive(reply, clock())

@@ -229,6 +229,12 @@ class DhcpBlock(Block):
     def __init__(self, name: str, packet: DhcpPacket) -> None:
         super().__init__(name)
         self.packet = packet
+        # Everything in it came from the network: a filename here may not name a local
+        # file (bootsh.boot.fetch). Named by the server identifier, else siaddr.
+        server = packet.fetch(OPT_SERVER_ID) or b""
+        if len(server) != 4 or not any(server):
+            server = packet.siaddr
+        self.network_source = f"the DHCP server {'.'.join(str(b) for b in server)}"
 
     def applies(self, setting: Setting) -> bool:
         return setting.scope is None and tag_applies(setting.tag)

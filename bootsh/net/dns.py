@@ -57,6 +57,10 @@ PORT = 53
 FLAG_RD = 0x0100
 MAX_LABEL = 63
 MAX_NAME = 255
+#: Compression pointers followed one after another without a label between them. A real
+#: answer has none such (a pointer leads to a label); each one costs a step, and a 65 KB
+#: answer of pointers to pointers made every name a walk through the whole message.
+MAX_POINTER_HOPS = 16
 MAX_CNAME_RECURSION = 32
 #: iPXE's retry timer for DNS: the first wait, doubled per retransmission up to the last one.
 SCHEDULE = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -101,8 +105,13 @@ def encode_name(name: str) -> bytes:
 
 
 def _label_at(msg: bytes, offset: int) -> int:
-    """iPXE's ``dns_label``: follow compression pointers (backwards only) to a label."""
-    while True:
+    """iPXE's ``dns_label``: follow compression pointers (backwards only) to a label.
+
+    At most ``MAX_POINTER_HOPS`` pointers in a row (iPXE follows any number): with
+    ``read_name``'s bound on the name's length, reading a name is a bounded amount of work
+    whatever the message, so a whole answer parses in time linear in its size.
+    """
+    for _ in range(MAX_POINTER_HOPS + 1):
         if offset >= len(msg):
             raise Malformed("name runs past the end")
         if msg[offset] & 0xC0 == 0xC0:
@@ -118,6 +127,7 @@ def _label_at(msg: bytes, offset: int) -> int:
         if offset + 1 + msg[offset] > len(msg):
             raise Malformed("label runs past the end")
         return offset
+    raise Malformed(f"more than {MAX_POINTER_HOPS} compression pointers in a row")
 
 
 def skip_name(msg: bytes, offset: int) -> int:
@@ -135,16 +145,17 @@ def skip_name(msg: bytes, offset: int) -> int:
 def read_name(msg: bytes, offset: int) -> bytes:
     """The name at ``offset`` in uncompressed wire form (iPXE's ``dns_copy``)."""
     out = bytearray()
-    for _ in range(len(msg) + 1):  # pointers go backwards, so this bound is never reached
+    while True:
         offset = _label_at(msg, offset)
         length = msg[offset]
         out += msg[offset : offset + 1 + length]
+        # Checked as it grows, not at the end: a chain of labels through the whole message
+        # (each pointing back to the one before) was copied whole before being refused.
+        if len(out) > MAX_NAME:
+            raise Malformed("name longer than 255 bytes")
         if length == 0:
-            if len(out) > MAX_NAME:
-                raise Malformed("name longer than 255 bytes")
             return bytes(out)
         offset += 1 + length
-    raise Malformed("name does not end")
 
 
 def same_name(first: bytes, second: bytes) -> bool:
@@ -323,7 +334,8 @@ class Lookup:
         # os.urandom, not secrets: that loads OpenSSL's hmac at start-up for one number.
         qid = int.from_bytes(os.urandom(2), "big") or 1
         query = build_query(qid, qname, qtype)
-        ignored: list[str] = []  # why responses were unreadable: said if nothing else came
+        ignored = 0  # responses that were unreadable: said (with the last reason) if nothing
+        last_ignored = ""  # else came; a count, so that a flood of them costs no memory
         for attempt, wait in enumerate(self.schedule):
             if attempt:
                 index += 1  # iPXE moves to the next server on each retransmission
@@ -341,15 +353,16 @@ class Lookup:
                     _, found = records(data, qid)
                     _check_addresses(found, qname)
                 except Malformed as exc:
-                    ignored.append(str(exc))
+                    ignored += 1
+                    last_ignored = str(exc)
                     continue
                 return _Answer(found, index)
         servers = ", ".join(self.servers)
         if ignored:
             raise DnsError(
                 ETIMEDOUT_DNS,
-                f"no usable answer from {servers}: {len(ignored)} response(s) ignored"
-                f" (the last: {ignored[-1]})",
+                f"no usable answer from {servers}: {ignored} response(s) ignored"
+                f" (the last: {last_ignored})",
             )
         raise DnsError(ETIMEDOUT_DNS, f"no answer from {servers}")
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bootsh.lang.files import PROC_TABLE_SIZE, read_text_bounded
 from bootsh.net.dns import PORT, DnsError, Lookup, encode_name, search_list
 from bootsh.net.netstate import NetdevState
 
@@ -71,7 +72,7 @@ def kernel_routes(path: Path = Path("/proc/net/route")) -> list[tuple[str, int, 
     otherwise), which is not what iPXE's routing does.
     """
     try:
-        lines = path.read_text().splitlines()[1:]
+        lines = read_text_bounded(path, PROC_TABLE_SIZE).splitlines()[1:]
     except OSError:
         return []
     found = []

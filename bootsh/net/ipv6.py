@@ -384,7 +384,7 @@ def _own(block: Block, setting: Setting) -> bytes | None:
 def create_routes(table: list[Miniroute], netdev: str, block: Block) -> None:
     """iPXE's ``ipv6_create_routes`` for one block: its children first (reversed), then the
     block's own ``ip6``, ``len6`` and ``gateway6``."""
-    for child in reversed(block.children):
+    for child in reversed(block.children.values()):
         if child.target() is child:
             create_routes(table, netdev, child)
     ip6 = _own(block, IP6)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bootsh.ipxe_errors import ipxe_errno, ipxe_strerror
+from bootsh.lang.files import ATTR_SIZE, read_text_bounded
 
 # iPXE's link errors (net/netdevice.c): EUNKNOWN_LINK_STATUS is EINPROGRESS and
 # ENOTCONN_LINK_DOWN is ENOTCONN, both uniquified 0x01 in that file. The numbers are those
@@ -29,8 +30,9 @@ class LinkState:
 
 def _read(path: Path) -> str | None:
     try:
-        return path.read_text().strip()
-    except (OSError, UnicodeDecodeError):
+        # Bounded and never waiting: a FIFO in a sysfs tree blocked ifstat forever.
+        return read_text_bounded(path, ATTR_SIZE).strip()
+    except OSError:
         # carrier reads EINVAL while the interface is administratively down.
         return None
 

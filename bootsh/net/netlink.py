@@ -29,12 +29,13 @@ bootsh needs are a dozen, each checked against the kernel by the tests
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import os
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from bootsh.errors import BootshError
@@ -299,32 +300,75 @@ def apply(ifname: str, config: Ipv4Config, previous: Ipv4Config | None = None) -
     IPv4 addresses in that network go: one left there (by an earlier bootsh, say) would stay
     primary and be the source of the kernel's traffic to the network and its gateway.
     Addresses in other networks are the host's and stay.
-    Raises ``NetlinkError``.
+
+    All or nothing: when the kernel refuses a step (a gateway it cannot reach, say), the
+    steps already taken are undone in reverse (the new address removed, what was removed put
+    back), so the interface is as it was and the error says why. Raises ``NetlinkError``.
     """
     index = socket.if_nametoindex(ifname)
+    undo: list[Callable[[], None]] = []
     with Rtnetlink() as nl:
-        if previous is None:
-            network = ipaddress.IPv4Network(f"{config.address}/{config.prefixlen}", strict=False)
-            for address, prefixlen in nl.ipv4_addresses(index, f"listing {ifname}'s addresses"):
-                other = ipaddress.IPv4Network(f"{address}/{prefixlen}", strict=False)
-                if (address, prefixlen) != (config.address, config.prefixlen) and (
-                    other.overlaps(network)
-                ):
-                    remove(ifname, Ipv4Config(address, prefixlen), nl=nl, index=index)
-        if previous is not None and (previous.address, previous.prefixlen) != (
-            config.address,
-            config.prefixlen,
-        ):
-            remove(ifname, previous, nl=nl, index=index)
-            previous = None
-        nl.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, _addr_body(index, config),
-                   f"adding {config.address}/{config.prefixlen} to {ifname}")  # fmt: skip
-        if config.gateway:
-            nl.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE,
-                       _default_route_body(index, config.gateway),
-                       f"default route via {config.gateway} on {ifname}")  # fmt: skip
-        elif previous is not None and previous.gateway:
-            _delete_default_route(nl, index, previous.gateway, ifname)
+        try:
+            _apply(nl, ifname, index, config, previous, undo)
+        except NetlinkError:
+            for step in reversed(undo):
+                with contextlib.suppress(NetlinkError, OSError):  # best effort, said above
+                    step()
+            raise
+
+
+def _apply(
+    nl: Rtnetlink,
+    ifname: str,
+    index: int,
+    config: Ipv4Config,
+    previous: Ipv4Config | None,
+    undo: list[Callable[[], None]],
+) -> None:
+    def add(old: Ipv4Config) -> Callable[[], None]:
+        def step() -> None:
+            what = f"putting {old.address}/{old.prefixlen} back on {ifname}"
+            nl.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, _addr_body(index, old), what)
+            if old.gateway:
+                route = _default_route_body(index, old.gateway)
+                what = f"putting the default route via {old.gateway} back on {ifname}"
+                nl.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route, what)
+
+        return step
+
+    present: list[tuple[str, int]] = []
+    if previous is None:
+        network = ipaddress.IPv4Network(f"{config.address}/{config.prefixlen}", strict=False)
+        present = nl.ipv4_addresses(index, f"listing {ifname}'s addresses")
+        for address, prefixlen in present:
+            other = ipaddress.IPv4Network(f"{address}/{prefixlen}", strict=False)
+            if (address, prefixlen) != (config.address, config.prefixlen) and (
+                other.overlaps(network)
+            ):
+                gone = Ipv4Config(address, prefixlen)
+                remove(ifname, gone, nl=nl, index=index)
+                undo.append(add(gone))
+    if previous is not None and (previous.address, previous.prefixlen) != (
+        config.address,
+        config.prefixlen,
+    ):
+        remove(ifname, previous, nl=nl, index=index)
+        undo.append(add(previous))
+        previous = None
+    nl.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, _addr_body(index, config),
+               f"adding {config.address}/{config.prefixlen} to {ifname}")  # fmt: skip
+    # A new address (neither bootsh's previous one, kept above, nor one already there) is
+    # taken off again if a later step fails.
+    if previous is None and (config.address, config.prefixlen) not in present:
+        added = Ipv4Config(config.address, config.prefixlen)
+        undo.append(lambda: remove(ifname, added, nl=nl, index=index))
+    if config.gateway:
+        # REPLACE: the kernel keeps the old default route when it refuses the new one.
+        nl.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE,
+                   _default_route_body(index, config.gateway),
+                   f"default route via {config.gateway} on {ifname}")  # fmt: skip
+    elif previous is not None and previous.gateway:
+        _delete_default_route(nl, index, previous.gateway, ifname)
 
 
 def _delete_default_route(nl: Rtnetlink, index: int, gateway: str, ifname: str) -> None:

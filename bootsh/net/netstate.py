@@ -68,6 +68,10 @@ class Counters:
         self.errors[reason] += 1
 
 
+#: The most frames one ``poll`` receives.
+POLL_LIMIT = 4096
+
+
 @dataclass
 class NetdevState:
     """One netdev's counters, and its socket while it is open (``sock`` None: closed)."""
@@ -75,6 +79,8 @@ class NetdevState:
     name: str
     ifname: str | None
     sock: socket.socket | None = None
+    #: Whether opening set the link up (it was down): closing sets it down again.
+    raised_link: bool = False
     tx: Counters = field(default_factory=Counters)
     rx: Counters = field(default_factory=Counters)
 
@@ -95,12 +101,18 @@ class NetdevState:
         self.tx.good += 1
         return True
 
-    def poll(self) -> list[bytes]:
-        """Receive every frame waiting on the socket (counted); returns them."""
+    def poll(self, limit: int = POLL_LIMIT) -> list[bytes]:
+        """Receive the frames waiting on the socket (counted), at most ``limit``; returns them.
+
+        Bounded: under a flood frames arrive as fast as they are read, and "every frame
+        waiting" never ran out (a DHCP session drained a broadcast flood past its -t, its
+        list of frames growing). The socket's receive buffer holds far fewer than
+        ``POLL_LIMIT`` frames, so one call still empties a queue that is not being refilled.
+        """
         frames: list[bytes] = []
         if self.sock is None:
             return frames
-        while True:
+        for _ in range(limit):
             try:
                 data, address = self.sock.recvfrom(_MAX_FRAME)
             except (BlockingIOError, InterruptedError):
@@ -122,17 +134,27 @@ def _capability_message(ifname: str, capability: str, what: str) -> str:
     return f"{what} on {ifname} needs {capability} (run bootsh as root or grant it {capability})"
 
 
-def _link_up(sock: socket.socket, ifname: str) -> None:
+def _link_up(sock: socket.socket, ifname: str) -> bool:
+    """Set the link up; True when it was down (bootsh raised it), False when it was up."""
     request = struct.pack("16sH14x", ifname.encode(), 0)
     flags = struct.unpack_from("H", fcntl.ioctl(sock, _SIOCGIFFLAGS, request), 16)[0]
     if flags & _IFF_UP:
-        return  # already up: no CAP_NET_ADMIN needed
+        return False  # already up: no CAP_NET_ADMIN needed
     try:
         fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", ifname.encode(), flags | _IFF_UP))
     except PermissionError:
         raise OpenError(
             EPERM_OPEN, _capability_message(ifname, "CAP_NET_ADMIN", "setting the link up")
         ) from None
+    return True
+
+
+def link_down(sock: socket.socket, ifname: str) -> None:
+    """Set the link down again (it was down before bootsh opened it); OSError passes."""
+    request = struct.pack("16sH14x", ifname.encode(), 0)
+    flags = struct.unpack_from("H", fcntl.ioctl(sock, _SIOCGIFFLAGS, request), 16)[0]
+    if flags & _IFF_UP:
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", ifname.encode(), flags & ~_IFF_UP))
 
 
 def _kernel_mac(sock: socket.socket, ifname: str) -> str:
@@ -140,8 +162,9 @@ def _kernel_mac(sock: socket.socket, ifname: str) -> str:
     return ":".join(f"{b:02x}" for b in reply[18:24])
 
 
-def open_raw(ifname: str, mac: str | None = None) -> socket.socket:
-    """A non-blocking raw socket bound to ``ifname``, whose link is set up.
+def open_raw(ifname: str, mac: str | None = None) -> tuple[socket.socket, bool]:
+    """A non-blocking raw socket bound to ``ifname``, whose link is set up, and whether
+    bootsh set it up (it was down).
 
     With ``mac``, the kernel's interface must have that address: a NIC read from another
     machine's sysfs tree or XenStore dump may name an ``eth0`` that is not its own here.
@@ -166,12 +189,12 @@ def open_raw(ifname: str, mac: str | None = None) -> socket.socket:
                 ENODEV_OPEN,
                 f"the kernel's {ifname} is not this NIC (its MAC is {kernel}, not {mac})",
             )
-        _link_up(sock, ifname)
+        raised = _link_up(sock, ifname)
         sock.setblocking(False)
     except BaseException:
         sock.close()
         raise
-    return sock
+    return sock, raised
 
 
 @dataclass
@@ -205,19 +228,25 @@ class NetdevStates:
             return state
         if not ifname:
             raise OpenError(ENODEV_OPEN, f"{what} has no kernel interface to open")
-        state.sock = open_raw(ifname, mac)
+        state.sock, state.raised_link = open_raw(ifname, mac)
         if name in self.opened:
             self.opened.remove(name)
         self.opened.append(name)
         return state
 
-    def close(self, name: str) -> None:
+    def close(self, name: str, *, restore_link: bool = True) -> None:
+        """Close ``name``; a link bootsh set up when opening it goes down again (the
+        interface is left as it was found), unless ``restore_link`` is False."""
         state = self.states.get(name)
         if state is not None and state.sock is not None:
+            if state.raised_link and restore_link and state.ifname:
+                with contextlib.suppress(OSError):  # gone, or no CAP_NET_ADMIN any more
+                    link_down(state.sock, state.ifname)
+            state.raised_link = False
             with contextlib.suppress(OSError):
                 state.sock.close()
             state.sock = None
 
-    def close_all(self) -> None:
+    def close_all(self, *, restore_links: bool = True) -> None:
         for name in list(self.states):
-            self.close(name)
+            self.close(name, restore_link=restore_links)

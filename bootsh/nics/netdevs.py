@@ -44,6 +44,9 @@ class Resolution:
     netdevs: list[Netdev] = field(default_factory=list)
     unusable: list[Nic] = field(default_factory=list)
     groups: list[tuple[TwinGroup, Decision]] = field(default_factory=list)
+    _by_key: dict[str, Netdev] | None = field(default=None, repr=False, compare=False)
+    _by_name: dict[str, Netdev] = field(default_factory=dict, repr=False, compare=False)
+    _indexed: int = field(default=-1, repr=False, compare=False)
 
     @property
     def shown(self) -> list[Netdev]:
@@ -54,10 +57,21 @@ class Resolution:
         return [n for n in self.netdevs if n.name is None]
 
     def by_key(self, key: str) -> Netdev | None:
-        return next((n for n in self.netdevs if n.nic.key == key), None)
+        return self._index()[0].get(key)
 
     def by_name(self, name: str) -> Netdev | None:
-        return next((n for n in self.shown if n.name == name), None)
+        return self._index()[1].get(name)
+
+    def _index(self) -> tuple[dict[str, Netdev], dict[str, Netdev]]:
+        """The netdevs by NIC key and by name, built once: ``refer`` for every hidden NIC of
+        ``ifstat --all`` or ``twins`` scanned the whole list each time (quadratic)."""
+        if self._by_key is None or self._indexed != len(self.netdevs):
+            self._by_key = {}
+            for netdev in self.netdevs:
+                self._by_key.setdefault(netdev.nic.key, netdev)
+            self._by_name = {n.name: n for n in reversed(self.netdevs) if n.name is not None}
+            self._indexed = len(self.netdevs)
+        return self._by_key, self._by_name
 
     def refer(self, key: str) -> str:
         """How to name a NIC in a message: ``net0``, or its description when hidden."""

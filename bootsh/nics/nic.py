@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_DIGITS_RE = re.compile(r"([0-9]+)")
 #: A PCI address as sysfs names it: fixed-width lower-case hex (``0000:00:1f.6``).
 _PCI_ADDRESS_RE = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
 
@@ -19,6 +20,23 @@ def normalise_mac(text: str) -> str | None:
     """
     candidate = text.strip().lower().replace("-", ":")
     return candidate if _MAC_RE.match(candidate) else None
+
+
+def mac_problem(mac: str) -> str | None:
+    """Why ``mac`` (normalised) cannot be a NIC's own address, or None.
+
+    A station address is unicast and not zero: frames to the broadcast or a multicast
+    address reach every host that listens, and no NIC sends from all zeros. iPXE's
+    ``is_valid_ether_addr`` refuses the same, for every driver.
+    """
+    first = int(mac[:2], 16)
+    if mac == "ff:ff:ff:ff:ff:ff":
+        return f"its MAC {mac} is the broadcast address"
+    if first & 0x01:
+        return f"its MAC {mac} is a multicast address"
+    if mac == "00:00:00:00:00:00":
+        return f"its MAC {mac} is all zeros"
+    return None
 
 
 @dataclass(frozen=True)
@@ -62,14 +80,24 @@ class Nic:
         return replace(self, source=source)
 
 
-def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+def _natural(text: str) -> tuple[tuple[int, int, str], ...]:
     # "vif/10" after "vif/9". PCI addresses are fixed-width hex, so their text order is address
     # order; splitting them on decimal digits would put 00:0a.0 and 00:1f.6 before 00:04.0.
+    # A run of ASCII digits compares by its length, then its text, without leading zeros:
+    # numeric order without int(), which raised ValueError past 4300 digits (a hostile vif
+    # id) and for digits that are not ASCII.
     if _PCI_ADDRESS_RE.match(text):
-        return ((1, text),)
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
-    )
+        return ((1, 0, text),)
+    key: list[tuple[int, int, str]] = []
+    for part in _DIGITS_RE.split(text):
+        if not part:
+            continue
+        if part.isdigit():  # the expression only splits out ASCII digits
+            digits = part.lstrip("0") or "0"
+            key.append((0, len(digits), digits))
+        else:
+            key.append((1, 0, part))
+    return tuple(key)
 
 
 def probe_order(nic: Nic) -> tuple[object, ...]:

@@ -96,12 +96,16 @@ def candidate_groups(nics: Iterable[Nic]) -> list[tuple[Nic, list[Nic]]]:
     groups never decide about the same card.
     """
     ordered = sorted((n for n in nics if n.usable), key=probe_order)
+    # The others by MAC, in probe order: one pass, then a lookup per paravirtual NIC (a scan
+    # of every NIC for each vif made thousands of vifs quadratic).
+    by_mac: dict[str | None, list[Nic]] = {}
+    for nic in ordered:
+        if not nic.paravirtual:
+            by_mac.setdefault(nic.mac, []).append(nic)
     claimed: set[str] = set()
     groups: list[tuple[Nic, list[Nic]]] = []
     for pv in (n for n in ordered if n.paravirtual):
-        others = [
-            n for n in ordered if not n.paravirtual and n.mac == pv.mac and n.key not in claimed
-        ]
+        others = [n for n in by_mac.get(pv.mac, ()) if n.key not in claimed]
         if others:
             claimed.update(n.key for n in others)
             groups.append((pv, others))

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bootsh.api import (
+    ATTR_SIZE,
     BootshError,
     Config,
     Context,
@@ -34,6 +35,7 @@ from bootsh.api import (
     kernel_interfaces,
     normalise_mac,
     parse_net_spec,
+    read_text_bounded,
 )
 
 DRIVER = "af_packet"
@@ -88,7 +90,7 @@ def nic_for(
     problem = None
     mac = None
     try:
-        mac = normalise_mac((base / "address").read_text())
+        mac = normalise_mac(read_text_bounded(base / "address", ATTR_SIZE))
         if mac is None:
             problem = f"interface {ifname} has no Ethernet address"
     except OSError:

@@ -9,7 +9,15 @@ script, whatever its name: ``chain`` of it fails with ``Exec format error``.
 
 from __future__ import annotations
 
-from bootsh.api import Image, ImageType, Shell, has_magic, parse_script
+from bootsh.api import (
+    MAX_SCRIPT_SIZE,
+    Image,
+    ImageType,
+    Shell,
+    has_magic,
+    parse_script,
+    read_bounded,
+)
 
 
 def probe(image: Image, header: bytes) -> bool:
@@ -17,7 +25,9 @@ def probe(image: Image, header: bytes) -> bool:
 
 
 def execute(shell: Shell, image: Image) -> int:
-    text = image.path.read_bytes().decode("utf-8", errors="surrogateescape")
+    # Bounded as a script file is: a 5 GB download that starts with #!ipxe is no script.
+    data = read_bounded(image.path, MAX_SCRIPT_SIZE)
+    text = data.decode("utf-8", errors="surrogateescape")
     # A nested script's ``exit`` ends that script only: the shell (or the CLI) must not
     # take it as its own exit.
     exit_requested = shell.exit_requested

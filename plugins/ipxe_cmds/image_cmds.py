@@ -88,10 +88,13 @@ def download(
     timeout: float | None = None,
     quiet: bool = False,
     fetched_by: str = "",
+    requester: str | None = None,
 ) -> Image | int:
     """``imgdownload``: fetch ``uri`` (resolved against ``${cwuri}``) and register it.
 
     Returns the image, or the iPXE error number (the download line already said why).
+    ``requester``: what came from the network and named the URI (a DHCP server), for
+    ``fetch``'s rule on local schemes.
     """
     store = store_of(shell)
     # iPXE's parse_uri(): a "##params" suffix names a request parameter list, which the
@@ -108,6 +111,7 @@ def download(
             quiet=quiet,
             label=redact(uri),
             params=params,
+            requester=requester,
         )
     except FetchError as exc:
         return exc.errno
@@ -115,7 +119,14 @@ def download(
         return ECANCELED_FETCH
     # Named after the URI as typed, as iPXE's alloc_image() does before any resolution:
     # "imgfetch ${unset}" fetches ${cwuri} itself but is called img0, not after the script.
-    image = Image(store.name_for(uri), done.uri, done.path, done.size, fetched_by=fetched_by)
+    image = Image(
+        store.name_for(uri),
+        done.uri,
+        done.path,
+        done.size,
+        fetched_by=fetched_by,
+        network=done.network,
+    )
     store.register(image)
     return image
 
@@ -128,10 +139,15 @@ def acquire(shell: Shell, name_uri: str, inv: Invocation) -> Image | int:
     return _download(inv, name_uri)
 
 
-def _download(inv: Invocation, uri: str) -> Image | int:
+def _download(inv: Invocation, uri: str, requester: str | None = None) -> Image | int:
     """``download`` with the command's ``--timeout`` and ``--quiet``."""
     return download(
-        inv.shell, uri, timeout=_timeout(inv), quiet=inv.flag("quiet"), fetched_by=inv.name
+        inv.shell,
+        uri,
+        timeout=_timeout(inv),
+        quiet=inv.flag("quiet"),
+        fetched_by=inv.name,
+        requester=requester,
     )
 
 
@@ -244,6 +260,15 @@ def dhcp_boot_uri(shell: Shell, *, announce: bool) -> str | None:
     return filename
 
 
+def dhcp_boot_requester(shell: Shell) -> str | None:
+    """Who set the ``filename`` that ``dhcp_boot_uri`` reads, when that came from the
+    network (``the filename from the DHCP server 10.0.0.1``); None when the user set it."""
+    found = shell.settings.lookup("filename")
+    if found is None or found.origin.network_source is None:
+        return None
+    return f"the filename from {found.origin.network_source}"
+
+
 def _hierarchical_absolute(text: str) -> bool:
     """Whether a DHCP filename is a URI of its own, as iPXE's ``pxe_uri`` decides.
 
@@ -269,7 +294,7 @@ def netboot(shell: Shell, name: str) -> int:
     if uri is None or not parse_uri(uri).path:
         shell.print(f"Nothing to boot: {strerror(ENOENT_BOOT)}")
         return ENOENT_BOOT
-    got = download(shell, uri)
+    got = download(shell, uri, requester=dhcp_boot_requester(shell))
     if isinstance(got, int):
         return got
     store = store_of(shell)

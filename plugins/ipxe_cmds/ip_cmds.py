@@ -34,12 +34,14 @@ from typing import TYPE_CHECKING
 
 from bootsh.api import (
     ECANCELED_MONOJOB,
+    PROC_TABLE_SIZE,
     Command,
     Invocation,
     Option,
     SettingsError,
     Shell,
     parse_integer,
+    read_text_bounded,
     strerror,
 )
 
@@ -267,7 +269,7 @@ def ntp(inv: Invocation) -> int:
 def _table(path: Path, prefix: str) -> dict[str, int]:
     """``/proc/net/snmp``-style pairs of lines (names, then values) starting with ``prefix``."""
     try:
-        lines = [line.split() for line in path.read_text().splitlines()]
+        lines = [line.split() for line in read_text_bounded(path, PROC_TABLE_SIZE).splitlines()]
     except OSError:
         return {}
     rows = [line[1:] for line in lines if line and line[0] == prefix]
@@ -278,7 +280,7 @@ def _table(path: Path, prefix: str) -> dict[str, int]:
 
 def _snmp6(path: Path) -> dict[str, int]:
     try:
-        pairs = [line.split() for line in path.read_text().splitlines()]
+        pairs = [line.split() for line in read_text_bounded(path, PROC_TABLE_SIZE).splitlines()]
     except OSError:
         return {}
     return {p[0].removeprefix("Ip6"): int(p[1]) for p in pairs if len(p) == 2 and p[1].isdigit()}
@@ -325,7 +327,10 @@ def nstat(inv: Invocation) -> int:
     # and a closed netdev's interface (or one that is not its NIC) is the host's business.
     names = {egress.ifname: egress.name for egress in open_netdevs(shell)}
     try:
-        rows = [line.split() for line in Path("/proc/net/arp").read_text().splitlines()[1:]]
+        rows = [
+            line.split()
+            for line in read_text_bounded(Path("/proc/net/arp"), PROC_TABLE_SIZE).splitlines()[1:]
+        ]
     except OSError:
         rows = []
     for row in rows:

@@ -24,9 +24,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootsh.api import XenStoreError
+from bootsh.api import XenStoreError, read_bounded
 
-from .store import XenStoreDenied, valid_path
+from .store import XenStoreDenied, small_number, valid_path
+
+#: The largest dump bootsh reads: a guest's XenStore is kilobytes, a whole host's with
+#: thousands of vifs tens of megabytes (``--xenstore-dump /dev/zero`` never ended).
+MAX_DUMP_SIZE = 64 << 20
 
 _LINE = re.compile(r"^(?P<path>\S+) = \"(?P<rest>.*)$")
 _UNREADABLE = re.compile(r"^(?P<path>\S+):$")
@@ -192,7 +196,7 @@ class DumpXenStore:
     def from_file(cls, path: Path) -> DumpXenStore:
         where = f"XenStore dump {path}"
         try:
-            data = path.read_bytes()
+            data = read_bounded(path, MAX_DUMP_SIZE)
         except OSError as exc:
             raise DumpError(f"cannot read {where}: {exc.strerror or exc}") from None
         text = data.decode("utf-8", "surrogateescape")
@@ -250,6 +254,6 @@ class DumpXenStore:
     def own_domid(self) -> int | None:
         """For a relative dump (taken in a guest): the guest's ``domid`` key, if dumped."""
         node = self._relative.children.get("domid")
-        if node is None or not node.value or not node.value.isdigit():
+        if node is None or not node.value:
             return None
-        return int(node.value)
+        return small_number(node.value.decode("ascii", "replace"))

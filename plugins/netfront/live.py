@@ -11,7 +11,12 @@ every request:
   there too) and before every receive, so a half-sent reply cannot hang either;
 * before each receive, ``select()`` waits at most the time left (this is what bounds
   ``/dev/xen/xenbus``, a character device that takes no socket timeout), which is opened
-  close-on-exec so that a kexec'd kernel or a child never inherits it.
+  close-on-exec so that a kexec'd kernel or a child never inherits it;
+* replies are framed here, not by pyxs: the header's length is checked against
+  ``PAYLOAD_MAX`` before anything is allocated (a header claiming 0xffffffff bytes cost
+  4 GB), and every read of a header or payload waits at most until the request's deadline,
+  so a daemon trickling one byte a second, or a flood of replies to other requests, ends
+  at the timeout like silence does.
 
 The first failure (timeout, connection lost, garbage) closes the connection and raises one
 ``XenStoreError`` naming the request, the path and the limit; later requests on the same
@@ -25,8 +30,9 @@ import errno
 import os
 import select
 import socket
+import struct
 import time
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from pyxs._internal import NUL, Op, Packet
 from pyxs.connection import PacketConnection, UnixSocketConnection, XenBusConnection
@@ -40,6 +46,19 @@ from .store import XenStoreDenied, valid_path
 PAYLOAD_MAX = 4096
 
 _OPS = {Op.READ: "reading", Op.DIRECTORY: "listing"}
+
+
+#: xs_wire.h's ``xsd_sockmsg``: type, request id, transaction id, payload length.
+_HEADER = struct.Struct("=IIII")
+
+
+class _Reply(NamedTuple):
+    op: int
+    payload: bytes
+
+
+class _Garbage(Exception):
+    """A reply no xenstored sends (a length past PAYLOAD_MAX)."""
 
 
 class _TimedUnixTransport:
@@ -197,6 +216,8 @@ class LiveXenStore:
             reply = self._receive(rq_id, deadline)
         except TimeoutError:
             self._fail(hung)
+        except _Garbage as exc:
+            self._fail(f"XenStore sent {exc} while {what} ({self.where})")
         except (PyXSError, OSError, ValueError) as exc:
             # pyxs wraps a socket timeout (a reply cut short) in its ConnectionError.
             if isinstance(exc.__context__, TimeoutError):
@@ -218,19 +239,40 @@ class LiveXenStore:
         payload: bytes = reply.payload
         return payload
 
-    def _receive(self, rq_id: int, deadline: float) -> Packet:
+    def _receive(self, rq_id: int, deadline: float) -> _Reply:
         while True:
+            header = self._read_exact(_HEADER.size, deadline)
+            op, reply_id, _tx_id, size = _HEADER.unpack(header)
+            if size > PAYLOAD_MAX:
+                # Before any allocation: xenstored never sends more than PAYLOAD_MAX.
+                raise _Garbage(f"a reply of {size} bytes (at most {PAYLOAD_MAX})")
+            # Never a read of 0 bytes: on Linux, XenBus blocks on it (pyxs says so too).
+            payload = self._read_exact(size, deadline) if size else b""
+            if reply_id == rq_id:
+                return _Reply(op, payload)
+            # Not ours (a watch event of someone sharing the connection): keep waiting,
+            # within the same deadline.
+
+    def _read_exact(self, size: int, deadline: float) -> bytes:
+        """``size`` bytes, each wait bounded by what is left until ``deadline``."""
+        fd = self._conn.fileno()
+        chunks: list[bytes] = []
+        while size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            ready, _, _ = select.select([self._conn], [], [], remaining)
+            ready, _, _ = select.select([fd], [], [], remaining)
             if not ready:
                 raise TimeoutError
-            self._set_timeout(max(deadline - time.monotonic(), 0.001))
-            packet: Packet = self._conn.recv()
-            if packet.rq_id == rq_id:
-                return packet
-            # Not ours (a watch event of someone sharing the connection): keep waiting.
+            try:
+                data = os.read(fd, size)
+            except BlockingIOError:  # a socket with a timeout is non-blocking: a spurious wake
+                continue
+            if not data:
+                raise ConnectionResetError(errno.ECONNRESET, "closed by the other end")
+            chunks.append(data)
+            size -= len(data)
+        return b"".join(chunks)
 
     def _set_timeout(self, seconds: float) -> None:
         if isinstance(self._conn, _TimedUnixConnection):

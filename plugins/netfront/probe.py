@@ -17,7 +17,7 @@ from pathlib import Path
 from bootsh.api import Nic, normalise_mac
 
 from .dump import sanitise
-from .store import Guest, XenStoreDenied, valid_path
+from .store import Guest, XenStoreDenied, small_number, valid_path
 
 DRIVER = "netfront"
 #: Before PCI NICs: iPXE finds netfront through the Xen platform device, which enumerates
@@ -69,7 +69,13 @@ def probe(guest: Guest, sysfs_root: Path) -> ProbeResult:
 
 
 def _vif_order(name: str) -> tuple[int, int, str]:
-    return (0, int(name), "") if name.isdigit() else (1, 0, name)
+    number = small_number(name)
+    return (0, number, "") if number is not None else (1, 0, name)
+
+
+def _preview(text: str, width: int = 40) -> str:
+    """A value from the store short enough for a message."""
+    return text if len(text) <= width else text[:width] + "..."
 
 
 def _text(value: bytes) -> str:
@@ -140,10 +146,10 @@ def _check_state(value: bytes | None, facts: dict[str, str], problems: list[str]
             problems.append("no state in XenStore")
         return
     text = _text(value)
-    if not _DECIMAL.match(text):
-        problems.append(f"state {text!r} is not a XenbusState number")
+    number = small_number(text)
+    if number is None:
+        problems.append(f"state {_preview(text)!r} is not a XenbusState number")
         return
-    number = int(text)
     if number >= len(XENBUS_STATES):
         problems.append(f"state {number} is not a XenbusState (0-{len(XENBUS_STATES) - 1})")
         return
@@ -208,12 +214,15 @@ def read_passthrough(guest: Guest, notes: list[str]) -> dict[str, str]:
     if count_value is None:
         return {}  # nothing passed through: the usual case
     count_text = _text(count_value)
-    if not _DECIMAL.match(count_text):
-        notes.append(f"{backend}/num_devs = {count_text!r} is not a number")
+    count = small_number(count_text)
+    if count is None and _DECIMAL.fullmatch(count_text):
+        count = MAX_PASSTHROUGH + 1  # more digits than MAX_DIGITS: huge, and no int() of it
+    if count is None:
+        notes.append(f"{backend}/num_devs = {_preview(count_text)!r} is not a number")
         return {}
-    count = int(count_text)
     if count > MAX_PASSTHROUGH:
-        notes.append(f"{backend}/num_devs = {count}: reading the first {MAX_PASSTHROUGH}")
+        shown = _preview(count_text)
+        notes.append(f"{backend}/num_devs = {shown}: reading the first {MAX_PASSTHROUGH}")
         count = MAX_PASSTHROUGH
     found: dict[str, str] = {}
     for i in range(count):
@@ -252,7 +261,8 @@ def _own_domid(guest: Guest) -> int | None:
         value = guest.store.read(guest.path("domid"))
     except XenStoreDenied:
         return None
-    if value is None or not _DECIMAL.match(_text(value)):
+    domid = small_number(_text(value)) if value is not None else None
+    if domid is None:
         return None
-    guest.domid = int(value)
+    guest.domid = domid
     return guest.domid

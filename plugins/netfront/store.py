@@ -14,6 +14,19 @@ from typing import Protocol
 
 from bootsh.api import XenStoreError
 
+#: XenStore numbers bootsh reads (domain ids, vif ids, state, num_devs) fit in this many
+#: digits; a longer run of digits is garbage, and int() of over 4300 digits raises.
+MAX_DIGITS = 9
+
+
+def small_number(text: str, digits: int = MAX_DIGITS) -> int | None:
+    """``text`` as a decimal number of 1 to ``digits`` ASCII digits, else None (a Unicode
+    digit such as ``²`` passes ``str.isdigit`` but not ``int``)."""
+    if not 0 < len(text) <= digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
 #: A XenStore path as xenstored accepts it: absolute (``/local/...``) or relative to the
 #: connection's own domain (``device/vif``); no empty component, no trailing slash.
 _PATH = re.compile(r"^/?[A-Za-z0-9_@-]+(/[A-Za-z0-9_@-]+)*$")
@@ -92,14 +105,15 @@ def guest_domids(store: XenStore) -> list[int]:
     names = store.directory("/local/domain") or []
     found: list[int] = []
     for name in names:
-        if not name.isdigit() or int(name) == 0:
+        domid = small_number(name)
+        if not domid:  # not a domain id, or dom0
             continue
         try:
             vifs = store.directory(f"/local/domain/{name}/device/vif")
         except XenStoreDenied:
             continue
         if vifs:
-            found.append(int(name))
+            found.append(domid)
     return sorted(found)
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bootsh.api import (
+    ATTR_SIZE,
     Context,
     Decision,
     Mark,
@@ -39,6 +40,7 @@ from bootsh.api import (
     TwinPolicy,
     UnplugRefused,
     possible_labels,
+    read_bounded,
 )
 
 POLICY = "unplug"
@@ -130,7 +132,8 @@ class DevPort:
 
 def read_sysfs(path: Path) -> str | None:
     try:
-        return path.read_text().strip()
+        data = read_bounded(path, ATTR_SIZE, regular=True)  # a FIFO must not block
+        return data.decode("utf-8", "surrogateescape").strip()
     except OSError:
         return None
 

@@ -14,12 +14,13 @@ problem text naming the file, attached to that function only.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootsh.api import normalise_mac
+from bootsh.api import normalise_mac, read_bounded
 
 #: sysfs attributes are at most a page; anything longer is not what the kernel wrote.
 _MAX_READ = 4096
@@ -34,12 +35,15 @@ class SysfsProblem(Exception):
 def read_attr(path: Path) -> str:
     """The text of one sysfs attribute, stripped; ``SysfsProblem`` if it cannot be read."""
     try:
-        with path.open("rb") as f:
-            data = f.read(_MAX_READ + 1)
+        # A regular file only, opened without waiting: a FIFO planted in a sysfs tree
+        # (--sysfs-root, --machine) blocked the probe forever.
+        data = read_bounded(path, _MAX_READ, regular=True)
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise SysfsProblem(
+                f"{path}: longer than a sysfs attribute ({_MAX_READ} bytes)"
+            ) from None
         raise SysfsProblem(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > _MAX_READ:
-        raise SysfsProblem(f"{path}: longer than a sysfs attribute ({_MAX_READ} bytes)")
     try:
         return data.decode("ascii").strip()
     except UnicodeDecodeError:
@@ -56,11 +60,19 @@ def read_hex(path: Path, digits: int) -> int:
     return int(text, 16)
 
 
-def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    """``eth2`` before ``eth10``."""
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in _NATURAL.split(name) if part
-    )
+def natural_key(name: str) -> tuple[tuple[int, int, str], ...]:
+    """``eth2`` before ``eth10``: a run of ASCII digits compares by length, then text
+    (leading zeros dropped), so no ``int()`` of a name a hostile tree made up."""
+    key: list[tuple[int, int, str]] = []
+    for part in _NATURAL.split(name):
+        if not part:
+            continue
+        if part.isascii() and part.isdigit():
+            digits = part.lstrip("0") or "0"
+            key.append((0, len(digits), digits))
+        else:
+            key.append((1, 0, part))
+    return tuple(key)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import importlib
 import urllib.parse
 from collections.abc import Callable
 
-from bootsh.api import FetchRequest, UriScheme, hookimpl
+from bootsh.api import BootshError, FetchRequest, Shell, UriScheme, hookimpl, network_requester
 
 #: scheme -> (module, function, help). Imported on first use.
 TABLE: dict[str, tuple[str, str, str]] = {
@@ -21,6 +21,11 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "https": ("http", "open_http", "HTTP over TLS, certificates verified (ca-file setting)"),
     "file": ("file", "open_file", "a local file: file:///path"),
 }
+#: The setting naming a private CA's PEM file for https (read by ``http.tls_context``).
+CA_FILE_SETTING = "ca-file"
+#: The schemes that fetch from another machine; ``file`` reads this one, so what came from
+#: the network cannot use it (bootsh.boot.fetch).
+NETWORK = frozenset({"tftp", "http", "https"})
 
 
 def _lazy(module: str, function: str) -> Callable[[FetchRequest], None]:
@@ -43,4 +48,34 @@ def _lazy_validate(module: str) -> Callable[[urllib.parse.SplitResult], None]:
 @hookimpl
 def bootsh_register_uri_schemes(register: Callable[[UriScheme], None]) -> None:
     for name, (module, function, text) in TABLE.items():
-        register(UriScheme(name, _lazy(module, function), text, validate=_lazy_validate(module)))
+        register(
+            UriScheme(
+                name,
+                _lazy(module, function),
+                text,
+                validate=_lazy_validate(module),
+                network=name in NETWORK,
+            )
+        )
+
+
+@hookimpl
+def bootsh_shell_startup(shell: Shell) -> None:
+    shell.settings.validators[CA_FILE_SETTING] = _ca_file_guard(shell)
+
+
+def _ca_file_guard(shell: Shell) -> Callable[[str], None]:
+    """``ca-file`` names a file on this machine: a script from the network may not point it
+    anywhere (a probe of which local files exist, or a FIFO that blocks), unless the user
+    allowed local access with --allow-local-from-network. Clearing it is always allowed."""
+
+    def check(value: str) -> None:
+        requester = network_requester(shell)
+        if requester is None or shell.context.config.allow_local_from_network:
+            return
+        raise BootshError(
+            f"{CA_FILE_SETTING} {value}: refused: set by {requester}; what came from the"
+            " network may not read this machine (bootsh --allow-local-from-network allows it)"
+        )
+
+    return check

@@ -19,7 +19,10 @@ BLOCK = 1 << 20
 
 
 def path_of(parts: urllib.parse.SplitResult) -> Path:
-    return Path(urllib.parse.unquote(parts.path))
+    # Percent-decoded as bytes, then as the file system decodes names: %FF is the byte
+    # 0xFF (urllib's unquote would make it U+FFFD, another file).
+    raw = urllib.parse.unquote_to_bytes(parts.path.encode("utf-8", "surrogateescape"))
+    return Path(os.fsdecode(raw))
 
 
 def validate(parts: urllib.parse.SplitResult) -> None:
@@ -28,6 +31,13 @@ def validate(parts: urllib.parse.SplitResult) -> None:
         raise FetchError(
             error_number("EINVAL", ERRFILE_OPEN),
             f"{urllib.parse.urlunsplit(parts)}: a file URI needs an absolute local path",
+            start=True,
+        )
+    if "\0" in str(path_of(parts)):
+        # No file name holds one; open() raised ValueError ("embedded null byte").
+        raise FetchError(
+            error_number("EINVAL", ERRFILE_OPEN),
+            f"{urllib.parse.urlunsplit(parts)}: a NUL byte (%00) in the path",
             start=True,
         )
 

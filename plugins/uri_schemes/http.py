@@ -38,11 +38,14 @@ import contextlib
 import errno
 import functools
 import http.client
+import io
 import os
 import socket
 import ssl
+import stat
 import time
 import urllib.parse
+from typing import Any
 
 from bootsh import __version__ as bootsh_version
 from bootsh.api import (
@@ -72,6 +75,8 @@ BLOCK = 256 * 1024
 USER_AGENT = f"bootsh/{bootsh_version} (iPXE-compatible)"
 CA_FILE_SETTING = "ca-file"
 CA_FILE_ENV = "BOOTSH_CA_FILE"
+#: A CA file larger than this is no list of certificates (Debian's whole bundle is 200 KB).
+MAX_CA_FILE = 4 << 20
 
 # iPXE's httpcore.c numbers (uniq values of its disambiguated errors).
 EACCES_401 = error_number("EACCES", ERRFILE_HTTPCORE, 0x01)
@@ -127,18 +132,45 @@ def tls_context(request: FetchRequest) -> ssl.SSLContext:
     context = ssl.create_default_context()
     ca_file = request.setting(CA_FILE_SETTING) or os.environ.get(CA_FILE_ENV) or ""
     if ca_file:
+        pem = read_ca_file(ca_file)
         try:
-            context.load_verify_locations(cafile=ca_file)
-        except FileNotFoundError as exc:
-            raise FetchError(
-                error_number("ENOENT", ERRFILE_X509), f"CA file {ca_file}: no such file"
-            ) from exc
-        except (OSError, ssl.SSLError) as exc:
+            context.load_verify_locations(cadata=pem)
+        except (ValueError, ssl.SSLError) as exc:
             raise FetchError(
                 error_number("EINVAL", ERRFILE_X509),
                 f"CA file {ca_file}: not PEM certificates ({exc})",
             ) from exc
     return context
+
+
+def read_ca_file(ca_file: str) -> str:
+    """The PEM text of ``ca_file``, read with bounds: a FIFO or a device (``/dev/zero``)
+    would block or never end inside OpenSSL, so only a regular file of at most
+    ``MAX_CA_FILE`` bytes is read, and opening never waits (O_NONBLOCK)."""
+    not_pem = error_number("EINVAL", ERRFILE_X509)
+    try:
+        fd = os.open(ca_file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except FileNotFoundError as exc:
+        raise FetchError(
+            error_number("ENOENT", ERRFILE_X509), f"CA file {ca_file}: no such file"
+        ) from exc
+    except OSError as exc:
+        raise FetchError(not_pem, f"CA file {ca_file}: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as source:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FetchError(not_pem, f"CA file {ca_file}: not a regular file")
+        if info.st_size > MAX_CA_FILE:
+            raise FetchError(not_pem, f"CA file {ca_file}: larger than {MAX_CA_FILE} bytes")
+        try:
+            data = source.read(MAX_CA_FILE + 1)
+        except OSError as exc:
+            raise FetchError(not_pem, f"CA file {ca_file}: {exc.strerror}") from exc
+    if len(data) > MAX_CA_FILE:
+        raise FetchError(not_pem, f"CA file {ca_file}: larger than {MAX_CA_FILE} bytes")
+    if not data.isascii():
+        raise FetchError(not_pem, f"CA file {ca_file}: not PEM certificates (not ASCII text)")
+    return data.decode("ascii")
 
 
 class _WriteFailed(Exception):
@@ -159,9 +191,16 @@ class _RetryLater(Exception):
 
 
 def retry_after(value: str) -> float:
-    """iPXE's http_parse_retry_after(): seconds, or 5 s for anything else (an HTTP date)."""
+    """iPXE's http_parse_retry_after(): seconds, or 5 s for anything else (an HTTP date).
+
+    Only ASCII digits count (``str.isdigit`` also takes ``²``, which ``int`` refuses), and a
+    number of more digits than any wait bootsh does is just long (``int`` of over 4300
+    digits raised ValueError): the wait is capped at MAX_RETRY_WAIT anyway.
+    """
     value = value.strip()
-    return float(int(value)) if value.isdigit() else float(RETRY_SECONDS)
+    if not value.isascii() or not value.isdigit():
+        return float(RETRY_SECONDS)
+    return float(int(value)) if len(value) <= 9 else MAX_RETRY_WAIT
 
 
 def open_http(request: FetchRequest) -> None:
@@ -224,8 +263,10 @@ def _timeouts(request: FetchRequest) -> tuple[float, float, bool]:
 def _target(parts: urllib.parse.SplitResult) -> str:
     # The request line carries the URI's path and query as given; characters that cannot
     # appear in it (a space typed into a script) are percent-encoded rather than refused.
-    path = urllib.parse.quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
-    query = urllib.parse.quote(parts.query, safe="/?%:@!$&'()*+,;=-._~")
+    # Quoted as bytes: a script's non-UTF-8 byte (a lone surrogate here) is sent as %XX of
+    # that byte; quoting the text raised UnicodeEncodeError.
+    path = urllib.parse.quote(_raw(parts.path or "/"), safe="/%:@!$&'()*+,;=-._~")
+    query = urllib.parse.quote(_raw(parts.query), safe="/?%:@!$&'()*+,;=-._~")
     return f"{path}?{query}" if parts.query else path
 
 
@@ -241,6 +282,11 @@ def _method_and_body(request: FetchRequest) -> tuple[str, bytes | None]:
     return method, params.body() if params.form else None
 
 
+def _raw(text: str) -> bytes:
+    """A URI part as the bytes it came from (``surrogateescape`` undone)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def _get(
     request: FetchRequest, parts: urllib.parse.SplitResult, context: ssl.SSLContext | None
 ) -> str | None:
@@ -248,6 +294,7 @@ def _get(
     host = parts.hostname or ""
     connect_timeout, silence, user_timeout = _timeouts(request)
     conn: http.client.HTTPConnection
+    wrapped: _DeadlineSocket | None = None
     if parts.scheme.lower() == "https":
         conn = http.client.HTTPSConnection(
             host, parts.port or 443, timeout=connect_timeout, context=context
@@ -264,15 +311,21 @@ def _get(
         assert conn.sock is not None
         conn.sock.settimeout(silence)
         method, body = _method_and_body(request)
+        # From here on every read waits at most until `silence` after the last progress
+        # (the request sent, body bytes written), not `silence` per read: a status line,
+        # headers, chunk-size lines or trailers trickled a byte at a time, or a stream of
+        # "100 Continue" heads, ran past -t and the 60 s bound.
+        deadline = _Deadline(silence)
+        conn.sock = wrapped = _DeadlineSocket(conn.sock, deadline)
         try:
             conn.putrequest(method, _target(parts), skip_accept_encoding=True)
             conn.putheader("User-Agent", USER_AGENT)
             conn.putheader("Accept-Encoding", "identity")
             conn.putheader("Connection", "close")
             if parts.username is not None:
-                user = urllib.parse.unquote(parts.username)
-                password = urllib.parse.unquote(parts.password or "")
-                token = base64.b64encode(f"{user}:{password}".encode()).decode()
+                user = urllib.parse.unquote_to_bytes(_raw(parts.username))
+                password = urllib.parse.unquote_to_bytes(_raw(parts.password or ""))
+                token = base64.b64encode(user + b":" + password).decode()
                 conn.putheader("Authorization", f"Basic {token}")
             if body is not None:
                 conn.putheader("Content-Type", FORM_TYPE)
@@ -300,14 +353,14 @@ def _get(
             if later is not None:
                 raise _RetryLater(retry_after(later), error)
             raise error
-        _body(request, response, host)
+        _body(request, response, host, deadline)
         return None
     except _WriteFailed as failed:
         # The local file, not the network: fetch() reports it (No space left on device).
         raise failed.error from None
     except TimeoutError as exc:
-        # No byte for the silence bound: monojob's "no progress" timeout, with -t or not.
-        raise FetchError(ETIMEDOUT_FETCH, f"nothing from {host} for {silence:g} s") from exc
+        # No progress for the silence bound: monojob's timeout, with -t or not.
+        raise FetchError(ETIMEDOUT_FETCH, f"no progress from {host} for {silence:g} s") from exc
     except ssl.SSLError as exc:
         raise FetchError(EPROTO_TLS, f"TLS with {host}: {exc}") from exc
     except ConnectionResetError as exc:
@@ -317,6 +370,66 @@ def _get(
     finally:
         with contextlib.suppress(OSError):
             conn.close()
+            if wrapped is not None:
+                wrapped.really_close()
+
+
+class _Deadline:
+    """When a download stops waiting: ``silence`` seconds after its last progress."""
+
+    def __init__(self, silence: float) -> None:
+        self.silence = silence
+        self.at = time.monotonic() + silence
+
+    def progress(self) -> None:
+        self.at = time.monotonic() + self.silence
+
+    def left(self) -> float:
+        """Seconds left; ``TimeoutError`` when none are."""
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return left
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket as http.client reads a response: each receive waits at most until the
+    deadline (the socket's own timeout would restart with every byte)."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        super().__init__()
+        self.sock = sock
+        self.deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.sock.settimeout(self.deadline.left())
+        return self.sock.recv_into(buffer)
+
+
+class _DeadlineSocket:
+    """The connection's socket for http.client: ``makefile`` reads through a
+    ``_DeadlineReader``; everything else is the socket's own."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str = "rb", *args: object, **kwargs: object) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+    def close(self) -> None:
+        """Nothing: http.client closes the connection as soon as it has the response of a
+        ``Connection: close`` request, which a real socket survives by counting its
+        makefile()s. ``_get`` closes the socket itself when the download is over."""
+
+    def really_close(self) -> None:
+        self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 def _connect_to(
@@ -364,37 +477,41 @@ def _os_error(exc: OSError, host: str) -> FetchError:
     return FetchError(error_number(kind, errfile), f"{host}: {exc.strerror or exc}")
 
 
-def _body(request: FetchRequest, response: http.client.HTTPResponse, host: str) -> None:
+def _body(
+    request: FetchRequest, response: http.client.HTTPResponse, host: str, deadline: _Deadline
+) -> None:
     length_header = response.getheader("Content-Length")
     total: int | None = None
     if length_header is not None and not response.chunked:
         try:
             total = int(length_header.strip(), 10)
-        except ValueError as exc:
-            raise FetchError(
-                EINVAL_CONTENT_LENGTH, f"{host}: Content-Length {length_header!r}"
-            ) from exc
+        except ValueError as exc:  # not a number, or over 4300 digits
+            shown = length_header if len(length_header) <= 40 else length_header[:40] + "..."
+            raise FetchError(EINVAL_CONTENT_LENGTH, f"{host}: Content-Length {shown!r}") from exc
         if total < 0:
             raise FetchError(EINVAL_CONTENT_LENGTH, f"{host}: Content-Length {total}")
-    buf = bytearray(BLOCK)
-    view = memoryview(buf)
     done = 0
     request.progress(0, total or None)
     while True:
         try:
-            n = response.readinto(buf)
+            # read1, not readinto: readinto waits until the whole block is there, so body
+            # bytes arriving slowly were not seen as progress until then; read1 returns
+            # what one receive brought (the chunk-size lines and trailers around it are read
+            # inside, under the same deadline: framing is not progress).
+            block = response.read1(BLOCK)
         except http.client.IncompleteRead as exc:
             # Only a chunked body raises this: the connection closed inside it.
             raise FetchError(EPIPE_CLOSED, f"{host} closed inside a chunked body") from exc
         except http.client.HTTPException as exc:
             raise FetchError(EPIPE_CLOSED, f"{host}: {exc}") from exc
-        if not n:
+        if not block:
             break
         try:
-            request.sink.write(view[:n])
+            request.sink.write(block)
         except OSError as exc:
             raise _WriteFailed(exc) from None
-        done += n
+        done += len(block)
+        deadline.progress()
         request.progress(done, total or None)
     if total is not None and done != total:
         raise FetchError(

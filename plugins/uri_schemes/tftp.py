@@ -53,6 +53,8 @@ MAX_RTO = 10.0
 # "Operation not supported".
 _ERRCODES = {1: "ENOENT", 2: "EACCES", 4: "ENOTTY"}
 _ERR_UNKNOWN_TID = 5
+#: How many strangers' packets get RFC 1350's "Unknown transfer ID" answer per transfer.
+MAX_STRANGER_ERRORS = 16
 
 
 def _error(kind: str, detail: str, uniq: int = 0, *, start: bool = False) -> FetchError:
@@ -65,6 +67,18 @@ def validate(parts: urllib.parse.SplitResult) -> None:
     if not parts.path:
         uri = redact(urllib.parse.urlunsplit(parts))
         raise _error("EINVAL", f"{uri}: no file", start=True)
+    if b"\0" in file_name_bytes(parts):
+        # The request's fields are NUL-terminated: a %00 in the path would end the file
+        # name there and make the rest of it fields of the request (a mode, options).
+        uri = redact(urllib.parse.urlunsplit(parts))
+        raise _error("EINVAL", f"{uri}: a NUL byte (%00) in the file name", start=True)
+
+
+def file_name_bytes(parts: urllib.parse.SplitResult) -> bytes:
+    """The file name the request carries: the URI's path, percent-decoded, as bytes (a
+    script's non-UTF-8 bytes are the bytes they stood for; urllib's own unquote would turn
+    %FF into U+FFFD, and encoding a lone surrogate raised UnicodeEncodeError)."""
+    return urllib.parse.unquote_to_bytes(parts.path.encode("utf-8", "surrogateescape"))
 
 
 def _int_setting(request: FetchRequest, name: str, low: int, high: int) -> int | None:
@@ -93,9 +107,13 @@ def _resolve(
     return family, (str(address[0]), int(address[1]))
 
 
-def rrq(path: str, blksize: int, timeout: int | None) -> bytes:
+def rrq(path: bytes | str, blksize: int, timeout: int | None) -> bytes:
     """The read request: file, ``octet``, then the options iPXE asks for (and ``timeout``)."""
-    fields = [path.encode(), b"octet", b"blksize", str(blksize).encode(), b"tsize", b"0"]
+    if isinstance(path, str):
+        path = path.encode("utf-8", "surrogateescape")
+    if b"\0" in path:
+        raise ValueError("a TFTP file name cannot hold a NUL byte")  # validate() refused it
+    fields = [path, b"octet", b"blksize", str(blksize).encode(), b"tsize", b"0"]
     if timeout is not None:
         fields += [b"timeout", str(timeout).encode()]
     return struct.pack("!H", RRQ) + b"".join(f + b"\0" for f in fields)
@@ -116,7 +134,7 @@ def parse_oack(payload: bytes) -> dict[str, str]:
 def open_tftp(request: FetchRequest) -> None:
     parts = request.parts  # already validated: fetch() calls validate before open
     host = parts.hostname or ""
-    path = urllib.parse.unquote(parts.path)
+    path = file_name_bytes(parts)
     want_blksize = _int_setting(request, "tftp-blksize", MIN_BLKSIZE, MAX_BLKSIZE)
     server_timeout = _int_setting(request, "tftp-timeout", 1, 255)
     family, server = _resolve(request, host, parts.port or PORT)
@@ -138,7 +156,7 @@ class Transfer:
         request: FetchRequest,
         sock: socket.socket,
         server: tuple[str, int],
-        path: str,
+        path: bytes,
         blksize: int,
         server_timeout: int | None,
     ) -> None:
@@ -158,6 +176,10 @@ class Transfer:
         self.expected = 1
         self.done = 0
         self.finished = False
+        self.oacked = False
+        #: "Unknown transfer ID" errors sent to strangers: a few, then strays are dropped
+        #: silently (a flood from elsewhere must not make bootsh send as many packets).
+        self.strangers_told = 0
 
     def run(self) -> None:
         request = self.request
@@ -227,9 +249,24 @@ class Transfer:
                     sock.sendto(last, source)
                     sent_at = progress_at = time.monotonic()
                     rto = wanted = MIN_RTO
-                elif time.monotonic() - sent_at >= rto:
-                    # Strays must not hold the retransmission timer off: wake up at once.
-                    wanted = 0.001
+                    continue
+                # Not progress (a stray, a duplicate, a repeated OACK): the timers run on as
+                # if nothing had come. Checked here, not only when a wait times out: a flood
+                # of such packets never lets a wait time out, and held the transfer forever.
+                now = time.monotonic()
+                if silence is not None and now - progress_at >= silence:
+                    quiet_for = f"no progress from {self.server[0]} for {silence:g} s"
+                    raise FetchError(ETIMEDOUT_FETCH, quiet_for)
+                if now - sent_at >= rto * 0.99:
+                    rto *= 2
+                    if rto > MAX_RTO:
+                        gave_up = f"no progress from {self.server[0]} after 6 retransmissions"
+                        raise _error("ETIMEDOUT", gave_up)
+                    sock.sendto(last, self.peer or self.server)
+                    sent_at = now
+                wanted = max(sent_at + rto - now, 0.001)
+                if silence is not None:
+                    wanted = max(min(wanted, progress_at + silence - now), 0.001)
         except BaseException:
             # iPXE's tftp_close(): tell the server we give up, so it stops retransmitting.
             if self.peer is not None and not self.finished:
@@ -250,10 +287,13 @@ class Transfer:
         elif source != self.peer:
             # RFC 1350: a packet from another transfer id is answered with an ERROR and
             # does not disturb the transfer.
-            with contextlib.suppress(OSError):
-                self.sock.sendto(
-                    struct.pack("!HH", ERROR, _ERR_UNKNOWN_TID) + b"Unknown transfer ID\0", source
-                )
+            if self.strangers_told < MAX_STRANGER_ERRORS:
+                self.strangers_told += 1
+                with contextlib.suppress(OSError):
+                    self.sock.sendto(
+                        struct.pack("!HH", ERROR, _ERR_UNKNOWN_TID) + b"Unknown transfer ID\0",
+                        source,
+                    )
             return None
         opcode, number = struct.unpack_from("!HH", packet)
         if opcode == DATA:
@@ -270,8 +310,12 @@ class Transfer:
         return None  # iPXE ignores any other packet type
 
     def oack(self, payload: bytes) -> bytes | None:
-        if self.expected != 1:
-            return None  # a late duplicate of the OACK: the transfer is already running
+        if self.expected != 1 or self.oacked:
+            # A late or repeated OACK: the options are agreed. Not acknowledged again and no
+            # progress (a stream of OACKs kept the transfer alive forever, each one
+            # answered); if our ACK 0 was lost, the retransmission timer sends it again.
+            return None
+        self.oacked = True
         options = parse_oack(payload)
         if "blksize" in options:
             try:
