@@ -48,7 +48,11 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 say "installing bootsh into $venv"
+had_build=no
+[ -e build ] && had_build=yes
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade .
+# setuptools builds in the checkout; leave it as it was found.
+[ "$had_build" = yes ] || rm -rf build
 
 mkdir -p "$bin"
 ln -sf "$venv/bin/bootsh" "$bin/bootsh"

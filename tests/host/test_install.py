@@ -59,6 +59,7 @@ def test_the_old_first_command_is_refused_by_debians_python(tmp_path: Path) -> N
 def test_install_sh_works_with_debians_python_and_runs_the_example(tmp_path: Path) -> None:
     externally_managed()
     prefix = tmp_path / "prefix"
+    built_before = (ROOT / "build").exists()
     env = {
         **debian_env(tmp_path),
         "BOOTSH_VENV": str(tmp_path / "venv"),
@@ -101,3 +102,4 @@ def test_install_sh_works_with_debians_python_and_runs_the_example(tmp_path: Pat
         check=True,
     )
     assert not where.stdout.startswith(str(ROOT))
+    assert not (ROOT / "build").exists() or built_before  # the checkout is left as found
