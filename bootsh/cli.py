@@ -36,6 +36,8 @@ USAGE_ERROR = 2
 LAB_COMMAND = "lab"
 #: The name iPXE gives the image it was booted with as an initrd (``arch/x86/core/runtime.c``).
 INITRD_NAME = "<INITRD>"
+#: ``bootsh initramfs ...`` builds the initramfs (bootsh.initramfs), the same way.
+INITRAMFS_COMMAND = "initramfs"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="An iPXE-compatible boot shell for Linux user space.",
         epilog="Without a script or -c, commands are read from standard input, or an"
         " interactive prompt is started when it is a terminal. `bootsh lab ...` runs the"
-        " network lab (bootsh lab --help); a script named lab runs as `bootsh ./lab`.",
+        " network lab (bootsh lab --help), `bootsh initramfs ...` builds an initramfs that"
+        " boots into bootsh (bootsh initramfs --help); scripts of those names run as"
+        " `bootsh ./lab`, `bootsh ./initramfs`.",
     )
     parser.add_argument("script", nargs="?", help="an iPXE script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
@@ -66,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--interactive",
         action="store_true",
         help="start the interactive shell even when standard input is no terminal",
+    )
+    parser.add_argument(
+        "--shell-after",
+        action="store_true",
+        help="after the script or -c lines, start the interactive shell whatever their status"
+        " (images and settings stay); what the initramfs's /init runs",
     )
     parser.add_argument(
         "-x",
@@ -221,6 +231,8 @@ def main(
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == [LAB_COMMAND]:
         return _lab(argv[1:])
+    if argv[:1] == [INITRAMFS_COMMAND]:
+        return _initramfs(argv[1:])
     ns = build_parser().parse_args(argv)
     try:
         config = merge(_choices(ns), env)
@@ -279,6 +291,18 @@ def _lab(argv: list[str]) -> int:
     return lab.run(parser.parse_args(argv))
 
 
+def _initramfs(argv: list[str]) -> int:
+    """``bootsh initramfs ...``: build an initramfs with bootsh as PID 1 (``bootsh.initramfs``,
+    loaded only here)."""
+    from bootsh.initramfs import builder
+
+    parser = argparse.ArgumentParser(
+        prog=f"bootsh {INITRAMFS_COMMAND}", description=builder.DESCRIPTION
+    )
+    builder.add_arguments(parser)
+    return builder.run(parser.parse_args(argv))
+
+
 def _check(host: PluginHost, paths: list[str], out: TextIO, err: TextIO) -> int:
     if not paths:
         print("bootsh: --check needs at least one script", file=err)
@@ -328,11 +352,13 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
             # ``exit N`` is the image's status N (iPXE's own error numbers are far above 255).
             status = store_of(shell).execute(shell, initrd)
             return status if 0 <= status <= 0xFF else 1
+    if ns.shell_after and not (ns.commands or ns.script is not None):
+        raise UsageError("--shell-after needs a script or -c")
     if ns.commands:
         if ns.script is not None:
             raise UsageError("give either a script or -c, not both")
         script = parse_script("\n".join(ns.commands), "-c")
-        return _status(shell, shell.run_script(script))
+        return _then_shell(shell, ns, stdin, "-c", shell.run_script(script))
     if ns.script is not None:
         path = Path(ns.script)
         try:
@@ -347,7 +373,8 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
         # Relative URIs in the script (``kernel vmlinuz``) resolve next to it, as they
         # would against the URI iPXE fetched a script from.
         set_cwuri(shell, path.resolve().as_uri())
-        return _status(shell, shell.run_script(parse_script(text, str(path)), list(ns.args)))
+        status = shell.run_script(parse_script(text, str(path)), list(ns.args))
+        return _then_shell(shell, ns, stdin, str(path), status)
     if ns.interactive or stdin.isatty():
         return _interactive(shell, stdin)
     return _status(shell, shell.run_script(parse_script(stdin.read(), "<stdin>")))
@@ -365,6 +392,17 @@ def _register_initrd(shell: Shell, path: Path) -> Image:
     image = Image(INITRD_NAME, None, target, target.stat().st_size)
     store.register(image)
     return image
+
+
+def _then_shell(shell: Shell, ns: argparse.Namespace, stdin: TextIO, what: str, status: int) -> int:
+    """With ``--shell-after``, the interactive shell follows the script (a line says why when
+    the script failed); the script's ``exit`` ended the script, not the session."""
+    if not ns.shell_after:
+        return _status(shell, status)
+    if shell.exit_requested is None and status != 0:
+        shell.diagnose(f"{what} failed: the interactive shell follows")
+    shell.exit_requested = None
+    return _interactive(shell, stdin)
 
 
 def _status(shell: Shell, status: int) -> int:
