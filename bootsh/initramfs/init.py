@@ -311,7 +311,12 @@ def take_terminal(device: str) -> None:
 # -- supervising bootsh ------------------------------------------------------------------------
 
 
-def environment(base: Mapping[str, str]) -> dict[str, str]:
+#: Consoles at the end of a line whose other end may be anything (QEMU's -nographic, a log
+#: collector, a serial server): bootsh's prompt must not wait for terminal answers there.
+SERIAL_CONSOLES = ("/dev/ttyS", "/dev/ttyAMA", "/dev/hvc", "/dev/ttyUSB", "/dev/console")
+
+
+def environment(base: Mapping[str, str], device: str) -> dict[str, str]:
     env = {
         "PATH": "/usr/bin:/usr/sbin:/bin:/sbin",
         "HOME": "/root",
@@ -319,6 +324,10 @@ def environment(base: Mapping[str, str]) -> dict[str, str]:
         "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",
     }
+    if device.startswith(SERIAL_CONSOLES):
+        # prompt_toolkit asks the terminal where the cursor is (CPR) and waits for the
+        # answer; over a serial line nothing may answer, and keys typed meanwhile are lost.
+        env["PROMPT_TOOLKIT_NO_CPR"] = "1"
     # Variables the kernel passed (unknown key=value words of its command line) stay.
     return {**{k: v for k, v in base.items() if k not in env}, **env}
 
@@ -389,7 +398,7 @@ def main() -> None:
         if loaded:
             say(f"loaded modules: {' '.join(loaded)}")
         device = console_device(options.console)
-        supervise(options, device, environment(os.environ))
+        supervise(options, device, environment(os.environ, device))
     except BaseException as exc:
         say(f"internal error: {exc!r}; reaping children forever")
         while True:

@@ -49,7 +49,17 @@ def served(vm_parts: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The boot server's files: the kernel, the second stage, and boot scripts."""
     directory = tmp_path_factory.mktemp("served")
     (directory / "vmlinuz").write_bytes(vm.KERNEL.read_bytes())
-    vm.second_stage(directory / "second.cpio.gz")
+    # The second stage also shows a file an initrd line put into its initramfs (cpio wrapping
+    # of `initrd URI /etc/bootsh-hello mode=600`), when there is one.
+    vm.second_stage(
+        directory / "second.cpio.gz",
+        "[ -f /etc/bootsh-hello ] && echo \"hello file: $(/bin/busybox cat /etc/bootsh-hello)"
+        ' mode $(/bin/busybox stat -c %a /etc/bootsh-hello)"\n',
+    )
+    (directory / "hello.txt").write_text("hello from bootsh")
+    # A kernel cut short (a broken download): its header still says bzImage, so bootsh hands
+    # it to kexec_file_load, which refuses it (setup sectors missing).
+    (directory / "vmlinuz-cut").write_bytes(vm.KERNEL.read_bytes()[:4096])
     return directory
 
 
