@@ -21,6 +21,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -110,6 +111,21 @@ class BuildResult:
             out.append(f"  kernel {self.kernel} modules (load order): {modules}")
         out.extend(f"  note: {note}" for note in self.notes)
         return out
+
+
+def part_of(path: str) -> str:
+    """Which part of the image a member belongs to, for the size report."""
+    if path.startswith("usr/lib/modules/"):
+        return "kernel modules"
+    if re.match(r"usr/lib/python3\.\d+/site-packages/", path):
+        return "site-packages (bootsh, dependencies, plugins)"
+    if re.match(r"usr/lib/python3\.\d+/lib-dynload/", path):
+        return "extension modules"
+    if re.match(r"usr/lib/python3\.\d+/", path):
+        return "standard library"
+    if path.startswith(("usr/bin/", "usr/lib/", "usr/lib64/")):
+        return "interpreter and libraries"
+    return "other"
 
 
 def _module_tree(options: BuildOptions) -> ModuleTree | None:
@@ -217,7 +233,7 @@ def build(options: BuildOptions) -> BuildResult:
             "etc/bootsh/init.json", json.dumps(config, sort_keys=True).encode() + b"\n"
         )
         if tree is not None:
-            report.add("kernel modules", add_modules(archive, tree, modules))
+            add_modules(archive, tree, modules)
         for source, target in options.extra:
             _add_extra(archive, source, target)
         for pattern in options.excludes:
@@ -225,6 +241,9 @@ def build(options: BuildOptions) -> BuildResult:
                 archive.remove(path)
     except (ModuleError, PayloadError, CpioError) as exc:
         raise BuildError(str(exc)) from None
+    report.parts = {}
+    for entry in archive.entries.values():
+        report.add(part_of(entry.path), len(entry.data))
     raw = io.BytesIO()
     archive.write(raw, options.mtime)
     data = compress(raw.getvalue(), options.compression)

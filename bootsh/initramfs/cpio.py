@@ -136,9 +136,19 @@ def _member(out: BinaryIO, entry: Entry, ino: int, mtime: int) -> int:
     return len(header) + len(entry.data) + pad
 
 
-def read_names(data: bytes) -> Iterable[tuple[str, int, bytes]]:
-    """The (path, mode, contents) of each member of an uncompressed newc archive (tests, the
-    size report); stops at the trailer."""
+@dataclass(frozen=True)
+class Member:
+    """One member as read back from an archive."""
+
+    path: str
+    mode: int
+    mtime: int
+    data: bytes
+    rdev: tuple[int, int]
+
+
+def read_archive(data: bytes) -> Iterable[Member]:
+    """The members of an uncompressed newc archive, in order; stops at the trailer."""
     pos = 0
     while pos + 110 <= len(data):
         if data[pos : pos + 6] != b"070701":
@@ -153,7 +163,7 @@ def read_names(data: bytes) -> Iterable[tuple[str, int, bytes]]:
         pos += -pos % 4
         if name == TRAILER:
             return
-        yield name, mode, body
+        yield Member(name, mode, fields[5], body, (fields[9], fields[10]))
 
 
 def mode_of(path: os.PathLike[str] | str) -> int:
