@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import http.server
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -110,9 +111,7 @@ class HttpServer:
         self.httpd.server_close()
 
 
-def user_net(
-    netdev_id: str, tftp: Path | None, bootfile: str | None, http_port: int | None
-) -> str:
+def user_net(netdev_id: str, tftp: Path | None, bootfile: str | None, http_port: int | None) -> str:
     """A restricted slirp netdev: DHCP, TFTP from ``tftp``, HTTP to the host's ``http_port``."""
     spec = f"user,id={netdev_id},restrict=on"
     if tftp is not None:
@@ -148,7 +147,7 @@ class Guest:
     def qemu(
         cls,
         *,
-        kernel: Path = KERNEL,
+        kernel: Path | None = KERNEL,
         initrd: Path | None = None,
         append: str = "",
         nets: Sequence[tuple[str, str]] = (),
@@ -192,9 +191,9 @@ class Guest:
 
     def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        stream = self.proc.stdout
+        fd = self.proc.stdout.fileno()
         while True:
-            chunk = stream.read1(65536)
+            chunk = os.read(fd, 65536)  # what has arrived, at once (no buffering to wait on)
             now = time.monotonic() - self.started
             with self._cond:
                 if not chunk:

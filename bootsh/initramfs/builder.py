@@ -32,7 +32,7 @@ from pathlib import Path
 from bootsh.errors import BootshError
 from bootsh.initramfs import init as init_module
 from bootsh.initramfs.cpio import Archive, CpioError, mode_of
-from bootsh.initramfs.modules import ModuleError, ModuleTree, add_modules, resolve
+from bootsh.initramfs.modules import Module, ModuleError, ModuleTree, add_modules, resolve
 from bootsh.initramfs.python import PayloadError, Report, add_python
 from bootsh.lang.script import has_magic, parse_script
 
@@ -209,7 +209,7 @@ def build(options: BuildOptions) -> BuildResult:
     script = _check_script(options.script) if options.script else None
     try:
         tree = _module_tree(options)
-        modules = []
+        modules: list[Module] = []
         if tree is not None:
             requests = options.modules or list(DEFAULT_MODULES)
             modules, notes = resolve(tree, requests, missing_ok=not options.modules)
@@ -229,9 +229,7 @@ def build(options: BuildOptions) -> BuildResult:
         if script is not None:
             archive.file(EMBEDDED_SCRIPT, script)
             config["script"] = "/" + EMBEDDED_SCRIPT
-        archive.file(
-            "etc/bootsh/init.json", json.dumps(config, sort_keys=True).encode() + b"\n"
-        )
+        archive.file("etc/bootsh/init.json", json.dumps(config, sort_keys=True).encode() + b"\n")
         if tree is not None:
             add_modules(archive, tree, modules)
         for source, target in options.extra:
@@ -280,7 +278,7 @@ def _add_option(text: str) -> tuple[Path, str]:
 
 def _console_option(text: str) -> str:
     name = text.removeprefix("/dev/")
-    if not name or "/" in name.strip("/") and not name.startswith("pts/"):
+    if not name or ("/" in name.strip("/") and not name.startswith("pts/")):
         raise argparse.ArgumentTypeError(f"{text!r} is not a tty name (ttyS0, tty1, hvc0, auto)")
     return name
 

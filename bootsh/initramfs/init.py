@@ -88,7 +88,7 @@ def parse_options(cmdline: str, config: Mapping[str, object]) -> Options:
     for word in cmdline.split():
         if not word.startswith("bootsh."):
             continue
-        key, sep, value = word[len("bootsh.") :].partition("=")
+        key, _, value = word[len("bootsh.") :].partition("=")
         if key == "script" and value:
             options.script_uri = value
         elif key == "twins" and value:

@@ -84,7 +84,9 @@ def modinfo(data: bytes, what: str) -> dict[str, list[str]]:
     try:
         shoff = struct.unpack_from("<Q", data, 0x28)[0]
         shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
-        sections = [struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize) for i in range(shnum)]
+        sections = [
+            struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize) for i in range(shnum)
+        ]
         strtab = sections[shstrndx][4]
         for name_off, _type, _flags, _addr, offset, size in sections:
             end = data.index(b"\0", strtab + name_off)

@@ -332,7 +332,7 @@ def add_distribution(
     extensions = []
     for name in names:
         spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None and not spec.submodule_search_locations:
+        if spec is None or (spec.origin is None and not spec.submodule_search_locations):
             raise PayloadError(f"{name} (of distribution {dist.name}) cannot be imported")
         if spec.submodule_search_locations:
             root = Path(next(iter(spec.submodule_search_locations)))
@@ -374,7 +374,9 @@ def shared_libraries(binaries: Iterable[Path]) -> dict[str, Path]:
             raise PayloadError(f"ldd {binary}: {proc.stderr.strip() or proc.returncode}")
         for line in proc.stdout.splitlines():
             if "not found" in line:
-                raise PayloadError(f"{binary} needs a library that is not installed: {line.strip()}")
+                raise PayloadError(
+                    f"{binary} needs a library that is not installed: {line.strip()}"
+                )
             match = _LDD_LINE.match(line)
             if match:
                 found[match[2]] = Path(match[2])
@@ -382,8 +384,16 @@ def shared_libraries(binaries: Iterable[Path]) -> dict[str, Path]:
 
 
 #: The loader's built-in search directories on Debian (``ld.so --list-diagnostics``).
-_SYSTEM_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib",
-                "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64")  # fmt: skip
+_SYSTEM_DIRS = (
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/lib",
+    "/usr/lib",
+    "/lib64",
+    "/usr/lib64",
+)
 
 
 def library_target(path: str) -> str:

@@ -22,9 +22,7 @@ def build_initramfs(output: Path, *extra: str) -> subprocess.CompletedProcess[st
             "--kernel-deb", str(vm.KERNEL_DEB)]  # fmt: skip
     for module in MODULES:
         argv += ["-m", module]
-    return subprocess.run(
-        [*argv, *extra], capture_output=True, text=True, timeout=600, check=False
-    )
+    return subprocess.run([*argv, *extra], capture_output=True, text=True, timeout=600, check=False)
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +51,7 @@ def served(vm_parts: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     # of `initrd URI /etc/bootsh-hello mode=600`), when there is one.
     vm.second_stage(
         directory / "second.cpio.gz",
-        "[ -f /etc/bootsh-hello ] && echo \"hello file: $(/bin/busybox cat /etc/bootsh-hello)"
+        '[ -f /etc/bootsh-hello ] && echo "hello file: $(/bin/busybox cat /etc/bootsh-hello)'
         ' mode $(/bin/busybox stat -c %a /etc/bootsh-hello)"\n',
     )
     (directory / "hello.txt").write_text("hello from bootsh")

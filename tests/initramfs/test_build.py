@@ -62,7 +62,9 @@ def test_what_the_image_holds(image: Path) -> None:
     for package in ("bootsh", "bootsh_ipxe_cmds", "bootsh_pci_nics", "bootsh_netfront",
                     "pluggy", "prompt_toolkit", "scapy", "pyxs", "wcwidth"):  # fmt: skip
         assert f"{site}/{package}/__init__.pyc" in members, package
-    entry_points = [m for n, m in members.items() if n.endswith("bootsh-0.1.0.dist-info/entry_points.txt")]
+    entry_points = [
+        m for n, m in members.items() if n.endswith("bootsh-0.1.0.dist-info/entry_points.txt")
+    ]
     assert b"bootsh_ipxe_cmds" in entry_points[0].data
     # The modules and their index, each after what it depends on.
     [index] = [m for n, m in members.items() if n.endswith("/bootsh-modules.json")]
@@ -129,7 +131,9 @@ def test_module_mistakes_are_one_line(tree: ModuleTree) -> None:
     with pytest.raises(ModuleError, match=r"no module of kernel \S+ matches 'drivers/nosuch/\*'"):
         resolve(tree, ["drivers/nosuch/*"])
     modules, notes = resolve(tree, ["af_packet"])  # built into the cloud kernel
-    assert modules == [] and notes == [f"af_packet is built into kernel {tree.version}: nothing to add"]
+    assert modules == [] and notes == [
+        f"af_packet is built into kernel {tree.version}: nothing to add"
+    ]
     with pytest.raises(ModuleError, match=r"^x\.ko: not an ELF object$"):
         modinfo(b"garbage" * 20, "x.ko")
 
@@ -191,7 +195,7 @@ def test_archive_bytes_do_not_depend_on_the_order_of_adding() -> None:
 def test_archive_refuses_conflicts_and_escapes() -> None:
     archive = Archive()
     archive.symlink("lib", "usr/lib")
-    with pytest.raises(CpioError, match="^lib is already in the archive as a symlink$"):
+    with pytest.raises(CpioError, match=r"^lib is already in the archive as a symlink$"):
         archive.file("lib/x", b"")
     with pytest.raises(CpioError, match="bad archive path"):
         archive.file("../etc/passwd", b"")
@@ -212,7 +216,11 @@ def test_kernel_command_line_options() -> None:
     assert init.bootsh_argv(options, "shell") == [*python, "--interactive"]
     uri = init.parse_options("bootsh.script=http://10.0.0.1/x.ipxe bootsh.console=/dev/ttyS1", {})
     assert init.bootsh_argv(uri, "boot")[4:] == [
-        "--shell-after", "-c", "dhcp", "-c", "chain http://10.0.0.1/x.ipxe"
+        "--shell-after",
+        "-c",
+        "dhcp",
+        "-c",
+        "chain http://10.0.0.1/x.ipxe",
     ]
     assert uri.console == "ttyS1"
     plain = init.parse_options("", {})
