@@ -107,7 +107,8 @@ class PayloadError(BootshError):
 
 @dataclass
 class Report:
-    """What went in, for the size report (bytes before compression, by part)."""
+    """What went in, for the size report: ``parts`` (bytes by part of the image) is filled by
+    the builder from the final archive, after its excludes."""
 
     parts: dict[str, int] = field(default_factory=dict)
     distributions: list[str] = field(default_factory=list)
@@ -163,19 +164,16 @@ def add_tree(
     source: Path,
     target: str,
     report: Report,
-    part: str,
     skip: Callable[[Path], bool] = lambda p: False,
     strip: bool = True,
 ) -> None:
     """Copy the tree ``source`` to ``target`` in the image, ``.py`` files as byte code."""
     for path in sorted(_walk(source, skip)):
         rel = path.relative_to(source).as_posix()
-        add_file(archive, path, f"{target}/{rel}", report, part, strip)
+        add_file(archive, path, f"{target}/{rel}", report, strip)
 
 
-def add_file(
-    archive: Archive, path: Path, target: str, report: Report, part: str, strip: bool = True
-) -> None:
+def add_file(archive: Archive, path: Path, target: str, report: Report, strip: bool = True) -> None:
     data = path.read_bytes()
     if path.suffix == ".py":
         runtime = "/" + target
@@ -191,7 +189,6 @@ def add_file(
     elif path.suffix == ".so":
         data = _maybe_strip(path, strip)
     archive.file(target, data, mode_of(path))
-    report.add(part, len(data))
 
 
 def _walk(root: Path, skip: Callable[[Path], bool]) -> Iterator[Path]:
@@ -232,7 +229,7 @@ def _stdlib_skip(root: Path, dynload: Path) -> Callable[[Path], bool]:
 def add_stdlib(archive: Archive, layout: Layout, report: Report, strip: bool) -> list[Path]:
     """The standard library (byte code) and its extension modules; returns the extensions."""
     skip = _stdlib_skip(layout.stdlib, layout.dynload)
-    add_tree(archive, layout.stdlib, layout.image_stdlib, report, "stdlib", skip, strip)
+    add_tree(archive, layout.stdlib, layout.image_stdlib, report, skip, strip)
     extensions = []
     for path in sorted(layout.dynload.iterdir()):
         module = path.name.split(".", 1)[0]
@@ -240,7 +237,6 @@ def add_stdlib(archive: Archive, layout: Layout, report: Report, strip: bool) ->
             continue
         data = _maybe_strip(path, strip)
         archive.file(f"{layout.image_stdlib}/lib-dynload/{path.name}", data, 0o755)
-        report.add("extension modules", len(data))
         extensions.append(path)
     return extensions
 
@@ -336,11 +332,11 @@ def add_distribution(
             raise PayloadError(f"{name} (of distribution {dist.name}) cannot be imported")
         if spec.submodule_search_locations:
             root = Path(next(iter(spec.submodule_search_locations)))
-            add_tree(archive, root, f"{site}/{name}", report, "site-packages", strip=strip)
+            add_tree(archive, root, f"{site}/{name}", report, strip=strip)
             extensions += [p for p in _walk(root, lambda p: False) if p.suffix == ".so"]
         else:
             origin = Path(str(spec.origin))
-            add_file(archive, origin, f"{site}/{origin.name}", report, "site-packages", strip)
+            add_file(archive, origin, f"{site}/{origin.name}", report, strip)
             if origin.suffix == ".so":
                 extensions.append(origin)
     info = f"{site}/{_canonical(dist.name).replace('-', '_')}-{dist.version}.dist-info"
@@ -408,19 +404,17 @@ def library_target(path: str) -> str:
 
 
 def add_interpreter(
-    archive: Archive, layout: Layout, extensions: Iterable[Path], report: Report, strip: bool
+    archive: Archive, layout: Layout, extensions: Iterable[Path], strip: bool
 ) -> None:
     """The interpreter binary and every shared library it or an included extension needs."""
     binary = layout.executable
     archive.file("usr/bin/python3", _maybe_strip(binary, strip), 0o755)
     archive.symlink(f"usr/bin/python{layout.version}", "python3")
-    report.add("interpreter and libraries", binary.stat().st_size)
     libraries = shared_libraries([binary, *extensions])
     for key in sorted(libraries):
         path = libraries[key]
         data = _maybe_strip(path.resolve(), strip and "ld-linux" not in path.name)
         archive.file(library_target(key), data, 0o755)
-        report.add("interpreter and libraries", len(data))
     # Merged /usr, as on Debian: /lib64/ld-linux-x86-64.so.2 (the PT_INTERP path) and /lib/...
     archive.symlink("lib", "usr/lib")
     archive.symlink("lib64", "usr/lib64")
@@ -460,5 +454,5 @@ def add_python(
     extensions = add_stdlib(archive, layout, report, strip)
     for dist in bootsh_distributions(extra_distributions):
         extensions += add_distribution(archive, layout, dist, report, strip)
-    add_interpreter(archive, layout, extensions, report, strip)
+    add_interpreter(archive, layout, extensions, strip)
     return layout
