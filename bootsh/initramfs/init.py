@@ -372,6 +372,10 @@ def supervise(options: Options, device: str, env: Mapping[str, str]) -> None:
         failures = failures + 1 if quick else 0
         say(f"bootsh ended ({describe(status)}): starting the shell again")
         phase = "shell"
+        if failures == 2 and options.twins:
+            # A bad bootsh.twins= makes every start fail at once: drop it, keep a shell.
+            say(f"dropping bootsh.twins={options.twins}: bootsh does not start with it")
+            options = Options(console=options.console)
         if failures:
             # A shell that cannot start would fill the console: back off, 1 s up to 30 s.
             time.sleep(min(30, 2 ** (failures - 1)))

@@ -288,3 +288,41 @@ def test_console_device(tmp_path: Path) -> None:
     assert init.console_device("hvc0", tmp_path) == "/dev/hvc0"
     assert init.environment({}, "/dev/ttyS0")["PROMPT_TOOLKIT_NO_CPR"] == "1"
     assert "PROMPT_TOOLKIT_NO_CPR" not in init.environment({}, "/dev/tty1")
+
+
+def test_pid1_restarts_the_shell_and_drops_a_twins_option_that_stops_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started: list[list[str]] = []
+    waits = iter([(999, 0), (101, 256), (102, 512), (103, 512), (104, 0)])
+
+    class Stop(Exception):
+        pass
+
+    def spawn(argv: list[str], device: str, env: dict[str, str]) -> int:
+        started.append(argv[4:])
+        if len(started) > 4:
+            raise Stop
+        return 100 + len(started)
+
+    def wait() -> tuple[int, int]:
+        return next(waits)
+
+    monkeypatch.setattr(init, "spawn", spawn)
+    monkeypatch.setattr(init.os, "wait", wait)
+    monkeypatch.setattr(init.time, "sleep", lambda s: None)
+    monkeypatch.setattr(init.time, "monotonic", lambda: 0.0)  # every run "ends at once"
+    with pytest.raises(Stop):
+        init.supervise(init.parse_options("bootsh.twins=bogus", {}), "/dev/ttyS0", {})
+    # The orphan (pid 999) was reaped on the way; autoboot first, then the shell, then (two
+    # starts having failed at once) the shell without the option.
+    assert started == [
+        ["--twins", "bogus", "--shell-after", "-c", "autoboot"],
+        ["--twins", "bogus", "--interactive"],
+        ["--interactive"],
+        ["--interactive"],
+        ["--interactive"],
+    ]
+    err = capsys.readouterr().err
+    assert "bootsh init: bootsh ended (status 1): starting the shell again" in err
+    assert "bootsh init: dropping bootsh.twins=bogus: bootsh does not start with it" in err
