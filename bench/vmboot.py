@@ -38,7 +38,7 @@ def bootsh_run(image: Path, served: Path, port: int) -> dict[str, float]:
     net = vm.user_net("n0", served, "boot.ipxe", port)
     device = f"virtio-net-pci,netdev=n0,mac={vm.MAC},romfile="
     with vm.Guest.qemu(initrd=image, append=APPEND, nets=[(net, device)]) as guest:
-        first = guest.wait_for(r"^bootsh init: ", TIMEOUT)
+        first = guest.wait_for(r"bootsh init: ", TIMEOUT)
         # A kernel warning may cut the Configuring line in two: its end is the lease.
         lease = guest.wait_for(r"(^Configuring \(net0 .*|^\.*) ok$", TIMEOUT, first)
         kexec = guest.wait_for(r"kexec_core: Starting new kernel", TIMEOUT, lease)

@@ -54,7 +54,7 @@ def test_autoboot_netboots_a_kernel_and_jumps_to_it(
     with vm.Guest.qemu(
         initrd=image, append=APPEND, nets=[(net, _nic())], log=tmp_path / "console.log"
     ) as guest:
-        i = guest.wait_for(r"^bootsh init: loaded modules: .*\bvirtio_net\b", T)
+        i = guest.wait_for(r"bootsh init: loaded modules: .*\bvirtio_net\b", T)
         i = guest.wait_for(rf"^Configuring \(net0 {vm.MAC}\)\.* ok$", T, i)
         i = guest.wait_for(rf"^tftp://{vm.SLIRP_SERVER}/boot\.ipxe\.\.\. ok$", T, i)
         i = guest.wait_for(r"^boot\.ipxe : \d+ bytes \[script\]$", T, i)
@@ -165,7 +165,7 @@ def test_two_nics_with_one_mac_in_a_real_guest(
     with vm.Guest.qemu(
         initrd=image, append=append, nets=nets, extra=extra, log=tmp_path / "console.log"
     ) as guest:
-        i = guest.wait_for(r"^bootsh init: loaded modules: .*\bvmxnet3\b", T)
+        i = guest.wait_for(r"bootsh init: loaded modules: .*\bvmxnet3\b", T)
         assert "virtio_net" in guest.text()[i]
         guest.wait_for(r"bootsh>", T, i, partial=True)
         guest.type("ifstat --all\r")
