@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -309,9 +310,9 @@ def test_pid1_restarts_the_shell_and_drops_a_twins_option_that_stops_it(
         return next(waits)
 
     monkeypatch.setattr(init, "spawn", spawn)
-    monkeypatch.setattr(init.os, "wait", wait)
-    monkeypatch.setattr(init.time, "sleep", lambda s: None)
-    monkeypatch.setattr(init.time, "monotonic", lambda: 0.0)  # every run "ends at once"
+    monkeypatch.setattr(os, "wait", wait)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    monkeypatch.setattr(time, "monotonic", lambda: 0.0)  # every run "ends at once"
     with pytest.raises(Stop):
         init.supervise(init.parse_options("bootsh.twins=bogus", {}), "/dev/ttyS0", {})
     # The orphan (pid 999) was reaped on the way; autoboot first, then the shell, then (two
