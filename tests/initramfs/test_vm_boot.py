@@ -141,7 +141,7 @@ def test_no_dhcp_server_fails_clearly_then_the_shell(image: Path, tmp_path: Path
             rf"^Configuring \(net0 {vm.MAC}\)\.+ No configuration methods succeeded"
             r" \(https://ipxe\.org/040ee163\)$", T,
         )  # fmt: skip
-        i = guest.wait_for(r"^bootsh: net0: no DHCP server answered$", T, i)
+        i = guest.wait_for(r"^bootsh: net0: no DHCP server and no IPv6 router answered$", T, i)
         i = guest.wait_for(r"^bootsh: -c failed: the interactive shell follows$", T, i)
         guest.wait_for(r"bootsh>", T, i, partial=True)
         guest.type("echo still here\r")
