@@ -3,12 +3,14 @@
 # (tests/test_boot_lab.py, tests/test_kexec.py): the image behind Debian's
 # linux-image-cloud-amd64 metapackage, fetched with `apt-get download` (not installed: nothing
 # lands in /boot, no initramfs is built, no bootloader is touched), unpacked with dpkg-deb -x
-# into a scratch directory; only the vmlinuz is kept. Idempotent: safe to run again.
+# into a scratch directory; the vmlinuz is kept, and the .deb itself as
+# /opt/bootsh-kernel/linux-image.deb: the VM tests (tests/initramfs/) take the guest's NIC modules
+# (virtio_net, e1000) from it with `bootsh initramfs --kernel-deb`. Idempotent: safe to run again.
 set -euo pipefail
 
 DEST=/opt/bootsh-kernel
-if [[ -s $DEST/vmlinuz ]]; then
-    echo "install-kernel.sh: $DEST/vmlinuz present"
+if [[ -s $DEST/vmlinuz && -s $DEST/linux-image.deb ]]; then
+    echo "install-kernel.sh: $DEST/vmlinuz and $DEST/linux-image.deb present"
     exit 0
 fi
 if [[ $(id -u) -ne 0 ]]; then
@@ -48,5 +50,7 @@ fi
 mkdir -p "$DEST"
 install -m 0644 "$kernel" "$DEST/vmlinuz.tmp"
 mv "$DEST/vmlinuz.tmp" "$DEST/vmlinuz"
+install -m 0644 "$deb" "$DEST/linux-image.deb.tmp"
+mv "$DEST/linux-image.deb.tmp" "$DEST/linux-image.deb"
 echo "$package" >"$DEST/package"
-echo "install-kernel.sh: $DEST/vmlinuz from $package ($(stat -c %s "$DEST/vmlinuz") bytes)"
+echo "install-kernel.sh: $DEST/vmlinuz and linux-image.deb from $package ($(stat -c %s "$DEST/vmlinuz") bytes)"

@@ -42,6 +42,8 @@ COMPLETION_SHELLS = ("bash", "zsh", "fish")
 LAB_COMMAND = "lab"
 #: The name iPXE gives the image it was booted with as an initrd (``arch/x86/core/runtime.c``).
 INITRD_NAME = "<INITRD>"
+#: ``bootsh initramfs ...`` builds the initramfs (bootsh.initramfs), the same way.
+INITRAMFS_COMMAND = "initramfs"
 
 
 # -- the standard streams when their reader goes away ---------------------------------------
@@ -175,7 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="An iPXE-compatible boot shell for Linux user space.",
         epilog="Without a script or -c, commands are read from standard input, or an"
         " interactive prompt is started when it is a terminal. `bootsh lab ...` runs the"
-        " network lab (bootsh lab --help); a script named lab runs as `bootsh ./lab`.",
+        " network lab (bootsh lab --help), `bootsh initramfs ...` builds an initramfs that"
+        " boots into bootsh (bootsh initramfs --help); scripts of those names run as"
+        " `bootsh ./lab`, `bootsh ./initramfs`.",
     )
     parser.add_argument("script", nargs="?", help="an iPXE script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
@@ -197,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--interactive",
         action="store_true",
         help="start the interactive shell even when standard input is no terminal",
+    )
+    parser.add_argument(
+        "--shell-after",
+        action="store_true",
+        help="after the script or -c lines, start the interactive shell whatever their status"
+        " (images and settings stay); what the initramfs's /init runs",
     )
     parser.add_argument(
         "-x",
@@ -388,6 +398,8 @@ def _main(
         _complete()  # exits when it is the shell asking
     if argv[:1] == [LAB_COMMAND]:
         return _lab(argv[1:], stdout, stderr)
+    if argv[:1] == [INITRAMFS_COMMAND]:
+        return _initramfs(argv[1:])
     ns = _parse(build_parser(), argv, stdout, stderr)
     if ns.completion:
         stdout.write(_completion_script(ns.completion))
@@ -519,6 +531,18 @@ def _parse(
         return parser.parse_args(argv)
 
 
+def _initramfs(argv: list[str]) -> int:
+    """``bootsh initramfs ...``: build an initramfs with bootsh as PID 1 (``bootsh.initramfs``,
+    loaded only here)."""
+    from bootsh.initramfs import builder
+
+    parser = argparse.ArgumentParser(
+        prog=f"bootsh {INITRAMFS_COMMAND}", description=builder.DESCRIPTION
+    )
+    builder.add_arguments(parser)
+    return builder.run(parser.parse_args(argv))
+
+
 def _check(host: PluginHost, paths: list[str], out: TextIO, err: TextIO) -> int:
     if not paths:
         print("bootsh: --check needs at least one script", file=err)
@@ -580,11 +604,13 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
             # ``exit N`` is the image's status N (iPXE's own error numbers are far above 255).
             status = store_of(shell).execute(shell, initrd)
             return status if 0 <= status <= 0xFF else 1
+    if ns.shell_after and not (ns.commands or ns.script is not None):
+        raise UsageError("--shell-after needs a script or -c")
     if ns.commands:
         if ns.script is not None:
             raise UsageError("give either a script or -c, not both")
         script = parse_script("\n".join(ns.commands), "-c")
-        return _status(shell, shell.run_script(script))
+        return _then_shell(shell, ns, stdin, "-c", shell.run_script(script))
     if ns.script is not None:
         path = Path(ns.script)
         try:
@@ -603,7 +629,8 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
         # Relative URIs in the script (``kernel vmlinuz``) resolve next to it, as they
         # would against the URI iPXE fetched a script from.
         set_cwuri(shell, path.resolve().as_uri())
-        return _status(shell, shell.run_script(parse_script(text, str(path)), list(ns.args)))
+        status = shell.run_script(parse_script(text, str(path)), list(ns.args))
+        return _then_shell(shell, ns, stdin, str(path), status)
     if ns.interactive or stdin.isatty():
         return _interactive(shell, stdin)
     try:
@@ -628,6 +655,17 @@ def _register_initrd(shell: Shell, path: Path) -> Image:
     image = Image(INITRD_NAME, None, target, target.stat().st_size)
     store.register(image)
     return image
+
+
+def _then_shell(shell: Shell, ns: argparse.Namespace, stdin: TextIO, what: str, status: int) -> int:
+    """With ``--shell-after``, the interactive shell follows the script (a line says why when
+    the script failed); the script's ``exit`` ended the script, not the session."""
+    if not ns.shell_after:
+        return _status(shell, status)
+    if shell.exit_requested is None and status != 0:
+        shell.diagnose(f"{what} failed: the interactive shell follows")
+    shell.exit_requested = None
+    return _interactive(shell, stdin)
 
 
 def _status(shell: Shell, status: int) -> int:

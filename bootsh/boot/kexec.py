@@ -217,29 +217,79 @@ def _lockdown() -> str | None:
     return mode if mode and mode != "none" else None
 
 
+#: CAP_SYS_BOOT's bit in the capability sets (linux/capability.h).
+_CAP_SYS_BOOT = 22
+
+
+def _has_cap_sys_boot() -> bool:
+    """Whether this process holds CAP_SYS_BOOT (``CapEff`` of /proc/self/status); True when
+    that cannot be read (the kernel's answer then stands alone)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> _CAP_SYS_BOOT & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
+
+
+def _kexec_disabled() -> bool:
+    try:
+        return Path("/proc/sys/kernel/kexec_load_disabled").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
 def explain(err: int) -> KexecError:
-    """The error shown for the kernel's ``err`` from ``kexec_file_load``."""
+    """The error shown for the kernel's ``err`` from ``kexec_file_load``: the cause, and what
+    to do about it, in one line."""
     if err == errno.ENOSYS:
         return KexecError(
-            "ENOTSUP", "this kernel has no kexec_file_load (built without CONFIG_KEXEC_FILE)"
+            "ENOTSUP",
+            "this kernel has no kexec_file_load (built without CONFIG_KEXEC_FILE):"
+            " boot bootsh with a kernel that has it",
         )
     if err == errno.EPERM:
+        if not _has_cap_sys_boot():
+            return KexecError("EPERM", "loading a kernel needs CAP_SYS_BOOT (run bootsh as root)")
         mode = _lockdown()
         if mode is not None:
             return KexecError(
-                "EPERM", f"the kernel is locked down ({mode}): kexec needs a signed kernel"
+                "EPERM",
+                f"the kernel is locked down ({mode}): kexec needs a kernel signed with a key"
+                " it trusts, or a boot without Secure Boot",
+            )
+        if _kexec_disabled():
+            return KexecError(
+                "EPERM",
+                "kexec is disabled (kernel.kexec_load_disabled=1, which lasts until a reboot):"
+                " boot bootsh with a kernel or init that leaves it on",
             )
         return KexecError("EPERM", "loading a kernel needs CAP_SYS_BOOT (run bootsh as root)")
     if err in (errno.EKEYREJECTED, errno.EBADMSG, errno.ENOKEY):
-        return KexecError("EACCES", "the kernel's signature was rejected (secure boot/lockdown)")
+        return KexecError(
+            "EACCES",
+            "the kernel's signature was rejected (KEXEC_SIG enforced, Secure Boot or lockdown):"
+            " boot a kernel signed with a key the running kernel trusts",
+        )
     if err == errno.ENOEXEC:
-        return KexecError("ENOEXEC", "the running kernel cannot load this image")
+        return KexecError(
+            "ENOEXEC",
+            "the running kernel cannot load this image (not a 64-bit relocatable bzImage,"
+            " or cut short): check the file on the server",
+        )
     if err == errno.ENOMEM:
-        return KexecError("ENOMEM", "not enough memory to load the kernel and initrd")
+        return KexecError(
+            "ENOMEM",
+            "not enough memory to load the kernel and initrd: give the machine more memory"
+            " or use smaller initrds",
+        )
     if err == errno.EBUSY:
-        return KexecError("EBUSY", "a kexec image is in use")
+        return KexecError("EBUSY", "a kexec image is in use (a crash kernel being loaded?)")
     if err == errno.EINVAL:
-        return KexecError("EINVAL", "the kernel refused the image or the command line")
+        return KexecError(
+            "EINVAL", "the kernel refused the image or the command line (too long, or damaged)"
+        )
     return KexecError("EIO", f"kexec_file_load failed: {os.strerror(err)}")
 
 

@@ -379,7 +379,11 @@ def _configure_all(shell: Shell, netdev: Netdev, timeout_ms: int, configurator: 
         shell.diagnose(f"{name}: {problem}")
     if rc != 0:
         if rc != ECANCELED_MONOJOB and conf.rc is not None:
-            shell.diagnose(f"{name}: no IPv6 router answered")
+            # Both methods ran (autoboot, a bare ifconf): when DHCP heard nothing either, say
+            # so, or a missing DHCP server reads as an IPv6 problem.
+            silent = session is not None and not session.offers_seen
+            nobody = "no DHCP server and no IPv6 router" if silent else "no IPv6 router"
+            shell.diagnose(f"{name}: {nobody} answered")
         close_netdev(shell, name)
     return rc
 

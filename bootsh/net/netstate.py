@@ -190,6 +190,10 @@ def open_raw(ifname: str, mac: str | None = None) -> tuple[socket.socket, bool]:
                 f"the kernel's {ifname} is not this NIC (its MAC is {kernel}, not {mac})",
             )
         raised = _link_up(sock, ifname)
+        # Bound while the link was down, the socket holds a pending ENETDOWN (af_packet sets
+        # it at bind time): read and drop it, or the first poll would count it as a receive
+        # error, where iPXE's open of a down netdev shows RXE:0. Later errors still count.
+        sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         sock.setblocking(False)
     except BaseException:
         sock.close()

@@ -40,7 +40,7 @@ BASE = frozenset(
     {"bootsh", "bootsh._moved", "bootsh.context", "bootsh.errors", "bootsh.hookspecs",
      "bootsh.ipxe_errors"}
 )  # fmt: skip
-PACKAGES = ("lang", "nics", "net", "boot", "trust", "disks", "console", "lab")
+PACKAGES = ("lang", "nics", "net", "boot", "trust", "disks", "console", "lab", "initramfs")
 
 #: Which layers each layer may import at run time (itself always). ARCHITECTURE.md shows this
 #: table; test_architecture_md_states_these_rules keeps the two equal.
@@ -53,8 +53,11 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "trust": frozenset({"base", "lang", "nics", "net", "boot"}),
     "disks": frozenset({"base", "lang", "nics", "net", "boot"}),
     "lab": frozenset({"base", "nics"}),
+    "initramfs": frozenset({"base", "lang", "nics", "net", "boot"}),
     "console": frozenset({"base", "lang", "nics", "net", "boot", "host"}),
-    "host": frozenset({"base", "lang", "nics", "net", "boot", "trust", "disks", "console", "lab"}),
+    "host": frozenset(
+        {"base", "lang", "nics", "net", "boot", "trust", "disks", "console", "lab", "initramfs"}
+    ),
     "api": frozenset({"base", "lang", "nics", "net", "boot", "trust", "disks", "console", "host"}),
     "plugin": frozenset({"api"}),
 }

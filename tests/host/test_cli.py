@@ -212,3 +212,23 @@ def test_a_failed_line_on_stderr_hides_a_uri_password() -> None:
     assert out.startswith("http://user:***@127.0.0.1:1/x... ")
     assert "-c:1: failed: imgfetch http://user:***@127.0.0.1:1/x" in err
     assert "secret" not in out + err
+
+
+def test_shell_after_runs_the_prompt_after_the_script() -> None:
+    # What the initramfs's /init runs: the script (here failing), a line saying so, then the
+    # interactive shell (a plain prompt without a terminal) with the script's settings.
+    out, err = io.StringIO(), io.StringIO()
+    stdin = io.StringIO("echo ${x}\nexit 3\n")
+    argv = ["--shell-after", "-c", "set x kept", "-c", "iseq 1 2"]
+    status = main(argv, env={}, stdin=stdin, stdout=out, stderr=err)
+    assert err.getvalue().splitlines()[-1] == "bootsh: -c failed: the interactive shell follows"
+    assert out.getvalue() == "bootsh> kept\nbootsh> "
+    assert status == 3  # the shell's exit, not the script's
+    # A script's own exit ends the script only; the shell still follows, without the line.
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["--shell-after", "-c", "exit 4"], env={}, stdin=io.StringIO(), stdout=out,
+                  stderr=err)  # fmt: skip
+    assert (status, out.getvalue(), err.getvalue()) == (0, "bootsh> \n", "")
+    err = io.StringIO()
+    assert main(["--shell-after"], env={}, stdin=io.StringIO(), stderr=err) == 2
+    assert err.getvalue() == "bootsh: --shell-after needs a script or -c\n"

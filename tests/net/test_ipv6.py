@@ -144,6 +144,16 @@ def test_no_router_fails_ipv6_after_ipxes_timers(tmp_path: Path) -> None:
     assert 3.8 < took < 30
 
 
+def test_no_server_of_either_kind_says_both(tmp_path: Path) -> None:
+    # A bare ifconf (autoboot's) runs DHCP and IPv6 together: with neither server there, the
+    # reason names both (a missing DHCP server must not read as an IPv6 problem).
+    with started(Lab(tmp_path, client_mac=MAC, dhcp=False, tftp=False, dns=False)) as server:
+        proc = bootsh(server, "ifconf")
+    assert proc.returncode == 1
+    assert proc.stdout.startswith(f"Configuring (net0 {MAC})")
+    assert "net0: no DHCP server and no IPv6 router answered" in proc.stderr
+
+
 def test_ipv6_configurator_needs_the_kernels_ipv6(tmp_path: Path) -> None:
     with started(Lab(tmp_path, client_mac=MAC, client_ipv6=False, tftp=False)) as server:
         proc = bootsh(server, "ifconf -c ipv6 || echo failed", "dhcp")

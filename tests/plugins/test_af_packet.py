@@ -102,6 +102,18 @@ def test_ifopen_sets_the_link_up(lab: Lab) -> None:
         lab.run_in_client(["ip", "link", "set", "veth-cli", "up"], check=True)
 
 
+def test_ifopen_of_a_down_link_counts_no_receive_error(lab: Lab) -> None:
+    # Bound while the link was down, the raw socket holds the kernel's pending ENETDOWN; iPXE
+    # shows RXE:0 after opening a down netdev, and so must bootsh (issue 11, item 4).
+    lab.run_in_client(["ip", "link", "set", "veth-cli", "down"], check=True)
+    try:
+        proc = bootsh(lab, "ifopen", "iflinkwait -t 10000", "ifstat")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.splitlines() == ["Waiting for link-up on net0... ok", OPEN, IDLE]
+    finally:
+        lab.run_in_client(["ip", "link", "set", "veth-cli", "up"], check=True)
+
+
 def test_frames_from_the_server_count_as_rx(lab: Lab) -> None:
     argv = bootsh_argv("ifopen", "echo opened", "sleep 2", "ifstat", "ifclose", "ifstat")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
