@@ -345,6 +345,9 @@ class Block:
         #: replaces the one of that name). A dict, not a list: with thousands of netdevs,
         #: finding, replacing and moving a child by scanning a list made discovery quadratic.
         self.children: dict[str, Block] = {}
+        #: Whether a child with an ``order`` other than 0 (IPv6's blocks) was ever registered
+        #: here: only then must a new child look for its place among its siblings.
+        self.ordered_children = False
         self.values: dict[str, tuple[bytes, str]] = {}
         self.tags: dict[int, str] = {}
 
@@ -653,8 +656,6 @@ class Settings:
         self._syncing = False
         #: Whether any block ever held a ``priority``; until then all are 0 (a fast path).
         self._any_priority = False
-        #: Whether any block with an ``order`` other than 0 (IPv6's blocks) was registered.
-        self._any_order = False
         self.root = Block("")
         self.builtin = BuiltinBlock(
             {
@@ -760,7 +761,8 @@ class Settings:
             self._unregister(old)
         block.parent = parent
         parent.children[block.name] = block
-        self._any_order = self._any_order or block.order != 0
+        if block.order != 0:
+            parent.ordered_children = True
         self._reprioritise(block)
 
     def _unregister(self, block: Block) -> None:
@@ -781,8 +783,10 @@ class Settings:
         parent = block.parent
         while parent is not None:
             del parent.children[block.name]
-            if not self._any_priority and not self._any_order:
-                parent.children[block.name] = block  # every priority and order is 0: the end
+            if not self._any_priority and not parent.ordered_children:
+                # Every priority and every sibling's order is 0: the end is the place, in O(1)
+                # (thousands of netdevs under the root must not scan each other).
+                parent.children[block.name] = block
             else:
                 siblings = list(parent.children.values())
                 index = len(siblings)
