@@ -18,18 +18,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from bootsh.api import (
-    SYNTAX,
-    ArgReq,
-    Command,
     Image,
     Invocation,
-    Option,
     error_number,
     parse_integer,
     store_of,
     strerror,
 )
 from bootsh_ipxe_cmds.image_cmds import acquire
+from bootsh_ipxe_cmds.records import command_from_syntax
 
 ERRFILE_ARCHIVE = 0x000A8000  # core/archive.c (ERRFILE_IMAGE | 0x000a0000)
 ERRFILE_ZLIB = 0x000B8000  # image/zlib.c
@@ -44,13 +41,6 @@ EINVAL_ZLIB = error_number("EINVAL", ERRFILE_ZLIB)
 ENOTSUP_IMGMEM = error_number("ENOTSUP", ERRFILE_IMGMGMT)
 
 _BLOCK = 256 * 1024
-
-
-def _options(name: str) -> tuple[Option, ...]:
-    return tuple(
-        Option(o.long, o.short, o.long if o.arg is ArgReq.REQUIRED else None)
-        for o in SYNTAX[name].options
-    )
 
 
 def archive_kind(header: bytes) -> str | None:
@@ -120,20 +110,9 @@ def imgmem(inv: Invocation) -> int:
     return ENOTSUP_IMGMEM
 
 
-def _record(name: str, handler: object, summary: str) -> Command:
-    syntax = SYNTAX[name]
-    return Command(
-        name,
-        handler,  # type: ignore[arg-type]
-        summary,
-        args=syntax.usage or "",
-        options=_options(name),
-        min_args=syntax.min_args,
-        max_args=syntax.max_args,
-    )
-
-
 COMMANDS = (
-    _record("imgextract", imgextract, "decompress a gzip or zlib image into a new image"),
-    _record("imgmem", imgmem, "an image of physical memory (not possible from Linux)"),
+    command_from_syntax(
+        "imgextract", imgextract, "decompress a gzip or zlib image into a new image"
+    ),
+    command_from_syntax("imgmem", imgmem, "an image of physical memory (not possible from Linux)"),
 )

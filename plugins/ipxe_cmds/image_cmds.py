@@ -27,7 +27,6 @@ from bootsh.api import (
     ENOENT_IMAGE,
     STOP_SEQUENCE,
     SYNTAX,
-    ArgReq,
     BootshError,
     Command,
     Completer,
@@ -37,7 +36,6 @@ from bootsh.api import (
     ImageFlag,
     Invocation,
     NamedSetting,
-    Option,
     SettingsError,
     Shell,
     claim_params,
@@ -53,17 +51,11 @@ from bootsh.api import (
     strerror,
 )
 from bootsh_ipxe_cmds.netdev_cmds import netdev_names
+from bootsh_ipxe_cmds.records import options_from_syntax
 
 ERRFILE_AUTOBOOT = 0x0003E000  # usr/autoboot.c
 #: ``Nothing to boot`` (ENOENT_BOOT).
 ENOENT_BOOT = error_number("ENOENT", ERRFILE_AUTOBOOT, 0x01)
-
-
-def _options(name: str) -> tuple[Option, ...]:
-    return tuple(
-        Option(o.long, o.short, o.long if o.arg is ArgReq.REQUIRED else None)
-        for o in SYNTAX[name].options
-    )
 
 
 def image_names(shell: Shell, prefix: str) -> Iterable[str]:
@@ -416,7 +408,7 @@ def _single_record(
         handler,
         summary,
         args=syntax.usage or "",
-        options=_options(name),
+        options=options_from_syntax(name),
         min_args=syntax.min_args,
         max_args=syntax.max_args,
         aliases=syntax.aliases,

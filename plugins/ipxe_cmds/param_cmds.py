@@ -13,11 +13,7 @@ string unless the name gives a type), then unregisters the image unless ``--keep
 from __future__ import annotations
 
 from bootsh.api import (
-    SYNTAX,
-    ArgReq,
-    Command,
     Invocation,
-    Option,
     Parameter,
     SettingsError,
     error_number,
@@ -27,17 +23,11 @@ from bootsh.api import create_params as create
 from bootsh.api import delete_params as delete
 from bootsh.api import find_params as find
 from bootsh_ipxe_cmds.image_cmds import acquire
+from bootsh_ipxe_cmds.records import command_from_syntax
 
 ERRFILE_PARSEOPT = 0x00162000  # core/parseopt.c
 #: ``No default parameter list`` / ``"x": no such parameter list`` (parse_parameters).
 ENOENT_PARAMS = error_number("ENOENT", ERRFILE_PARSEOPT)
-
-
-def _options(name: str) -> tuple[Option, ...]:
-    return tuple(
-        Option(o.long, o.short, o.long if o.arg is ArgReq.REQUIRED else None)
-        for o in SYNTAX[name].options
-    )
 
 
 def params(inv: Invocation) -> int:
@@ -90,21 +80,8 @@ def imgset(inv: Invocation) -> int:
     return status
 
 
-def _record(name: str, handler: object, summary: str) -> Command:
-    syntax = SYNTAX[name]
-    return Command(
-        name,
-        handler,  # type: ignore[arg-type]
-        summary,
-        args=syntax.usage or "",
-        options=_options(name),
-        min_args=syntax.min_args,
-        max_args=syntax.max_args,
-    )
-
-
 COMMANDS = (
-    _record("params", params, "create (or --delete) a request parameter list"),
-    _record("param", param, "add a form field (or --header) to a parameter list"),
-    _record("imgset", imgset, "store an image's contents in a setting"),
+    command_from_syntax("params", params, "create (or --delete) a request parameter list"),
+    command_from_syntax("param", param, "add a form field (or --header) to a parameter list"),
+    command_from_syntax("imgset", imgset, "store an image's contents in a setting"),
 )

@@ -15,14 +15,8 @@ See ``bootsh.disks`` for what happens underneath.
 
 from __future__ import annotations
 
-from bootsh.api import SYNTAX, ArgReq, Command, Invocation, Option, Shell, parse_integer
-
-
-def _options(name: str) -> tuple[Option, ...]:
-    return tuple(
-        Option(o.long, o.short, o.long if o.arg is ArgReq.REQUIRED else None)
-        for o in SYNTAX[name].options
-    )
+from bootsh.api import Invocation, Shell, parse_integer
+from bootsh_ipxe_cmds.records import command_from_syntax
 
 
 def _core(inv: Invocation, default_flags: int, no_root_path_flags: int) -> int:
@@ -100,25 +94,12 @@ def reboot(inv: Invocation) -> int:
     return _power(inv, "reboot")
 
 
-def _record(name: str, handler: object, summary: str) -> Command:
-    syntax = SYNTAX[name]
-    return Command(
-        name,
-        handler,  # type: ignore[arg-type]
-        summary,
-        args=syntax.usage or "",
-        options=_options(name),
-        min_args=syntax.min_args,
-        max_args=syntax.max_args,
-    )
-
-
 COMMANDS = (
-    _record("sanhook", sanhook, "attach a SAN drive (iSCSI, a disk or ISO image)"),
-    _record("sanboot", sanboot, "boot the OS on a local or SAN drive (kexec)"),
-    _record("sanunhook", sanunhook, "detach a SAN drive"),
-    _record("poweroff", poweroff, "power off"),
-    _record("reboot", reboot, "reboot"),
+    command_from_syntax("sanhook", sanhook, "attach a SAN drive (iSCSI, a disk or ISO image)"),
+    command_from_syntax("sanboot", sanboot, "boot the OS on a local or SAN drive (kexec)"),
+    command_from_syntax("sanunhook", sanunhook, "detach a SAN drive"),
+    command_from_syntax("poweroff", poweroff, "power off"),
+    command_from_syntax("reboot", reboot, "reboot"),
 )
 
 

@@ -23,17 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bootsh.api import (
-    SYNTAX,
-    ArgReq,
     Command,
     Invocation,
-    Option,
     Shell,
     error_number,
     parse_integer,
     strerror,
 )
 from bootsh_ipxe_cmds.console_cmds import parse_timeout
+from bootsh_ipxe_cmds.records import command_from_syntax
 
 ERRFILE_CPUID_CMD = 0x0080E000  # arch/x86/hci/commands/cpuid_cmd.c (ARCH | OTHER | 0)
 ERRFILE_ANSICOL = 0x001D2000  # core/ansicol.c
@@ -72,26 +70,6 @@ def colours_of(shell: Shell) -> ConsoleColours:
         state = ConsoleColours()
         shell.state[_STATE_KEY] = state
     return state
-
-
-def _options(name: str) -> tuple[Option, ...]:
-    return tuple(
-        Option(o.long, o.short, o.long if o.arg is ArgReq.REQUIRED else None)
-        for o in SYNTAX[name].options
-    )
-
-
-def _command(name: str, handler: object, summary: str) -> Command:
-    syntax = SYNTAX[name]
-    return Command(
-        name,
-        handler,  # type: ignore[arg-type]
-        summary,
-        args=syntax.usage or "",
-        options=_options(name),
-        min_args=syntax.min_args,
-        max_args=syntax.max_args,
-    )
 
 
 def cpuid(inv: Invocation) -> int:
@@ -154,8 +132,8 @@ def console(inv: Invocation) -> int:
 
 
 COMMANDS = (
-    _command("cpuid", cpuid, "succeed if the CPU has a feature (CPUID bit)"),
-    _command("sync", sync, "wait for background operations (none in bootsh)"),
+    command_from_syntax("cpuid", cpuid, "succeed if the CPU has a feature (CPUID bit)"),
+    command_from_syntax("sync", sync, "wait for background operations (none in bootsh)"),
     Command(
         "shim",
         shim,
@@ -164,7 +142,7 @@ COMMANDS = (
         max_args=None,
         raw_args=True,
     ),
-    _command("colour", colour, "define a colour"),
-    _command("cpair", cpair, "define a colour pair"),
-    _command("console", console, "configure the console"),
+    command_from_syntax("colour", colour, "define a colour"),
+    command_from_syntax("cpair", cpair, "define a colour pair"),
+    command_from_syntax("console", console, "configure the console"),
 )

@@ -27,17 +27,16 @@ from typing import TYPE_CHECKING
 
 from bootsh.api import (
     SYNTAX,
-    ArgReq,
     Command,
     Handler,
     Invocation,
-    Option,
     Shell,
     store_of,
     strerror,
 )
 from bootsh_ipxe_cmds.image_cmds import acquire, image_names
 from bootsh_ipxe_cmds.ip_cmds import clock_offset
+from bootsh_ipxe_cmds.records import options_from_syntax
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -46,13 +45,6 @@ if TYPE_CHECKING:
 
 # The trust services (and, through them, the crypto libraries) load when a trust command
 # runs, not with the plugin: a shell that verifies nothing pays nothing for them.
-
-
-def _options(name: str) -> tuple[Option, ...]:
-    return tuple(
-        Option(o.long, o.short, o.long if o.arg is ArgReq.REQUIRED else None)
-        for o in SYNTAX[name].options
-    )
 
 
 def shell_time(shell: Shell) -> datetime:
@@ -170,7 +162,7 @@ def _record(name: str, handler: Handler, summary: str) -> Command:
         handler,
         summary,
         args=syntax.usage or "",
-        options=_options(name),
+        options=options_from_syntax(name),
         min_args=syntax.min_args,
         max_args=syntax.max_args,
         aliases=syntax.aliases,

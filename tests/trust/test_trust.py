@@ -444,6 +444,7 @@ def test_check_knows_the_trust_commands() -> None:
     assert done.stdout.splitlines() == [
         f"{script}:{usage + 1}: error: imgverify: 1 argument(s), expected 2",
         f"{script}:{usage + 2}: error: imgtrust: 1 argument(s), expected 0",
+        "checked 1 file: 2 errors, 0 warnings",  # --check's summary line
     ]
 
 
