@@ -396,7 +396,7 @@ class ImageStore:
         try:
             status = image.type.exec(shell, image)
         except OSError as exc:  # the image's file vanished or cannot be read
-            shell.diagnose(f"cannot run {image.name}: {exc}")
+            shell.diagnose(f"cannot run {image.name}: {exc.strerror or exc}")
             status = EIO_IMAGE
         finally:
             # Back at the end of the list, unless it asked to be replaced.

@@ -1023,8 +1023,10 @@ class _OnRead(io.StringIO):
         self.read_at: float | None = None
 
     def read(self, size: int | None = -1, /) -> str:
-        self.action()
-        self.read_at = time.perf_counter()
+        # bootsh reads standard input in blocks (a bounded read): act on the first one only.
+        if self.read_at is None:
+            self.action()
+            self.read_at = time.perf_counter()
         return super().read(size)
 
 
