@@ -26,6 +26,8 @@ import os
 import stat
 from pathlib import Path
 
+from bootsh.lang.files import PROC_TABLE_SIZE, read_text_bounded
+
 DevNum = tuple[int, int]
 #: What a path is: ("blk", its device number) or ("file", (st_dev, st_ino)).
 Identity = tuple[str, tuple[int, int]]
@@ -55,8 +57,8 @@ def _rdev(path: str) -> DevNum | None:
 
 def _read(path: Path) -> str | None:
     try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError):
+        return read_text_bounded(path, PROC_TABLE_SIZE)  # bounded, never waiting on a FIFO
+    except OSError:
         return None
 
 

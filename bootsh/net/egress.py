@@ -91,7 +91,7 @@ def kernel_routes(path: Path = Path("/proc/net/route")) -> list[tuple[str, int, 
 def kernel_routes6(path: Path = Path("/proc/net/ipv6_route")) -> list[tuple[str, int, int]]:
     """The kernel's IPv6 routes that are up: (interface, network, prefix length)."""
     try:
-        lines = path.read_text().splitlines()
+        lines = read_text_bounded(path, PROC_TABLE_SIZE).splitlines()
     except OSError:
         return []
     found = []

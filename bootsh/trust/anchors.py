@@ -26,6 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bootsh.errors import UsageError
+from bootsh.lang.files import read_bounded
+
+#: A PEM file of root certificates larger than this is none (a whole system bundle is 200 KB).
+MAX_PEM_FILE = 4 << 20
 
 FINGERPRINT_LEN = 32
 _HEX = re.compile(r"[0-9A-Fa-f]{2}(?:[:-]?[0-9A-Fa-f]{2})*")
@@ -83,7 +87,9 @@ def _pem_fingerprints(path: Path, source: str) -> list[bytes]:
     from bootsh.trust.formats import FormatError, pem_objects
 
     try:
-        data = path.read_bytes()
+        # Bounded and never waiting: a FIFO or /dev/zero named as the roots' file blocked
+        # or never ended at start-up.
+        data = read_bounded(path, MAX_PEM_FILE, regular=True)
     except OSError as exc:
         raise UsageError(
             f"{source}: {str(path)!r} is neither SHA-256 fingerprints (hex) nor a readable"

@@ -17,6 +17,7 @@ from bootsh.api import (
     Parameter,
     SettingsError,
     error_number,
+    read_bounded,
     store_of,
 )
 from bootsh.api import create_params as create
@@ -26,6 +27,8 @@ from bootsh_ipxe_cmds.image_cmds import acquire
 from bootsh_ipxe_cmds.records import command_from_syntax
 
 ERRFILE_PARSEOPT = 0x00162000  # core/parseopt.c
+#: The most ``imgset`` stores: bootsh's bound on what one word can expand to.
+IMGSET_MAX = 1 << 20
 #: ``No default parameter list`` / ``"x": no such parameter list`` (parse_parameters).
 ENOENT_PARAMS = error_number("ENOENT", ERRFILE_PARSEOPT)
 
@@ -64,7 +67,9 @@ def imgset(inv: Invocation) -> int:
         return got
     status = 0
     try:
-        data = got.path.read_bytes()
+        # Bounded: a setting bigger than this could never be expanded (bootsh expands at
+        # most 1 MiB into a word), and a multi-gigabyte image read whole filled the memory.
+        data = read_bounded(got.path, IMGSET_MAX)
         if data:
             shell.settings.store_raw(named, data, "string")
         else:
@@ -73,7 +78,7 @@ def imgset(inv: Invocation) -> int:
         shell.print(f'Could not store "{named.setting.name}": {exc}')
         status = exc.errno
     except OSError as exc:
-        shell.diagnose(f"cannot read {got.name}: {exc}")
+        shell.diagnose(f"cannot read {got.name}: {exc.strerror or exc}")
         status = 1
     if not inv.flag("keep"):
         store_of(shell).free(got)

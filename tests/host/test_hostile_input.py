@@ -324,3 +324,24 @@ def test_a_history_file_that_is_no_file_is_not_waited_for_nor_read(
     assert said == [
         f"cannot keep history in {path} ({why}); this session's history stays in memory"
     ]
+
+
+def test_imgset_of_an_image_larger_than_a_setting_can_be_is_one_line() -> None:
+    with http_files({"/big": b"x" * ((1 << 20) + 1), "/small": b"token"}) as base:
+        status, out, err = run_cli(f"imgset t {base}/small", "echo ${t}", f"imgset u {base}/big")
+    assert status == 1
+    assert out.splitlines() == [f"{base}/small... ok", "token", f"{base}/big... ok"]
+    assert err.splitlines()[0] == "bootsh: cannot read big: larger than 1 MiB"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_trust_file_that_is_no_pem_file_is_refused_at_once(tmp_path: Path, kind: str) -> None:
+    # A process of its own, memory capped: read whole, /dev/zero would fill the test's.
+    path = _fifo(tmp_path / "roots.pem") if kind == "fifo" else Path("/dev/zero")
+    proc = bootsh("--trust", str(path), "-c", "echo")
+    _no_traceback(proc)
+    assert (proc.returncode, proc.stdout) == (2, b"")
+    assert proc.stderr.decode() == (
+        f"bootsh: --trust: {str(path)!r} is neither SHA-256 fingerprints (hex) nor a readable"
+        " PEM file: not a regular file\n"
+    )
