@@ -39,6 +39,12 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "UsageError",
     "XenStoreError",
     "UnplugRefused",
+    # Records.
+    # bootsh's records are ``bootsh.records`` classes (``dataclasses``' API without its start-up
+    # cost); a plugin's own records on bootsh's start-up path can be too.
+    "dataclass",
+    "field",
+    "replace",
     # iPXE error numbers.
     # iPXE's 32-bit error numbers (``errno``) and their texts; a command returns one as its
     # status, and ``${errno}`` shows it.
@@ -229,6 +235,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "UsageError": ("bootsh.errors", "UsageError"),
     "XenStoreError": ("bootsh.errors", "XenStoreError"),
     "UnplugRefused": ("bootsh.errors", "UnplugRefused"),
+    # Records
+    "dataclass": ("bootsh.records", "dataclass"),
+    "field": ("bootsh.records", "field"),
+    "replace": ("bootsh.records", "replace"),
     # iPXE error numbers
     "error_number": ("bootsh.ipxe_errors", "error_number"),
     "ipxe_errno": ("bootsh.ipxe_errors", "ipxe_errno"),
@@ -551,6 +561,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     from bootsh.nics.netspec import NetDriver, NetSpec, kernel_interfaces, parse_net_spec
     from bootsh.nics.nic import Nic, normalise_mac
     from bootsh.nics.twins import Decision, Evidence, Mark, TwinGroup, TwinPolicy, possible_labels
+    from bootsh.records import dataclass, field, replace
     from bootsh.shell import STOP_COMMAND, STOP_SEQUENCE, Shell
     from bootsh.trust.certs import Cert, TrustError
     from bootsh.trust.formats import der_probe, pem_probe

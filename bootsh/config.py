@@ -23,13 +23,13 @@ has no config key on purpose: an irreversible unplug needs a fresh yes on each c
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bootsh.context import DEFAULT_TWIN_POLICY, Config
 from bootsh.errors import UsageError
 from bootsh.lang.files import read_bounded
+from bootsh.records import dataclass, field
 
 ENV_SYSFS_ROOT = "BOOTSH_SYSFS_ROOT"
 ENV_XEN_DOMID = "BOOTSH_XEN_DOMID"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+
+from bootsh.records import dataclass, field
 
 #: The twin policy when the user names none. It needs no plugin to be valid: with the
 #: ``policies`` plugin disabled nobody decides, every NIC is shown and ``twins`` says so.

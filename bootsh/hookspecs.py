@@ -8,16 +8,19 @@ exactly that way). Implement a hook by decorating a function of the same name wi
 The host calls implementations one at a time: one that raises is reported in a single line
 naming its plugin, and the plugin is dropped for the rest of the session; the others go on.
 Old-style and new-style hook wrappers are therefore not supported for these hooks.
+
+The markers are pluggy's (``bootsh.hooks``): a function marked with ``bootsh.hookimpl`` or with
+``pluggy.HookimplMarker("bootsh")`` carries the same options, read the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from bootsh.hooks import HookimplMarker, HookspecMarker
 
-import pluggy
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from bootsh.boot.fetch import UriScheme
     from bootsh.boot.images import ImageType
     from bootsh.context import Context
@@ -29,8 +32,8 @@ if TYPE_CHECKING:
 
 PROJECT = "bootsh"
 
-hookspec = pluggy.HookspecMarker(PROJECT)
-hookimpl = pluggy.HookimplMarker(PROJECT)
+hookspec = HookspecMarker(PROJECT)
+hookimpl = HookimplMarker(PROJECT)
 
 
 @hookspec

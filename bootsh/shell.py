@@ -22,7 +22,6 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TextIO
 
 from bootsh.boot.uri import redact_words
@@ -42,6 +41,7 @@ from bootsh.net.netstate import NetdevStates
 from bootsh.nics.netdevs import Netdev, Resolution, resolve
 from bootsh.nics.nic import Nic
 from bootsh.plugins import PluginHost
+from bootsh.records import dataclass, field
 
 #: The signals that end or interrupt bootsh: deferred while it cleans up.
 ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -24,11 +24,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bootsh.lab.errors import LabError
+from bootsh.records import dataclass
 
 #: Every namespace, temporary directory and /etc/netns entry of a lab starts with this.
 NAME_PREFIX = "bootsh-lab-"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from bootsh.ipxe_errors import EINVAL_INTEGER, EINVAL_MISSING_ARGUMENT, EINVAL_UNKNOWN_OPTION
 from bootsh.lang.settypes import _strtoul as ipxe_strtoul  # iPXE's strtoul, one copy for all
+from bootsh.records import dataclass, field
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell

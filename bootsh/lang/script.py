@@ -47,8 +47,9 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import lru_cache
+
+from bootsh.records import dataclass, field
 
 SCRIPT_MAGICS = ("#!ipxe", "#!gpxe")
 TERMINATORS = (";", "||", "&&")

@@ -60,7 +60,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -69,6 +68,7 @@ from bootsh.errors import BootshError
 from bootsh.ipxe_errors import ipxe_errno, strerror
 from bootsh.lang.files import ATTR_SIZE, read_bounded
 from bootsh.lang.settypes import DEFAULT_TYPE, DEFAULT_TYPES, INC_TYPE, TYPES, SettingTypeError
+from bootsh.records import dataclass, replace
 
 Validator = Callable[[str], None]
 

@@ -42,9 +42,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from bootsh.errors import BootshError
+from bootsh.records import dataclass
 
 # --------------------------------------------------------------------------------------
 # Errors

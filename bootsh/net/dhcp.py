@@ -44,7 +44,6 @@ import socket
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bootsh import __version__
@@ -90,6 +89,7 @@ from bootsh.net.ifmgmt import ENODEV_NETDEV
 from bootsh.net.linkstate import LINK_DOWN, LINK_UNKNOWN
 from bootsh.net.monojob import ETIMEDOUT_MONOJOB
 from bootsh.net.ping import checksum
+from bootsh.records import dataclass
 
 # The names that moved to bootsh.net.dhcppkt (and ifmgmt) stay importable from here: mypy's strict
 # mode exports an imported name only when __all__ lists it. This is not the whole public API:

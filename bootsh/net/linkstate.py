@@ -6,11 +6,11 @@ A netdev starts with "Unknown" until its driver reports; "Down" is the link-down
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from bootsh.ipxe_errors import ipxe_errno, ipxe_strerror
 from bootsh.lang.files import ATTR_SIZE, read_text_bounded
+from bootsh.records import dataclass
 
 # iPXE's link errors (net/netdevice.c): EUNKNOWN_LINK_STATUS is EINPROGRESS and
 # ENOTCONN_LINK_DOWN is ENOTCONN, both uniquified 0x01 in that file. The numbers are those

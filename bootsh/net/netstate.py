@@ -18,10 +18,10 @@ import fcntl
 import socket
 import struct
 from collections import Counter
-from dataclasses import dataclass, field
 
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import ipxe_errno, strerror
+from bootsh.records import dataclass, field
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4

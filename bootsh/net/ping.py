@@ -23,9 +23,9 @@ import socket
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from bootsh.ipxe_errors import error_number
+from bootsh.records import dataclass, field
 
 ERRFILE_PINGER = 0x001B2000  # core/pinger.c
 ERRFILE_PING = 0x003A6000  # net/ping.c

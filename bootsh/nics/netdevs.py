@@ -7,7 +7,6 @@ redone whenever the twin policy changes, so ``set twins label`` takes effect at 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bootsh.context import Context
@@ -22,6 +21,7 @@ from bootsh.nics.twins import (
     ordered,
     weigh,
 )
+from bootsh.records import dataclass, field
 
 if TYPE_CHECKING:
     from bootsh.plugins import PluginHost  # the host calls resolve(); only its type here

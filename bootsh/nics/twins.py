@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from bootsh.nics.nic import Nic, probe_order
+from bootsh.records import dataclass, field
 
 
 @dataclass(frozen=True)

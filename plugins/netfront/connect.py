@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bootsh.api import Config
+from bootsh.api import Config, dataclass
 
 from .dump import DumpXenStore
 from .store import Guest, XenStore, pick_domid

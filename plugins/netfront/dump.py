@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootsh.api import XenStoreError, read_bounded
+from bootsh.api import XenStoreError, dataclass, field, read_bounded
 
 from .store import XenStoreDenied, small_number, valid_path
 

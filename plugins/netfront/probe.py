@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootsh.api import Nic, normalise_mac
+from bootsh.api import Nic, dataclass, field, normalise_mac
 
 from .dump import sanitise
 from .store import Guest, XenStoreDenied, small_number, valid_path

@@ -9,10 +9,9 @@ they answer so that the probe's cost can be checked.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Protocol
 
-from bootsh.api import XenStoreError
+from bootsh.api import XenStoreError, dataclass
 
 #: XenStore numbers bootsh reads (domain ids, vif ids, state, num_devs) fit in this many
 #: digits; a longer run of digits is garbage, and int() of over 4300 digits raises.

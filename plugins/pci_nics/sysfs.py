@@ -17,10 +17,9 @@ from __future__ import annotations
 import errno
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootsh.api import normalise_mac, read_bounded
+from bootsh.api import dataclass, field, normalise_mac, read_bounded
 
 #: sysfs attributes are at most a page; anything longer is not what the kernel wrote.
 _MAX_READ = 4096
