@@ -21,7 +21,8 @@ that a test runs.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # not typing's: bootsh's start-up does not import typing
 
 __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     # Hooks and the host.
@@ -61,6 +62,7 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     # Commands and the language.
     # One record per command feeds dispatch, ``help``, ``--check`` and completion.
     "Command",
+    "CommandGroup",
     "Option",
     "Invocation",
     "Handler",
@@ -252,6 +254,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ERANGE_ISEQ": ("bootsh.ipxe_errors", "ERANGE_ISEQ"),
     # Commands and the language
     "Command": ("bootsh.lang.commands", "Command"),
+    "CommandGroup": ("bootsh.lang.commands", "CommandGroup"),
     "Option": ("bootsh.lang.commands", "Option"),
     "Invocation": ("bootsh.lang.commands", "Invocation"),
     "Handler": ("bootsh.lang.commands", "Handler"),
@@ -405,7 +408,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """Import the defining module on first use and keep the value (PEP 562)."""
     try:
         module, attr = _EXPORTS[name]
@@ -499,6 +502,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     )
     from bootsh.lang.commands import (
         Command,
+        CommandGroup,
         Completer,
         Handler,
         Invocation,

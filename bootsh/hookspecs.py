@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from bootsh.boot.fetch import UriScheme
     from bootsh.boot.images import ImageType
     from bootsh.context import Context
-    from bootsh.lang.commands import Command
+    from bootsh.lang.commands import Command, CommandGroup
     from bootsh.nics.netspec import NetDriver
     from bootsh.nics.nic import Nic
     from bootsh.nics.twins import Decision, Evidence, TwinGroup, TwinPolicy
@@ -37,12 +37,17 @@ hookimpl = HookimplMarker(PROJECT)
 
 
 @hookspec
-def bootsh_register_commands(register: Callable[[Command], None]) -> None:
+def bootsh_register_commands(register: Callable[[Command | CommandGroup], None]) -> None:
     """Add shell commands by calling ``register(Command(...))`` once per command.
 
     The record carries the handler, options, usage, aliases and an optional completer; the
     host fills in ``source``. A name or alias already taken by another plugin is refused and
     reported (the first registration wins, in plugin load order).
+
+    ``register(CommandGroup(names, load))`` registers commands by name only: ``load()``
+    returns their records and is called the first time one of them is needed, so that a
+    module of commands (and what it imports) loads only when used. ``names`` must list every
+    name and alias of those records.
     """
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from bootsh import hookspecs
 from bootsh.errors import BootshError
 from bootsh.hooks import HookImpl, PluginValidationError, Registry
-from bootsh.lang.commands import Command, CommandTable
+from bootsh.lang.commands import Command, CommandGroup, CommandTable
 from bootsh.records import dataclass, field, replace
 
 TYPE_CHECKING = False
@@ -186,17 +186,33 @@ class PluginHost:
         return records
 
     def commands(self) -> CommandTable:
-        collected: list[Command] = []
+        collected: list[Command | CommandGroup] = []
         self._collect(
             "bootsh_register_commands",
             lambda cmd, source: collected.append(replace(cmd, source=source)),
         )
         table = CommandTable()
         for cmd in collected:
-            table.add(cmd)
+            if isinstance(cmd, CommandGroup):
+                table.add_group(replace(cmd, load=self._guarded_load(cmd)))
+            else:
+                table.add(cmd)
         for conflict in table.conflicts:
             self.report(conflict)
         return table
+
+    def _guarded_load(self, group: CommandGroup) -> Callable[[], list[Command]]:
+        """A group's loader that reports a failure (a command module that does not import)
+        in one line instead of raising into the command that needed it."""
+
+        def load() -> list[Command]:
+            try:
+                return [replace(cmd, source=group.source) for cmd in group.load()]
+            except Exception as exc:  # someone else's module, imported late
+                self.report(f"plugin {group.source} failed to load commands: {_one_line(exc)}")
+                return []
+
+        return load
 
     def twin_policies(self) -> dict[str, TwinPolicy]:
         return self._first_wins("bootsh_register_twin_policies", None)

@@ -94,10 +94,23 @@ def _is_classvar(annotation: object) -> bool:
     return text.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar"))
 
 
+def _is_data_descriptor(value: object) -> bool:
+    kind = type(value)
+    return hasattr(kind, "__get__") and hasattr(kind, "__set__") and not isinstance(value, Field)
+
+
 def _make_init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callable[..., None]:
-    """Compile ``cls.__init__``: positional-or-keyword parameters in field order."""
+    """Compile ``cls.__init__``: positional-or-keyword parameters in field order.
+
+    A frozen record's fields go straight into the instance's ``__dict__`` (its
+    ``__setattr__`` refuses them; ``object.__setattr__`` per field costs three times as
+    much), except where a field is a descriptor, which must see the value.
+    """
+    direct = frozen and not any(
+        _is_data_descriptor(c.__dict__.get(f.name)) for c in cls.__mro__ for f in fields
+    )
     params: list[str] = []
-    body: list[str] = []
+    body: list[str] = ["_d = self.__dict__"] if direct else []
     scope: dict[str, Any] = {"_FACTORY": _FACTORY, "_set": object.__setattr__}
     for f in fields:
         if f.default_factory is not MISSING:
@@ -111,7 +124,12 @@ def _make_init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callable[.
         else:
             params.append(f.name)
             value = f.name
-        body.append(f"_set(self, {f.name!r}, {value})" if frozen else f"self.{f.name} = {value}")
+        if direct:
+            body.append(f"_d[{f.name!r}] = {value}")
+        elif frozen:
+            body.append(f"_set(self, {f.name!r}, {value})")
+        else:
+            body.append(f"self.{f.name} = {value}")
     if hasattr(cls, "__post_init__"):
         body.append("self.__post_init__()")
     source = f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body or ["pass"])
@@ -181,7 +199,11 @@ def _process(cls: type[T], frozen: bool) -> type[T]:
         if _is_classvar(annotation):
             continue
         value = cls.__dict__.get(name, MISSING)
-        if isinstance(value, Field):
+        if _is_data_descriptor(value):
+            # As dataclasses: the descriptor stays the class attribute (it handles the
+            # instance's value) and its class-level value is the default.
+            f = Field(value.__get__(None, cls), MISSING, True, True, name)
+        elif isinstance(value, Field):
             f = value
             f.name = name
             if f.default is MISSING:

@@ -45,19 +45,22 @@ under the real iPXE (no such settings scope).
 from __future__ import annotations
 
 import io
-import re
-from collections.abc import Callable
 from functools import lru_cache
 
 from bootsh.records import dataclass, field
+
+TYPE_CHECKING = False  # not typing's: the interpreter's start-up does not import typing
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable
 
 SCRIPT_MAGICS = ("#!ipxe", "#!gpxe")
 TERMINATORS = (";", "||", "&&")
 
 #: C's isspace() in iPXE: space, \t, \n, \v, \f, \r (never a non-ASCII character).
 C_SPACE = " \t\n\v\f\r"
-_WORDS = re.compile(r"[^ \t\n\v\f\r]+")
-_BRACES = re.compile(r"[{}]")
+#: What Python's ``str.split()`` also takes for whitespace in ASCII text (and C does not).
+_PY_ONLY_SPACE = "\x1c\x1d\x1e\x1f"
 
 #: The largest script bootsh reads (a file, standard input, a fetched image, ``--check``):
 #: real scripts are kilobytes, and one of short lines costs about 25 bytes of memory per
@@ -85,6 +88,15 @@ class Line:
     text: str  # the whole line, label included
     label: str | None
     command: str  # what runs: the text after the label
+
+    def compiled(self) -> tuple[CompiledCommand, ...]:
+        """The line's commands split once, on its first run (``compile_commands``)."""
+        try:
+            found: tuple[CompiledCommand, ...] = self.__dict__["_compiled"]
+        except KeyError:
+            found = compile_commands(self.command)
+            object.__setattr__(self, "_compiled", found)  # a cache, not a field
+        return found
 
 
 @dataclass(frozen=True)
@@ -172,7 +184,24 @@ def _strip_last(parts: list[str], char: str) -> bool:
 
 def split_words(text: str) -> list[str]:
     """Whitespace-separated words; no quoting, no escaping."""
-    return _WORDS.findall(text)
+    # str.split() is C's isspace() splitting for ASCII text without the four separator
+    # characters Python also counts as whitespace; anything else takes the exact pattern.
+    if text.isascii() and not any(c in text for c in _PY_ONLY_SPACE):
+        return text.split()
+    return _pattern("words").findall(text)
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    """The regular expressions, compiled on first use (``re`` is not on the start-up path)."""
+    if not _PATTERNS:
+        import re
+
+        _PATTERNS["words"] = re.compile(r"[^ \t\n\v\f\r]+")
+        _PATTERNS["braces"] = re.compile(r"[{}]")
+    return _PATTERNS[name]
 
 
 @dataclass(frozen=True)
@@ -221,9 +250,110 @@ def _split_commands(text: str) -> list[Command]:
     return commands
 
 
+# -- commands as they run ---------------------------------------------------------------------
+
+
+class Template:
+    """A word holding ``${``, prepared for expansion at run time.
+
+    ``parts`` alternates literal text and setting names (``a${x}b`` is ``("a", "x", "b")``)
+    when every ``${...}`` in the word is simple (no ``$``, ``{`` or ``}`` inside): then
+    expanding is looking the names up and joining, as long as no value brings a ``$``,
+    ``{`` or ``}`` of its own and the joined text holds no new ``${`` (a ``$`` before an
+    empty value before a ``{``). Anything else (nested ``${net${i}/mac}``, such values) runs
+    ``expand`` on the whole word, which is the definition; ``parts`` is empty for words that
+    are never simple.
+    """
+
+    __slots__ = ("parts", "word")
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.parts = _simple_parts(word)
+
+    def __repr__(self) -> str:
+        return f"Template({self.word!r})"
+
+    def expand(self, lookup: Lookup) -> str:
+        parts = self.parts
+        if len(parts) == 3 and not parts[0] and not parts[2]:  # the word is "${name}"
+            value = lookup(parts[1]) or ""
+            if "$" in value or "{" in value or "}" in value:
+                return expand(self.word, lookup)
+            return value
+        if not parts:
+            return expand(self.word, lookup)
+        out = [parts[0]]
+        for i in range(1, len(parts), 2):
+            value = lookup(parts[i]) or ""
+            if "$" in value or "{" in value or "}" in value:
+                return expand(self.word, lookup)
+            out.append(value)
+            out.append(parts[i + 1])
+        text = "".join(out)
+        return expand(self.word, lookup) if "${" in text else text
+
+
+def _simple_parts(word: str) -> tuple[str, ...]:
+    parts: list[str] = []
+    pos = 0
+    while True:
+        start = word.find("${", pos)
+        end = word.find("}", start + 2) if start >= 0 else -1
+        if end < 0:
+            parts.append(word[pos:])
+            return tuple(parts)
+        name = word[start + 2 : end]
+        if "$" in name or "{" in name:
+            return ()
+        parts.append(word[pos:start])
+        parts.append(name)
+        pos = end + 1
+
+
+class CompiledCommand:
+    """One command of a line as the shell runs it: its words (``Template`` where they need
+    expanding), whether none does, and the terminator after it."""
+
+    __slots__ = ("literal", "terminator", "words")
+
+    def __init__(self, command: Command) -> None:
+        self.words: tuple[str | Template, ...] = tuple(
+            Template(word) if "${" in word else word for word in command.words
+        )
+        #: The words themselves when none needs expanding.
+        self.literal: tuple[str, ...] | None = (
+            command.words if all(type(word) is str for word in self.words) else None
+        )
+        self.terminator = command.terminator
+
+    def argv(self, lookup: Lookup) -> list[str]:
+        """The words expanded (``ExpansionError`` past the bounds)."""
+        if self.literal is not None:
+            return list(self.literal)
+        return [word if isinstance(word, str) else word.expand(lookup) for word in self.words]
+
+
+def compile_commands(text: str) -> tuple[CompiledCommand, ...]:
+    return tuple(CompiledCommand(command) for command in _split_commands(text))
+
+
+def compiled_line(text: str) -> tuple[CompiledCommand, ...]:
+    """``compile_commands``, kept for lines typed again and again (a REPL, ``time``)."""
+    if len(text) <= _CACHED_LINE:
+        return _compiled_cached(text)
+    return compile_commands(text)
+
+
+@lru_cache(maxsize=1024)
+def _compiled_cached(text: str) -> tuple[CompiledCommand, ...]:
+    return compile_commands(text)
+
+
 # -- expansion --------------------------------------------------------------------------------
 
-Lookup = Callable[[str], "str | None"]
+if TYPE_CHECKING:
+    Lookup = Callable[[str], "str | None"]
 
 
 def expand(word: str, lookup: Lookup) -> str:
@@ -242,10 +372,11 @@ def expand(word: str, lookup: Lookup) -> str:
     pending: list[tuple[str, int]] = [(word, 0)]  # text still to scan, innermost on top
     expansions = 0
     expanded = 0
+    braces = _pattern("braces")
     while pending:
         chunk, pos = pending.pop()
         while True:
-            match = _BRACES.search(chunk, pos)
+            match = braces.search(chunk, pos)
             end = match.start() if match else len(chunk)
             if end > pos:
                 out.write(chunk[pos:end])
