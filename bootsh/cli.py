@@ -586,7 +586,7 @@ def _bytes_out(*streams: TextIO) -> None:
     for stream in streams:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None and getattr(stream, "errors", None) != "surrogateescape":
-            try:
+            try:  # noqa: SIM105 - contextlib is not imported at start-up
                 reconfigure(errors="surrogateescape")
             except (ValueError, OSError):  # closed or detached: nothing to do
                 pass

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from bootsh.net.netstate import NetdevStates
     from bootsh.nics.netdevs import Netdev, Resolution
     from bootsh.nics.nic import Nic
+    from bootsh.nics.twins import TwinPolicy
     from bootsh.plugins import PluginHost
 
 #: The signals that end or interrupt bootsh: deferred while it cleans up.
@@ -125,7 +126,7 @@ class Shell:
         self.settings.link_block = _link_block
         self.settings.sysfs_root = context.config.path_text("sysfs_root") or "/sys"
         self.commands: CommandTable = host.commands()
-        self.policies = host.twin_policies()
+        self._policies: dict[str, TwinPolicy] | None = None
         self.settings.validators["twins"] = self.check_policy
         self._nics: list[Nic] | None = None
         self._resolution: Resolution | None = None
@@ -198,10 +199,17 @@ class Shell:
 
     # -- netdevs ---------------------------------------------------------------------------
 
+    @property
+    def policies(self) -> dict[str, TwinPolicy]:
+        """The twin policies the plugins declared, asked for when first needed."""
+        if self._policies is None:
+            self._policies = self.host.twin_policies()
+        return self._policies
+
     def check_policy(self, name: str) -> None:
         # The default is valid even when no plugin registers it (``--no-plugin policies``):
         # then no plugin decides and every NIC is shown, which loses nothing.
-        if name not in self.policies and name != DEFAULT_TWIN_POLICY:
+        if name != DEFAULT_TWIN_POLICY and name not in self.policies:
             known = ", ".join(sorted({*self.policies, DEFAULT_TWIN_POLICY}))
             raise BootshError(f"unknown twin policy {name!r} (known: {known})")
 

@@ -40,11 +40,12 @@ nothing.
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Callable
-
 from bootsh.errors import BootshError
 from bootsh.records import dataclass
+
+TYPE_CHECKING = False  # not typing's: the interpreter's start-up does not import typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # --------------------------------------------------------------------------------------
 # Errors
@@ -471,6 +472,8 @@ def _parse_base64(raw: bytes) -> bytes:
 
 
 def _format_base64(raw: bytes) -> str:
+    import base64  # with re: only for a base64 setting
+
     return base64.b64encode(raw).decode("ascii")
 
 

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from bootsh.ipxe_errors import ERRFILE_PARSEOPT, error_number
 from bootsh.lang.settings import RedirectBlock
@@ -28,7 +25,10 @@ from bootsh.net.linkstate import LINK_UNKNOWN, read_link
 from bootsh.net.monojob import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB
 from bootsh.net.netstate import OpenError
 
+TYPE_CHECKING = False  # ``ifstat`` loads this module: no typing, no socket until needed
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bootsh.lang.settings import Block, Setting
     from bootsh.net.dhcppkt import DhcpPacket
     from bootsh.nics.netdevs import Netdev
@@ -451,7 +451,7 @@ def _configure_dhcp(
         message = nak.packet.fetch(OPT_MESSAGE) or b""
         why = f": {message.decode(errors='replace')}" if message else ""
         shell.diagnose(
-            f"{name}: the server {socket.inet_ntoa(nak.peer_ip)} refused the request"
+            f"{name}: the server {_dotted(nak.peer_ip)} refused the request"
             f" (DHCPNAK{why}); like iPXE, bootsh waited for a DHCPACK until the timeout"
         )
     elif session is not None and rc != ECANCELED_MONOJOB and not session.offers_seen:
@@ -459,8 +459,8 @@ def _configure_dhcp(
     elif session is not None and rc != ECANCELED_MONOJOB and session.state.name == "request":
         # The offer was requested but never acknowledged: say who offered what, or the
         # timeout is a mystery (a -t during discovery's wait for ProxyDHCP is not this).
-        server = socket.inet_ntoa(session.server) if any(session.server) else "a server"
-        offered = socket.inet_ntoa(session.offer)
+        server = _dotted(session.server) if any(session.server) else "a server"
+        offered = _dotted(session.offer)
         shell.diagnose(f"{name}: {server} offered {offered} but sent no DHCPACK for it")
     close_netdev(shell, name)
     return rc
@@ -487,3 +487,8 @@ def route_applicator(shell: Shell) -> Callable[[Block, Setting], None]:
             apply_static(shell, name, netdev.nic.ifname)
 
     return apply
+
+
+def _dotted(address: bytes) -> str:
+    """``socket.inet_ntoa`` without importing socket."""
+    return ".".join(str(byte) for byte in address)

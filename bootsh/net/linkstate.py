@@ -6,7 +6,7 @@ A netdev starts with "Unknown" until its driver reports; "Down" is the link-down
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from bootsh.ipxe_errors import ipxe_errno, ipxe_strerror
 from bootsh.lang.files import ATTR_SIZE, read_text_bounded
@@ -28,7 +28,7 @@ class LinkState:
     status: int = 0
 
 
-def _read(path: Path) -> str | None:
+def _read(path: str) -> str | None:
     try:
         # Bounded and never waiting: a FIFO in a sysfs tree blocked ifstat forever.
         return read_text_bounded(path, ATTR_SIZE).strip()
@@ -37,14 +37,14 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def read_link(sysfs_root: Path, ifname: str | None) -> LinkState:
+def read_link(sysfs_root: str | os.PathLike[str], ifname: str | None) -> LinkState:
     """Link state of ``ifname`` under ``sysfs_root``; unknown when there is no interface."""
     unknown = LinkState(False, ipxe_strerror(*LINK_UNKNOWN), LINK_UNKNOWN[1])
     if not ifname:
         return unknown
-    base = sysfs_root / "class" / "net" / ifname
-    carrier = _read(base / "carrier")
-    operstate = _read(base / "operstate")
+    base = os.path.join(sysfs_root, "class", "net", ifname)
+    carrier = _read(os.path.join(base, "carrier"))
+    operstate = _read(os.path.join(base, "operstate"))
     if carrier == "1" or operstate == "up":
         return LinkState(True)
     if carrier == "0" or operstate in {"down", "lowerlayerdown", "notpresent", "dormant"}:

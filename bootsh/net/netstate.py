@@ -15,13 +15,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import socket
 import struct
 from collections import Counter
 
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import ipxe_errno, strerror
 from bootsh.records import dataclass, field
+
+TYPE_CHECKING = False  # ``socket`` (with enum) loads when a netdev is opened, not for ifstat
+if TYPE_CHECKING:
+    import socket
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -169,6 +172,8 @@ def open_raw(ifname: str, mac: str | None = None) -> tuple[socket.socket, bool]:
     With ``mac``, the kernel's interface must have that address: a NIC read from another
     machine's sysfs tree or XenStore dump may name an ``eth0`` that is not its own here.
     """
+    import socket
+
     try:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     except PermissionError:

@@ -13,10 +13,13 @@ take the decision (``bootsh_resolve_twins``). The verdict rule is deliberately s
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
 
 from bootsh.nics.nic import Nic, probe_order
 from bootsh.records import dataclass, field
+
+TYPE_CHECKING = False  # on every ifstat's path: no typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,6 @@ still open. ``ifopen`` gives the kernel interface the netdev's IPv4 settings, if
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from bootsh.api import (
     Command,
     Counters,
@@ -28,9 +26,13 @@ from bootsh.api import (
     read_link,
 )
 
+TYPE_CHECKING = False  # ifstat loads this module: no typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 
 def _status_lines(shell: Shell, nic: Nic, name: str) -> list[str]:
-    link = read_link(shell.context.config.sysfs_root, nic.ifname)
+    link = read_link(shell.context.config.path_text("sysfs_root") or "/sys", nic.ifname)
     state = shell.netstate.peek(name) if name.startswith("net") else None
     if state is not None and state.ifname != nic.ifname:
         state = None  # the name now belongs to another NIC
