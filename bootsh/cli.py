@@ -390,6 +390,8 @@ else:
 def fast_parse(argv: Sequence[str]) -> Namespace | None:
     """What ``build_parser().parse_args(argv)`` returns, for the simple command lines; None
     for any other (see ``FAST_OPTIONS``)."""
+    if "--" in argv:
+        return None  # argparse's own rules for it (it may drop it from the script's args)
     # argparse's defaults: False for flags, None for values and -c, [] for --net/--no-plugin.
     values: dict[str, object] = {
         "script": None,
@@ -423,6 +425,8 @@ def fast_parse(argv: Sequence[str]) -> Namespace | None:
         else:
             text = argv[i]
             i += 1
+        if kind == "path" and not text:
+            return None  # argparse makes it Path("."), which is not "not given"
         if kind == "append":
             current = values[dest]
             values[dest] = [*current, text] if isinstance(current, list) else [text]

@@ -10,7 +10,8 @@ it reads what ``importlib.metadata`` reads, the same way, and nothing else:
   ``os.listdir`` order; a distribution name seen earlier on the path hides later ones
   (``importlib.metadata`` keeps the first of each normalised name);
 * each one's ``entry_points.txt`` is read, and the entries of the wanted section kept, in
-  file order (``name = module[:attr][ [extras]]``; ``#``/``;`` comments, blank lines);
+  file order (``name = module[:attr][ [extras]]``; ``#`` comments and blank lines skipped;
+  a line without ``=``, which makes ``importlib.metadata`` raise, is skipped too);
 * a distribution's name and version come from its ``METADATA`` (``PKG-INFO`` for an egg),
   read only when asked (``bootsh --plugins``, a plugin that fails to load).
 
@@ -115,7 +116,7 @@ def parse_section(text: str, group: str) -> list[tuple[str, str]]:
     section = None
     for raw in text.splitlines():
         line = raw.strip()
-        if not line or line.startswith(("#", ";")):
+        if not line or line.startswith("#"):
             continue
         if line.startswith("[") and line.endswith("]"):
             section = line[1:-1].strip()

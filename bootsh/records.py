@@ -217,8 +217,7 @@ def _process(cls: type[T], frozen: bool) -> type[T]:
                 f"mutable default {type(f.default)} for field {name} is not allowed:"
                 " use default_factory"
             )
-        fields.pop(name, None)
-        fields[name] = f
+        fields[name] = f  # a field redefined in a subclass keeps its place, as in dataclasses
     ordered = tuple(fields.values())
     seen_default = False
     for f in ordered:
