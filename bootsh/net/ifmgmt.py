@@ -164,7 +164,7 @@ def link_wait(shell: Shell, netdev: Netdev, timeout: float | None, verbose: bool
     rc = open_netdev(shell, netdev)
     if rc:
         return rc
-    sysfs = shell.context.config.sysfs_root
+    sysfs = shell.context.config.path_text("sysfs_root") or "/sys"
     ifname = netdev.nic.ifname
     link = read_link(sysfs, ifname)
     if link.up and not verbose:
