@@ -3,13 +3,14 @@
 ``import dataclasses`` imports ``inspect`` (with ``ast``, ``dis``, ``tokenize``...), and each
 ``@dataclass`` compiles three or four methods from generated source: on a busy two-core
 machine that was over a millisecond per class, and bootsh has about seventy records. Every
-``bootsh`` process paid for all of it before running a single command. ``record`` gives the
-same classes (``__init__`` with defaults and ``default_factory``, ``__repr__``, ``__eq__``,
-``__hash__`` for frozen records, ``frozen=True`` refusing assignment with
-``FrozenInstanceError``, ``__post_init__``, ``__match_args__``, ``ClassVar`` annotations left
-out, inherited fields) and ``replace``/``fields`` like ``dataclasses``'; only ``__init__`` is
-generated (one small ``exec`` per class, the first time the class is instantiated), the other
-methods are shared and read the fields through one C-level ``attrgetter``.
+``bootsh`` process paid for all of it before running a single command. ``dataclass`` here
+gives the same classes (``__init__`` with defaults and ``default_factory``, ``__repr__``,
+``__eq__`` and, for frozen records, ``__hash__`` (neither with ``eq=False``), ``frozen=True``
+refusing assignment with ``FrozenInstanceError``, ``__post_init__``, ``__match_args__``,
+``ClassVar`` annotations left out, inherited fields) and ``replace``/``fields`` like
+``dataclasses``'; only ``__init__`` is generated (one small ``exec`` per class, the first time
+the class is instantiated), the other methods are shared and read the fields through one
+C-level ``attrgetter``.
 
 Type checkers see ``dataclass`` through PEP 681's ``dataclass_transform``, so mypy checks
 constructor calls and frozen attributes exactly as for ``dataclasses.dataclass``.
@@ -19,7 +20,7 @@ a silent difference): ``order``, ``unsafe_hash``, ``slots``, ``kw_only``, ``Init
 ``init=False`` fields. ``dataclasses.fields()``/``asdict()`` do not know these classes: use
 ``bootsh.records.fields``.
 
-This module is on the start-up path: it imports nothing beyond ``sys`` and ``operator``.
+This module is on the start-up path: it imports nothing beyond ``operator``.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _field(
 _FIELDS = "__record_fields__"
 #: ``__init__``'s default for a field built by a factory.
 _FACTORY = _Missing()
-_UNSUPPORTED = ("order", "unsafe_hash", "slots", "kw_only", "init", "repr", "eq", "match_args")
+_UNSUPPORTED = ("order", "unsafe_hash", "slots", "kw_only", "init", "repr", "match_args")
 
 
 def _is_classvar(annotation: object) -> bool:
@@ -188,7 +189,7 @@ def _key_of(names: list[str]) -> Callable[[Any], Any]:
     return attrgetter(*names)
 
 
-def _process(cls: type[T], frozen: bool) -> type[T]:
+def _process(cls: type[T], frozen: bool, eq: bool = True) -> type[T]:
     fields: dict[str, Field] = {}
     for base in reversed(cls.__mro__[1:]):
         for f in base.__dict__.get(_FIELDS, ()):
@@ -237,8 +238,9 @@ def _process(cls: type[T], frozen: bool) -> type[T]:
         "__match_args__": tuple(fields),
         "__init__": _lazy_init,
         "__repr__": _repr,
-        "__eq__": _eq,
     }
+    if eq:
+        attrs["__eq__"] = _eq
     for name, value in attrs.items():
         if name.startswith("__record") or name == _FIELDS or name not in cls.__dict__:
             setattr(cls, name, value)
@@ -246,7 +248,7 @@ def _process(cls: type[T], frozen: bool) -> type[T]:
     # mutable ones are unhashable; a __hash__ written in the class body stays.
     class_hash = cls.__dict__.get("__hash__", MISSING)
     explicit = not (class_hash is MISSING or (class_hash is None and "__eq__" in cls.__dict__))
-    if not explicit:
+    if eq and not explicit:  # eq=False: identity, object's own __eq__ and __hash__
         cls.__hash__ = _hash if frozen else None  # type: ignore[assignment]
     if frozen:
         if "__setattr__" in cls.__dict__ or "__delattr__" in cls.__dict__:
@@ -256,12 +258,14 @@ def _process(cls: type[T], frozen: bool) -> type[T]:
     return cls
 
 
-def _dataclass(cls: Any = None, /, *, frozen: bool = False, **unsupported: Any) -> Any:
+def _dataclass(
+    cls: Any = None, /, *, frozen: bool = False, eq: bool = True, **unsupported: Any
+) -> Any:
     if unsupported:
         raise TypeError(f"bootsh.records does not support {', '.join(sorted(unsupported))}")
     if cls is None:
-        return lambda c: _process(c, frozen)
-    return _process(cls, frozen)
+        return lambda c: _process(c, frozen, eq)
+    return _process(cls, frozen, eq)
 
 
 def _fields(obj: Any) -> tuple[Field, ...]:
@@ -310,10 +314,10 @@ if TYPE_CHECKING:
 
     @overload
     @dataclass_transform(field_specifiers=(field,))
-    def dataclass(*, frozen: bool = False) -> Callable[[type[T]], type[T]]: ...
+    def dataclass(*, frozen: bool = False, eq: bool = True) -> Callable[[type[T]], type[T]]: ...
 
-    def dataclass(cls: Any = None, /, *, frozen: bool = False) -> Any:
-        return _dataclass(cls, frozen=frozen)
+    def dataclass(cls: Any = None, /, *, frozen: bool = False, eq: bool = True) -> Any:
+        return _dataclass(cls, frozen=frozen, eq=eq)
 
     def fields(obj: Any) -> tuple[Field, ...]:
         return _fields(obj)

@@ -261,16 +261,6 @@ def _parse_udp(frame: bytes, mac: bytes, xid: int) -> Reply | None:
     return Reply(packet, frame[26:30], sport, frame[6:12])
 
 
-def load_scapy() -> None:
-    """Import what ``build_frame`` and ``parse_frame`` use. ``ifconf`` calls it before its
-    progress line and timers start: the first import takes 0.1 s on an idle machine and a
-    second or more on a loaded one, time that iPXE (nothing to import) never spends inside its
-    timers, and that would otherwise delay the first retransmissions and add progress dots."""
-    import scapy.layers.dhcp
-    import scapy.layers.inet
-    import scapy.layers.l2  # noqa: F401
-
-
 # -- building requests -------------------------------------------------------------------------
 
 

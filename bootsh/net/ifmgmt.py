@@ -255,8 +255,6 @@ def _configure_all(shell: Shell, netdev: Netdev, timeout_ms: int, configurator: 
     mac = bytes.fromhex(mac_text.replace(":", ""))
     label = f"[{configurator}] " if configurator else ""
     problems: list[str] = []
-    if configurator is None:
-        dhcp.load_scapy()  # before the clock starts: see there
     # The kernel gets iPXE's link-local address first: it answers neighbour solicitations
     # for it, so that the router and the DHCPv6 server reach us.
     problem = ipv6.apply_to_kernel(shell, name, ifname, mac)
@@ -407,7 +405,6 @@ def _configure_dhcp(
     mac_text = netdev.nic.mac or ""
     mac = bytes.fromhex(mac_text.replace(":", ""))
     label = f"[{configurator}] " if configurator else ""
-    dhcp.load_scapy()  # before the clock starts: see there
     shell.print(f"Configuring {label}({name} {mac_text})...", end="")
     start = time.monotonic()
     deadline = start + timeout_ms / 1000 if timeout_ms else None

@@ -28,12 +28,12 @@ import ipaddress
 import socket
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bootsh.ipxe_errors import error_number
 from bootsh.lang.settings import Block, Setting
+from bootsh.records import dataclass, field
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell

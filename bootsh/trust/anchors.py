@@ -22,10 +22,10 @@ A fingerprint is the SHA-256 digest of the certificate's DER encoding, what
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from bootsh.errors import UsageError
+from bootsh.records import dataclass
 
 FINGERPRINT_LEN = 32
 _HEX = re.compile(r"[0-9A-Fa-f]{2}(?:[:-]?[0-9A-Fa-f]{2})*")

@@ -181,3 +181,10 @@ def test_importing_records_loads_neither_dataclasses_nor_inspect() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert out == "False False\n"
+
+
+def test_eq_false_keeps_identity() -> None:
+    std, ours = both("@dataclass(eq=False)\nclass C:\n    a: int\n")
+    assert ours(1) != ours(1) and std(1) != std(1)
+    value = ours(1)
+    assert value == value and hash(value) == object.__hash__(value)
