@@ -347,9 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
 #: ``=``); anything else (an abbreviation, bundled short options, ``-cLINE``, ``--help``,
 #: ``--version``, ``--``, a value starting with ``-``, an unknown option, a value that does not
 #: convert) goes to argparse, which also prints the errors. Option -> (dest, kind); the kinds
-#: are argparse's actions: ``true`` (store_true), ``append``, or a value with its ``type``
-#: (``str``, ``int``, ``float``, ``path``). tests/host/test_cli_args.py checks the table
-#: against ``build_parser()`` and both parsers against each other.
+#: are argparse's actions: ``true`` (store_true), ``append`` (default None), ``list`` (append
+#: with ``default=[]``), or a value with its ``type`` (``str``, ``int``, ``float``,
+#: ``path``). tests/host/test_cli_args.py checks the table against ``build_parser()`` and
+#: both parsers against each other. An option added to ``build_parser`` and not here still
+#: works (the fast result asks argparse for what it lacks), but costs argparse's import.
 FAST_OPTIONS: dict[str, tuple[str, str]] = {
     "-c": ("commands", "append"),
     "--initrd": ("initrd", "path"),
@@ -364,11 +366,12 @@ FAST_OPTIONS: dict[str, tuple[str, str]] = {
     "--machine": ("machine", "path"),
     "--twins": ("twins", "str"),
     "--allow-unplug": ("allow_unplug", "true"),
-    "--net": ("net", "append"),
+    "--net": ("net", "list"),
     "--dry-run": ("dry_run", "true"),
+    "--trust": ("trust", "list"),
     "--port-device": ("port_device", "path"),
     "--config": ("config", "path"),
-    "--no-plugin": ("no_plugin", "append"),
+    "--no-plugin": ("no_plugin", "list"),
     "--check": ("check", "true"),
     "--plugins": ("plugins", "true"),
 }
@@ -377,13 +380,24 @@ if TYPE_CHECKING:
 else:
 
     class Namespace:
-        """argparse's ``Namespace`` for the fast path: attributes only."""
+        """argparse's ``Namespace`` for the fast path: the values, and the command line for
+        whatever the table does not know (an option added to ``build_parser`` only): asked
+        for, it is argparse's answer."""
 
         def __init__(self, **values: object) -> None:
-            self.__dict__.update(values)
+            self.__dict__.update(values)  # the command line itself as _argv
+
+        def __getattr__(self, name: str) -> object:
+            if name.startswith("_"):
+                raise AttributeError(name)
+            full = vars(build_parser().parse_args(self._argv))
+            for key, value in full.items():
+                self.__dict__.setdefault(key, value)
+            return self.__dict__[name]
 
         def __repr__(self) -> str:
-            shown = ", ".join(f"{k}={v!r}" for k, v in sorted(vars(self).items()))
+            values = sorted((k, v) for k, v in vars(self).items() if not k.startswith("_"))
+            shown = ", ".join(f"{k}={v!r}" for k, v in values)
             return f"Namespace({shown})"
 
 
@@ -392,14 +406,10 @@ def fast_parse(argv: Sequence[str]) -> Namespace | None:
     for any other (see ``FAST_OPTIONS``)."""
     if "--" in argv:
         return None  # argparse's own rules for it (it may drop it from the script's args)
-    # argparse's defaults: False for flags, None for values and -c, [] for --net/--no-plugin.
-    values: dict[str, object] = {
-        "script": None,
-        "args": [],
-        **{dest: False if kind == "true" else None for dest, kind in FAST_OPTIONS.values()},
-        "net": [],
-        "no_plugin": [],
-    }
+    # argparse's defaults: False for flags, [] for the lists, None for the rest.
+    values: dict[str, object] = {"script": None, "args": []}
+    for dest, kind in FAST_OPTIONS.values():
+        values[dest] = False if kind == "true" else [] if kind == "list" else None
     i = 0
     while i < len(argv):
         word = argv[i]
@@ -427,7 +437,7 @@ def fast_parse(argv: Sequence[str]) -> Namespace | None:
             i += 1
         if kind == "path" and not text:
             return None  # argparse makes it Path("."), which is not "not given"
-        if kind == "append":
+        if kind in ("append", "list"):
             current = values[dest]
             values[dest] = [*current, text] if isinstance(current, list) else [text]
             continue
@@ -435,7 +445,7 @@ def fast_parse(argv: Sequence[str]) -> Namespace | None:
             values[dest] = int(text) if kind == "int" else float(text) if kind == "float" else text
         except ValueError:
             return None  # argparse says what is wrong
-    return Namespace(**values)
+    return Namespace(_argv=list(argv), **values)
 
 
 def parse_args(argv: Sequence[str]) -> Namespace:

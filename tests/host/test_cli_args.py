@@ -26,7 +26,11 @@ PATHS = {dest for dest, kind in FAST_OPTIONS.values() if kind == "path"}
 
 def fast_view(ns: object) -> dict[str, object]:
     """The fast parser's namespace with paths as a ``Path`` would print them."""
-    return {k: str(Path(v)) if k in PATHS and v is not None else v for k, v in vars(ns).items()}
+    return {
+        k: str(Path(v)) if k in PATHS and v is not None else v
+        for k, v in vars(ns).items()
+        if not k.startswith("_")
+    }
 
 
 def test_the_table_matches_argparses_options() -> None:
@@ -38,8 +42,9 @@ def test_the_table_matches_argparses_options() -> None:
         assert action.dest == dest, flag
         if kind == "true":
             assert isinstance(action, argparse._StoreTrueAction), flag
-        elif kind == "append":
+        elif kind in ("append", "list"):
             assert isinstance(action, argparse._AppendAction) and action.type is None, flag
+            assert action.default == ([] if kind == "list" else None), flag
         else:
             assert isinstance(action, argparse._StoreAction), flag
             assert action.type is kinds[kind], flag
@@ -77,3 +82,20 @@ def test_whenever_the_fast_parser_answers_argparse_agrees(argv: list[str]) -> No
     if fast is None:
         return  # argparse's business (and its error messages)
     assert fast_view(fast) == argparse_view(build_parser().parse_args(argv)), argv
+
+
+def test_an_option_the_table_lacks_is_argparses_answer(monkeypatch: object) -> None:
+    """An option added to build_parser only: the fast result asks argparse for it."""
+    import bootsh.cli as cli
+
+    original = cli.build_parser
+
+    def with_extra() -> argparse.ArgumentParser:
+        parser = original()
+        parser.add_argument("--later", action="append", default=[])
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", with_extra)  # type: ignore[attr-defined]
+    fast = fast_parse(["-c", "echo hi"])
+    assert fast is not None
+    assert fast.later == [] and fast.commands == ["echo hi"]
