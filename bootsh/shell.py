@@ -135,6 +135,7 @@ class Shell:
         self.extra_netdevs: list[Netdev] = []
         self._with_extra: tuple[int, Resolution] | None = None
         self._netstate: NetdevStates | None = None
+        self._policy: tuple[tuple[Settings, int], str] | None = None
         self.status = 0
         self.exit_requested: int | None = None
         #: Per-shell state of plugins (menus, ...), by a key each plugin owns: no globals.
@@ -214,7 +215,12 @@ class Shell:
             raise BootshError(f"unknown twin policy {name!r} (known: {known})")
 
     def policy(self) -> str:
-        return self.settings.get("twins") or self.context.config.twins
+        # Asked at every lookup that reaches a netdev's block: the search for "twins" is kept
+        # for as long as no setting changed (Settings.generation).
+        key = (self.settings, self.settings.generation)
+        if self._policy is None or self._policy[0] != key:
+            self._policy = (key, self.settings.get("twins") or self.context.config.twins)
+        return self._policy[1]
 
     def nics(self) -> list[Nic]:
         """Every NIC the driver plugins found, probed once per shell."""

@@ -59,8 +59,6 @@ TERMINATORS = (";", "||", "&&")
 
 #: C's isspace() in iPXE: space, \t, \n, \v, \f, \r (never a non-ASCII character).
 C_SPACE = " \t\n\v\f\r"
-#: What Python's ``str.split()`` also takes for whitespace in ASCII text (and C does not).
-_PY_ONLY_SPACE = "\x1c\x1d\x1e\x1f"
 
 #: The largest script bootsh reads (a file, standard input, a fetched image, ``--check``):
 #: real scripts are kilobytes, and one of short lines costs about 25 bytes of memory per
@@ -184,9 +182,11 @@ def _strip_last(parts: list[str], char: str) -> bool:
 
 def split_words(text: str) -> list[str]:
     """Whitespace-separated words; no quoting, no escaping."""
-    # str.split() is C's isspace() splitting for ASCII text without the four separator
-    # characters Python also counts as whitespace; anything else takes the exact pattern.
-    if text.isascii() and not any(c in text for c in _PY_ONLY_SPACE):
+    # str.split() is C's isspace() splitting for ASCII text without the four separators
+    # (\x1c-\x1f) Python also counts as whitespace; anything else takes the exact pattern.
+    if text.isascii() and not (
+        "\x1c" in text or "\x1d" in text or "\x1e" in text or "\x1f" in text
+    ):
         return text.split()
     return _pattern("words").findall(text)
 
@@ -318,12 +318,17 @@ class CompiledCommand:
     __slots__ = ("literal", "terminator", "words")
 
     def __init__(self, command: Command) -> None:
-        self.words: tuple[str | Template, ...] = tuple(
-            Template(word) if "${" in word else word for word in command.words
-        )
+        words = command.words
         #: The words themselves when none needs expanding.
-        self.literal: tuple[str, ...] | None = (
-            command.words if all(type(word) is str for word in self.words) else None
+        self.literal: tuple[str, ...] | None = words
+        for word in words:
+            if "${" in word:
+                self.literal = None
+                break
+        self.words: tuple[str | Template, ...] = (
+            words
+            if self.literal is not None
+            else tuple(Template(word) if "${" in word else word for word in words)
         )
         self.terminator = command.terminator
 

@@ -281,6 +281,10 @@ _ARCHES = {
 }
 
 
+#: ``buildarch()`` of this machine, once (``os.uname()`` is a system call each time).
+_BUILDARCH: dict[str, bytes] = {}
+
+
 def buildarch(machine: str | None = None) -> str:
     machine = machine if machine is not None else os.uname().machine
     if machine in _ARCHES:
@@ -657,6 +661,9 @@ class Settings:
         #: such fallback, so it is off unless a caller asks for it.
         self.netx_fallback = False
         self._netdevs: dict[str, NetdevBlock] = {}
+        #: Counts what changes a value: stores and blocks (un)registered. A reader that
+        #: derives something from values (the shell's twin policy) keeps it for a generation.
+        self.generation = 0
         #: ``parse`` of names without a scope, and ``_typed``'s records (bounded caches).
         self._unscoped: dict[str, NamedSetting] = {}
         self._typed_cache: dict[tuple[int, str], tuple[Setting, Setting]] = {}
@@ -668,7 +675,7 @@ class Settings:
         self.builtin = BuiltinBlock(
             {
                 "errno": self._builtin_errno,
-                "buildarch": lambda: buildarch().encode(),
+                "buildarch": lambda: _BUILDARCH.setdefault("", buildarch().encode()),
                 "platform": lambda: b"linux",
                 "version": lambda: __version__.encode(),
                 "unixtime": lambda: (int(time.time()) & 0xFFFFFFFF).to_bytes(4, "big"),
@@ -763,6 +770,7 @@ class Settings:
     # -- the tree ------------------------------------------------------------------------------
 
     def _register(self, block: Block, parent: Block) -> None:
+        self.generation += 1
         parent = parent.target()
         old = parent.children.get(block.name)
         if old is not None:
@@ -774,6 +782,7 @@ class Settings:
         self._reprioritise(block)
 
     def _unregister(self, block: Block) -> None:
+        self.generation += 1
         parent = block.parent
         if parent is not None and parent.children.get(block.name) is block:
             del parent.children[block.name]
@@ -983,6 +992,7 @@ class Settings:
         if validator is not None and raw:
             validator(TYPES[setting.type or DEFAULT_TYPE].expand(raw))
         block.store_here(setting, raw)
+        self.generation += 1
         if setting.name == _PRIORITY.name:
             self._any_priority = self._any_priority or bool(raw)
             self._reprioritise(block)
