@@ -31,7 +31,7 @@ def bootsh_probe_nics(context: Context) -> Sequence[Nic] | None:
         return []
     guest = opened.guest
     try:
-        result = probe(guest, context.config.sysfs_root)
+        result = probe(guest, context.config.path_text("sysfs_root") or "/sys")
     finally:
         guest.store.close()
     for note in result.notes:
