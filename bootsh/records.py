@@ -8,9 +8,10 @@ gives the same classes (``__init__`` with defaults and ``default_factory``, ``__
 ``__eq__`` and, for frozen records, ``__hash__`` (neither with ``eq=False``), ``frozen=True``
 refusing assignment with ``FrozenInstanceError``, ``__post_init__``, ``__match_args__``,
 ``ClassVar`` annotations left out, inherited fields) and ``replace``/``fields`` like
-``dataclasses``'; only ``__init__`` is generated (one small ``exec`` per class, the first time
-the class is instantiated), the other methods are shared and read the fields through one
-C-level ``attrgetter``.
+``dataclasses``'; only ``__init__`` is generated (one small ``exec`` per class, once the class
+has been instantiated a few times: until then a generic ``__init__`` binds the same
+arguments), the other methods are shared and read the fields through one C-level
+``attrgetter``.
 
 Type checkers see ``dataclass`` through PEP 681's ``dataclass_transform``, so mypy checks
 constructor calls and frozen attributes exactly as for ``dataclasses.dataclass``.
@@ -107,9 +108,7 @@ def _make_init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callable[.
     ``__setattr__`` refuses them; ``object.__setattr__`` per field costs three times as
     much), except where a field is a descriptor, which must see the value.
     """
-    direct = frozen and not any(
-        _is_data_descriptor(c.__dict__.get(f.name)) for c in cls.__mro__ for f in fields
-    )
+    direct = frozen and not _has_descriptor(cls, fields)
     params: list[str] = []
     body: list[str] = ["_d = self.__dict__"] if direct else []
     scope: dict[str, Any] = {"_FACTORY": _FACTORY, "_set": object.__setattr__}
@@ -140,13 +139,84 @@ def _make_init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callable[.
     return init
 
 
+#: A record class is built by the generic ``__init__`` this many times before its own is
+#: compiled: most records of a short run are made a few times (compiling costs about as much
+#: as fifty generic constructions), the interpreter's are made thousands of times.
+_COMPILE_AFTER = 16
+
+
 def _lazy_init(self: Any, *args: Any, **kwargs: Any) -> None:
-    """The first instantiation of a record class compiles its real ``__init__``."""
+    """``__init__`` of a record class until it is used often: the fields bound and set as the
+    compiled ``__init__`` does (same parameters, defaults, factories, errors), then, at the
+    ``_COMPILE_AFTER``-th instance, the compiled one takes over."""
     cls = type(self)
     owner = next(c for c in cls.__mro__ if c.__dict__.get("__init__") is _lazy_init)
-    init = _make_init(owner, owner.__dict__[_FIELDS], owner.__dict__["__record_frozen__"])
-    owner.__init__ = init  # type: ignore[misc]
-    init(self, *args, **kwargs)
+    fields: tuple[Field, ...] = owner.__dict__[_FIELDS]
+    frozen: bool = owner.__dict__["__record_frozen__"]
+    uses = owner.__dict__.get("__record_uses__", 0) + 1
+    if uses >= _COMPILE_AFTER:
+        init = _make_init(owner, fields, frozen)
+        owner.__init__ = init  # type: ignore[misc]
+        init(self, *args, **kwargs)
+        return
+    type.__setattr__(owner, "__record_uses__", uses)
+    values = _bind(owner, fields, args, kwargs)
+    if frozen and not _has_descriptor(owner, fields):
+        self.__dict__.update(values)
+    else:
+        setter = object.__setattr__ if frozen else setattr
+        for name, value in values.items():
+            setter(self, name, value)
+    if hasattr(owner, "__post_init__"):
+        self.__post_init__()
+
+
+def _bind(
+    owner: type, fields: tuple[Field, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The field values of ``owner(*args, **kwargs)``, in field order; Python's own
+    ``TypeError`` texts for a call that does not fit."""
+    where = f"{owner.__qualname__}.__init__()"
+    if len(args) > len(fields):
+        required = sum(f.default is MISSING and f.default_factory is MISSING for f in fields)
+        low, high = required + 1, len(fields) + 1
+        takes = f"{high} positional argument{'s' * (high != 1)}"
+        if low != high:
+            takes = f"from {low} to {high} positional arguments"
+        raise TypeError(f"{where} takes {takes} but {len(args) + 1} were given")
+    given = dict(zip((f.name for f in fields), args, strict=False))
+    names = {f.name for f in fields}
+    for key, value in kwargs.items():
+        if key not in names:
+            raise TypeError(f"{where} got an unexpected keyword argument {key!r}")
+        if key in given:
+            raise TypeError(f"{where} got multiple values for argument {key!r}")
+        given[key] = value
+    values: dict[str, Any] = {}
+    missing = []
+    for f in fields:
+        if f.name in given:
+            values[f.name] = given[f.name]
+        elif f.default_factory is not MISSING:
+            values[f.name] = f.default_factory()
+        elif f.default is not MISSING:
+            values[f.name] = f.default
+        else:
+            missing.append(f.name)
+    if missing:
+        quoted = [repr(m) for m in missing]
+        listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+        if len(quoted) > 2:
+            listed = ", ".join(quoted[:-1]) + ", and " + quoted[-1]
+        plural = "s" if len(missing) > 1 else ""
+        raise TypeError(
+            f"{where} missing {len(missing)} required positional argument{plural}: {listed}"
+        )
+    return values
+
+
+def _has_descriptor(cls: type, fields: tuple[Field, ...]) -> bool:
+    return any(_is_data_descriptor(c.__dict__.get(f.name)) for c in cls.__mro__ for f in fields)
 
 
 def _repr(self: Any) -> str:

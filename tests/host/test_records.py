@@ -188,3 +188,24 @@ def test_eq_false_keeps_identity() -> None:
     assert ours(1) != ours(1) and std(1) != std(1)
     value = ours(1)
     assert value == value and hash(value) == object.__hash__(value)
+
+
+def test_the_generic_init_and_the_compiled_one_agree() -> None:
+    """Before it is compiled (the first instances), __init__ binds the same way."""
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = [
+        ((1,), {}), ((1, "y"), {}), ((), {"a": 2}), ((1,), {"c": [5]}), ((), {}),
+        ((1, "y", [1], 4, 5), {}), ((1,), {"a": 2}), ((1,), {"nope": 3}), ((), {"b": "x"}),
+    ]  # fmt: skip
+
+    def outcome(cls: Any, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
+        try:
+            return repr(cls(*args, **kwargs))
+        except TypeError as exc:
+            return str(exc).split("() ", 1)[1]
+
+    _, fresh = both(PLAIN)
+    before = [outcome(fresh, a, k) for a, k in calls]
+    for _ in range(records._COMPILE_AFTER):
+        fresh(0)  # now compiled
+    assert fresh.__init__ is not records._lazy_init
+    assert [outcome(fresh, a, k) for a, k in calls] == before
