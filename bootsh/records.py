@@ -161,14 +161,19 @@ def _lazy_init(self: Any, *args: Any, **kwargs: Any) -> None:
         return
     type.__setattr__(owner, "__record_uses__", uses)
     values = _bind(owner, fields, args, kwargs)
-    if frozen and not _has_descriptor(owner, fields):
+    direct = owner.__dict__.get("__record_direct__")
+    if direct is None:  # once per class: whether the fields may go straight into __dict__
+        direct = frozen and not _has_descriptor(owner, fields)
+        type.__setattr__(owner, "__record_direct__", direct)
+    if direct:
         self.__dict__.update(values)
     else:
         setter = object.__setattr__ if frozen else setattr
         for name, value in values.items():
             setter(self, name, value)
-    if hasattr(owner, "__post_init__"):
-        self.__post_init__()
+    post_init = getattr(self, "__post_init__", None)
+    if post_init is not None:
+        post_init()
 
 
 def _bind(
