@@ -123,10 +123,12 @@ def parse_line(text: str) -> tuple[str, bytes | None, tuple[str, ...] | None] | 
     # The line is `PATH = "VALUE"` or `PATH:` (unreadable), PATH without whitespace: where
     # the first whitespace is, the path ends (no regular expression on ifstat's path).
     unreadable = stripped.rstrip()
-    if unreadable.endswith(":") and len(unreadable) > 1 and _first_space(unreadable) < 0:
+    if unreadable.endswith(":") and len(unreadable) > 1 and len(unreadable.split(None, 1)) == 1:
         return _checked_path(unreadable[:-1]), None, None
-    end = _first_space(stripped)
-    if end <= 0 or stripped[end : end + 4] != ' = "':
+    # split() cuts at the first whitespace, C's or Unicode's, as \S did (the line does not
+    # start with whitespace: checked above).
+    end = len(stripped.split(None, 1)[0])
+    if end == len(stripped) or stripped[end : end + 4] != ' = "':
         raise ValueError('expected `PATH = "VALUE"` as printed by `xenstore-ls -f`')
     path = _checked_path(stripped[:end])
     rest = stripped[end + 4 :].rstrip()
@@ -152,14 +154,6 @@ def parse_line(text: str) -> tuple[str, bytes | None, tuple[str, ...] | None] | 
         if not all(len(p) > 1 and p[0] in "wrbn" and p[1:].isdecimal() for p in perms):
             raise ValueError(f"bad permissions ({listed}): expected e.g. (n0,r7)")
     return path, unsanitise(raw), perms
-
-
-def _first_space(text: str) -> int:
-    """Where the first whitespace character of ``text`` is (-1 for none)."""
-    for i, char in enumerate(text):
-        if char.isspace():
-            return i
-    return -1
 
 
 def _checked_path(path: str) -> str:
