@@ -257,6 +257,12 @@ class DumpXenStore:
     def close(self) -> None:
         pass
 
+    def prefetch(self, paths: list[str]) -> None:
+        pass  # every read is a lookup in memory already
+
+    def peek(self, path: str) -> bytes | None:
+        return None
+
     # -- which guest -----------------------------------------------------------------------
 
     def own_domid(self) -> int | None:

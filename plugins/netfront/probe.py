@@ -74,10 +74,28 @@ def probe(guest: Guest, sysfs_root: str | os.PathLike[str]) -> ProbeResult:
     ids = guest.store.directory(where)
     if not ids:
         result.notes.append(f"no vifs under {where} ({guest.describe()})")
-    for vif_id in sorted(ids or [], key=_vif_order):
+    ordered = sorted(ids or [], key=_vif_order)
+    _prefetch(guest, ordered)
+    for vif_id in ordered:
         result.nics.append(probe_vif(guest, vif_id, sysfs_root, result.notes))
     result.passthrough = read_passthrough(guest, result.notes)
     return result
+
+
+def _prefetch(guest: Guest, vif_ids: list[str]) -> None:
+    """Ask for every key ``probe_vif`` will read in two batches (the frontends', then the
+    backends' they name): the same requests, in two round trips instead of nine per vif."""
+    store = guest.store
+    bases = [guest.path(f"device/vif/{vif_id}") for vif_id in vif_ids]
+    store.prefetch([f"{base}/{key}" for base in bases for key in FRONTEND_KEYS])
+    backends = []
+    for base in bases:
+        backend = store.peek(f"{base}/backend")
+        if backend is not None and backend.isascii():
+            path = backend.decode("ascii")
+            if path.startswith("/") and valid_path(path):
+                backends.append(path)
+    store.prefetch([f"{path}/{key}" for path in backends for key in BACKEND_KEYS])
 
 
 def _vif_order(name: str) -> tuple[int, int, str]:

@@ -85,6 +85,14 @@ else:
             """Release the connection (idempotent)."""
             ...
 
+        def prefetch(self, paths: list[str]) -> None:
+            """Optionally read ``paths`` ahead, together; ``read`` then answers from that."""
+            ...
+
+        def peek(self, path: str) -> bytes | None:
+            """A value read ahead, without taking it from ``read``; None if there is none."""
+            ...
+
 
 @dataclass
 class Guest:
