@@ -369,6 +369,7 @@ FAST_OPTIONS: dict[str, tuple[str, str]] = {
     "--net": ("net", "list"),
     "--dry-run": ("dry_run", "true"),
     "--trust": ("trust", "list"),
+    "--disk": ("disk", "list"),
     "--port-device": ("port_device", "path"),
     "--config": ("config", "path"),
     "--no-plugin": ("no_plugin", "list"),

@@ -35,11 +35,11 @@ NEVER_FOR_ECHO = (
 NEVER_FOR_IFSTAT = (*NEVER_FOR_ECHO, "ipaddress", "selectors")
 
 #: (argv, budget, never): at most ``budget`` modules beyond the bare interpreter's (without
-#: site: os and its kin count too). Measured when set: echo 52, ifstat on the example
-#: machine 77 (bootsh's own modules, the plugins', and the standard library's basics).
+#: site: os and its kin count too). Measured when set: echo 41, ifstat on the example
+#: machine 66 (bootsh's own modules, the plugins', and the standard library's basics).
 CASES = {
-    "echo": (["-c", "echo hi"], 55, NEVER_FOR_ECHO),
-    "ifstat": (["--machine", str(MACHINE), "-c", "ifstat"], 85, NEVER_FOR_IFSTAT),
+    "echo": (["-c", "echo hi"], 48, NEVER_FOR_ECHO),
+    "ifstat": (["--machine", str(MACHINE), "-c", "ifstat"], 75, NEVER_FOR_IFSTAT),
 }
 
 
