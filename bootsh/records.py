@@ -21,12 +21,15 @@ a silent difference): ``order``, ``unsafe_hash``, ``slots``, ``kw_only``, ``Init
 ``init=False`` fields. ``dataclasses.fields()``/``asdict()`` do not know these classes: use
 ``bootsh.records.fields``.
 
-This module is on the start-up path: it imports nothing beyond ``operator``.
+This module is on the start-up path: it imports nothing beyond ``operator``'s C half.
 """
 
 from __future__ import annotations
 
-from operator import attrgetter
+try:
+    from _operator import attrgetter  # operator.py is only its Python fallbacks around it
+except ImportError:  # pragma: no cover - an interpreter without the C module
+    from operator import attrgetter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from bootsh.context import Context
     from bootsh.lang.settings import Block, NicLike
-    from bootsh.net.netstate import NetdevStates
+    from bootsh.net.netstate import NetdevState, NetdevStates
     from bootsh.nics.netdevs import Netdev, Resolution
     from bootsh.nics.nic import Nic
     from bootsh.nics.twins import TwinPolicy
@@ -183,6 +183,11 @@ class Shell:
 
             self._netstate = NetdevStates()
         return self._netstate
+
+    def netdev_state(self, name: str) -> NetdevState | None:
+        """``netstate.peek(name)``, without making the states (and loading the socket code)
+        when no netdev was ever opened: ``ifstat`` asks for every netdev."""
+        return None if self._netstate is None else self._netstate.peek(name)
 
     # -- output ----------------------------------------------------------------------------
 

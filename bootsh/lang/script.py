@@ -45,7 +45,6 @@ under the real iPXE (no such settings scope).
 from __future__ import annotations
 
 import io
-from functools import lru_cache
 
 from bootsh.records import dataclass, field
 
@@ -53,6 +52,7 @@ TYPE_CHECKING = False  # not typing's: the interpreter's start-up does not impor
 if TYPE_CHECKING:
     import re
     from collections.abc import Callable
+    from typing import TypeVar
 
 SCRIPT_MAGICS = ("#!ipxe", "#!gpxe")
 TERMINATORS = (";", "||", "&&")
@@ -229,8 +229,33 @@ def split_commands(text: str) -> list[Command]:
 
 _CACHED_LINE = 2048
 
+if TYPE_CHECKING:
+    _T = TypeVar("_T")
 
-@lru_cache(maxsize=4096)
+
+def _line_cache(size: int) -> Callable[[Callable[[str], _T]], Callable[[str], _T]]:
+    """A bounded memo of a function of one line (``functools.lru_cache`` would import
+    ``collections`` at start-up); the oldest entry leaves when it is full."""
+
+    def wrap(function: Callable[[str], _T]) -> Callable[[str], _T]:
+        memo: dict[str, _T] = {}
+
+        def cached(text: str) -> _T:
+            try:
+                return memo[text]
+            except KeyError:
+                pass
+            value = memo[text] = function(text)
+            if len(memo) > size:
+                del memo[next(iter(memo))]
+            return value
+
+        return cached
+
+    return wrap
+
+
+@_line_cache(4096)
 def _split_cached(text: str) -> tuple[Command, ...]:
     return tuple(_split_commands(text))
 
@@ -350,7 +375,7 @@ def compiled_line(text: str) -> tuple[CompiledCommand, ...]:
     return compile_commands(text)
 
 
-@lru_cache(maxsize=1024)
+@_line_cache(1024)
 def _compiled_cached(text: str) -> tuple[CompiledCommand, ...]:
     return compile_commands(text)
 

@@ -15,7 +15,6 @@ the configurator with a dot per second, and on failure closes the netdev again, 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 
@@ -23,7 +22,6 @@ from bootsh.ipxe_errors import ERRFILE_PARSEOPT, error_number
 from bootsh.lang.settings import RedirectBlock
 from bootsh.net.linkstate import LINK_UNKNOWN, read_link
 from bootsh.net.monojob import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB
-from bootsh.net.netstate import OpenError
 
 TYPE_CHECKING = False  # ``ifstat`` loads this module: no typing, no socket until needed
 if TYPE_CHECKING:
@@ -47,6 +45,8 @@ def refresh_netx(shell: Shell) -> None:
 
 def open_netdev(shell: Shell, netdev: Netdev) -> int:
     """iPXE's ``ifopen()``: open (a no-op when open); prints iPXE's line on failure."""
+    from bootsh.net.netstate import OpenError  # the socket code, once a netdev is opened
+
     name = str(netdev.name)
     nic = netdev.nic
     try:
@@ -234,6 +234,7 @@ def _register_proxy(shell: Shell, name: str, proxy: DhcpPacket) -> None:
 
 def _configure_all(shell: Shell, netdev: Netdev, timeout_ms: int, configurator: str | None) -> int:
     """``ifconf`` with "ipv6" (and "dhcp" unless one was named) on one raw socket."""
+    import contextlib
     import select
 
     from bootsh.net import dhcp, dhcpv6, ipv6
