@@ -40,6 +40,8 @@ class DumpError(XenStoreError):
 
 def sanitise(value: bytes) -> str:
     """Escape ``value`` exactly as ``xenstore-ls`` and ``xenstore-read`` do."""
+    if not value.translate(None, _AS_IS):
+        return value.decode("ascii")  # nothing to escape: every value of a usual vif
     out: list[str] = []
     for c in value:
         if 0x20 <= c <= 0x7E and c != 0x5C:
@@ -54,6 +56,8 @@ def sanitise(value: bytes) -> str:
 
 
 _NAMED = {0x09: "t", 0x0A: "n", 0x0D: "r", 0x5C: "\\"}
+#: The bytes ``sanitise`` keeps as they are: printable ASCII but the backslash.
+_AS_IS = bytes(c for c in range(0x20, 0x7F) if c != 0x5C)
 _UNNAMED = {v: k for k, v in _NAMED.items()}
 _HEX = "0123456789abcdefABCDEF"
 _OCT = "01234567"
