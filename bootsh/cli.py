@@ -21,7 +21,6 @@ from bootsh.context import Context, visible
 from bootsh.errors import BootshError, UsageError
 from bootsh.lang.files import read_bounded, read_stream
 from bootsh.lang.script import MAX_SCRIPT_SIZE, has_magic, parse_script
-from bootsh.nics.netspec import check_net_specs
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
 from bootsh.shell import Shell
 
@@ -348,14 +347,16 @@ def build_parser() -> argparse.ArgumentParser:
 #: ``--version``, ``--``, a value starting with ``-``, an unknown option, a value that does not
 #: convert) goes to argparse, which also prints the errors. Option -> (dest, kind); the kinds
 #: are argparse's actions: ``true`` (store_true), ``append`` (default None), ``list`` (append
-#: with ``default=[]``), or a value with its ``type`` (``str``, ``int``, ``float``,
-#: ``path``). tests/host/test_cli_args.py checks the table against ``build_parser()`` and
-#: both parsers against each other. An option added to ``build_parser`` and not here still
-#: works (the fast result asks argparse for what it lacks), but costs argparse's import.
+#: with ``default=[]``), a value with its ``type`` (``str``, ``int``, ``float``, ``path``),
+#: or ``choice`` (one of ``FAST_CHOICES[dest]``). tests/host/test_cli_args.py checks the
+#: table against ``build_parser()`` and both parsers against each other. An option added
+#: to ``build_parser`` and not here still works (the fast result asks argparse for what it
+#: lacks), but costs argparse's import.
 FAST_OPTIONS: dict[str, tuple[str, str]] = {
     "-c": ("commands", "append"),
     "--initrd": ("initrd", "path"),
     "--interactive": ("interactive", "true"),
+    "--shell-after": ("shell_after", "true"),
     "-x": ("trace", "true"),
     "-v": ("verbose", "true"),
     "--verbose": ("verbose", "true"),
@@ -370,12 +371,16 @@ FAST_OPTIONS: dict[str, tuple[str, str]] = {
     "--dry-run": ("dry_run", "true"),
     "--trust": ("trust", "list"),
     "--disk": ("disk", "list"),
+    "--allow-local-from-network": ("allow_local_from_network", "true"),
     "--port-device": ("port_device", "path"),
     "--config": ("config", "path"),
     "--no-plugin": ("no_plugin", "list"),
     "--check": ("check", "true"),
     "--plugins": ("plugins", "true"),
+    "--completion": ("completion", "choice"),
 }
+#: The values a ``choice`` option takes.
+FAST_CHOICES: dict[str, tuple[str, ...]] = {"completion": COMPLETION_SHELLS}
 if TYPE_CHECKING:
     from argparse import Namespace
 else:
@@ -442,6 +447,8 @@ def fast_parse(argv: Sequence[str]) -> Namespace | None:
             current = values[dest]
             values[dest] = [*current, text] if isinstance(current, list) else [text]
             continue
+        if kind == "choice" and text not in FAST_CHOICES[dest]:
+            return None  # argparse says what is wrong
         try:
             values[dest] = int(text) if kind == "int" else float(text) if kind == "float" else text
         except ValueError:
@@ -538,8 +545,11 @@ def _main(
     _warn_unknown_plugins(host, config.disabled_plugins, stderr)
     try:
         # Each --net now, before anything runs: a mistake is one line and status 2, not a
-        # bare "failed" at the first network command.
-        check_net_specs(config.nets, host.net_drivers(), config)
+        # bare "failed" at the first network command (nothing to check without one).
+        if config.nets:
+            from bootsh.nics.netspec import check_net_specs
+
+            check_net_specs(config.nets, host.net_drivers(), config)
     except UsageError as exc:
         print(f"bootsh: {exc}", file=stderr)
         return USAGE_ERROR

@@ -224,8 +224,7 @@ class PluginHost:
     def implementers(self, hook_name: str) -> list[str]:
         """The plugins implementing a hook, in call order (``no network devices`` names
         the drivers that were asked)."""
-        impls = getattr(self.pm.hook, hook_name).get_hookimpls()
-        return [impl.plugin_name for impl in reversed(impls)]
+        return [impl.plugin_name for impl in reversed(self.registry.implementations(hook_name))]
 
     def uri_schemes(self) -> dict[str, UriScheme]:
         """Download schemes by lower-case name; a name taken twice keeps the first."""

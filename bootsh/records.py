@@ -7,7 +7,7 @@ machine that was over a millisecond per class, and bootsh has about seventy reco
 gives the same classes (``__init__`` with defaults and ``default_factory``, ``__repr__``,
 ``__eq__`` and, for frozen records, ``__hash__`` (neither with ``eq=False``), ``frozen=True``
 refusing assignment with ``FrozenInstanceError``, ``__post_init__``, ``__match_args__``,
-``ClassVar`` annotations left out, inherited fields) and ``replace``/``fields`` like
+``ClassVar`` annotations left out, inherited fields, ``slots=True``) and ``replace``/``fields`` like
 ``dataclasses``'; only ``__init__`` is generated (one small ``exec`` per class, once the class
 has been instantiated a few times: until then a generic ``__init__`` binds the same
 arguments), the other methods are shared and read the fields through one C-level
@@ -17,7 +17,7 @@ Type checkers see ``dataclass`` through PEP 681's ``dataclass_transform``, so my
 constructor calls and frozen attributes exactly as for ``dataclasses.dataclass``.
 
 Not supported (bootsh does not use them; using one is a ``TypeError`` at class creation, never
-a silent difference): ``order``, ``unsafe_hash``, ``slots``, ``kw_only``, ``InitVar``,
+a silent difference): ``order``, ``unsafe_hash``, ``kw_only``, ``InitVar``,
 ``init=False`` fields. ``dataclasses.fields()``/``asdict()`` do not know these classes: use
 ``bootsh.records.fields``.
 
@@ -90,7 +90,7 @@ def _field(
 _FIELDS = "__record_fields__"
 #: ``__init__``'s default for a field built by a factory.
 _FACTORY = _Missing()
-_UNSUPPORTED = ("order", "unsafe_hash", "slots", "kw_only", "init", "repr", "match_args")
+_UNSUPPORTED = ("order", "unsafe_hash", "kw_only", "init", "repr", "match_args")
 
 
 def _is_classvar(annotation: object) -> bool:
@@ -267,11 +267,12 @@ def _key_of(names: list[str]) -> Callable[[Any], Any]:
     return attrgetter(*names)
 
 
-def _process(cls: type[T], frozen: bool, eq: bool = True) -> type[T]:
+def _process(cls: type[T], frozen: bool, eq: bool = True, slots: bool = False) -> type[T]:
     fields: dict[str, Field] = {}
     for base in reversed(cls.__mro__[1:]):
         for f in base.__dict__.get(_FIELDS, ()):
             fields[f.name] = f
+    inherited = frozenset(fields)
     # Not inspect.get_annotations: importing inspect is what this module avoids.
     own = cls.__dict__.get("__annotations__", {})  # noqa: RUF063
     for name, annotation in own.items():
@@ -307,6 +308,8 @@ def _process(cls: type[T], frozen: bool, eq: bool = True) -> type[T]:
     for base in cls.__mro__[1:]:
         if base.__dict__.get("__record_frozen__", frozen) != frozen and _FIELDS in base.__dict__:
             raise TypeError("cannot inherit a frozen record from a non-frozen one, or back")
+    if slots:
+        cls = _with_slots(cls, [name for name in own if name in fields and name not in inherited])
     attrs: dict[str, Any] = {
         _FIELDS: ordered,
         "__record_frozen__": frozen,
@@ -336,14 +339,40 @@ def _process(cls: type[T], frozen: bool, eq: bool = True) -> type[T]:
     return cls
 
 
+def _with_slots(cls: type[T], names: list[str]) -> type[T]:
+    """``cls`` made again with ``__slots__`` for its own fields, as ``dataclasses`` does for
+    ``slots=True`` (a class's slots cannot be added once it exists): no ``__dict__`` per
+    instance. The defaults stay in the fields (a slot and a class attribute cannot share a
+    name), which is where ``__init__`` takes them from."""
+    for name in names:
+        if _is_data_descriptor(cls.__dict__.get(name)):
+            raise TypeError(f"field {name!r} of a record with slots cannot be a descriptor")
+    body = {
+        key: value
+        for key, value in cls.__dict__.items()
+        if key not in names and key not in ("__dict__", "__weakref__")
+    }
+    body["__slots__"] = tuple(names)
+    metaclass: Any = type(cls)
+    made: type[T] = metaclass(cls.__name__, cls.__bases__, body)
+    made.__qualname__ = cls.__qualname__
+    return made
+
+
 def _dataclass(
-    cls: Any = None, /, *, frozen: bool = False, eq: bool = True, **unsupported: Any
+    cls: Any = None,
+    /,
+    *,
+    frozen: bool = False,
+    eq: bool = True,
+    slots: bool = False,
+    **unsupported: Any,
 ) -> Any:
     if unsupported:
         raise TypeError(f"bootsh.records does not support {', '.join(sorted(unsupported))}")
     if cls is None:
-        return lambda c: _process(c, frozen, eq)
-    return _process(cls, frozen, eq)
+        return lambda c: _process(c, frozen, eq, slots)
+    return _process(cls, frozen, eq, slots)
 
 
 def _fields(obj: Any) -> tuple[Field, ...]:
@@ -392,10 +421,14 @@ if TYPE_CHECKING:
 
     @overload
     @dataclass_transform(field_specifiers=(field,))
-    def dataclass(*, frozen: bool = False, eq: bool = True) -> Callable[[type[T]], type[T]]: ...
+    def dataclass(
+        *, frozen: bool = False, eq: bool = True, slots: bool = False
+    ) -> Callable[[type[T]], type[T]]: ...
 
-    def dataclass(cls: Any = None, /, *, frozen: bool = False, eq: bool = True) -> Any:
-        return _dataclass(cls, frozen=frozen, eq=eq)
+    def dataclass(
+        cls: Any = None, /, *, frozen: bool = False, eq: bool = True, slots: bool = False
+    ) -> Any:
+        return _dataclass(cls, frozen=frozen, eq=eq, slots=slots)
 
     def fields(obj: Any) -> tuple[Field, ...]:
         return _fields(obj)

@@ -431,10 +431,12 @@ class Shell:
         status = 0
         exited = False
         try:
-            while frame.pc < len(script.lines):
-                line = script.lines[frame.pc]
-                frame.pc += 1
-                status = self.run_commands(line.compiled())
+            lines, compiled = script.lines, script.compiled
+            while frame.pc < len(lines):
+                index = frame.pc
+                line = lines[index]
+                frame.pc = index + 1
+                status = self.run_commands(compiled(index))
                 if self._stop and self.stopped(STOP_SEQUENCE):
                     exited = True
                     break

@@ -228,7 +228,7 @@ def wait_running(ifname: str, timeout: float) -> None:
 
 
 def tx_checksum_off(ns: str, ifname: str, timeout: float, where: str = "") -> None:
-    """``ethtool -K IFNAME tx off`` in namespace ``ns``: raw-socket clients (scapy in bootsh)
+    """``ethtool -K IFNAME tx off`` in namespace ``ns``: raw-socket clients (bootsh's DHCP)
     then see UDP packets as they are on the wire, not with the checksum left unfinished
     ("partial") by tx checksum offload. ``where`` is added to the error after the command."""
     proc = subprocess.run(

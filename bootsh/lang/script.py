@@ -87,15 +87,6 @@ class Line:
     label: str | None
     command: str  # what runs: the text after the label
 
-    def compiled(self) -> tuple[CompiledCommand, ...]:
-        """The line's commands split once, on its first run (``compile_commands``)."""
-        try:
-            found: tuple[CompiledCommand, ...] = self.__dict__["_compiled"]
-        except KeyError:
-            found = compile_commands(self.command)
-            object.__setattr__(self, "_compiled", found)  # a cache, not a field
-        return found
-
 
 @dataclass(frozen=True)
 class Script:
@@ -108,6 +99,19 @@ class Script:
     def find_label(self, label: str) -> int | None:
         """Index of the first line labelled ``label``, searching from the top."""
         return self.labels.get(label)
+
+    def compiled(self, index: int) -> tuple[CompiledCommand, ...]:
+        """The commands of line ``index``, split on its first run (``compile_commands``)
+        and kept for the next (a loop runs the same lines again and again). The lines
+        themselves have slots (a long script has many); the cache is the script's."""
+        cache: list[tuple[CompiledCommand, ...] | None] | None = self.__dict__.get("_compiled")
+        if cache is None:
+            cache = [None] * len(self.lines)
+            self.__dict__["_compiled"] = cache  # a cache, not a field
+        found = cache[index]
+        if found is None:
+            found = cache[index] = compile_commands(self.lines[index].command)
+        return found
 
 
 def has_magic(text: str) -> bool:
@@ -286,8 +290,8 @@ class Template:
     expanding is looking the names up and joining, as long as no value brings a ``$``,
     ``{`` or ``}`` of its own and the joined text holds no new ``${`` (a ``$`` before an
     empty value before a ``{``). Anything else (nested ``${net${i}/mac}``, such values) runs
-    ``expand`` on the whole word, which is the definition; ``parts`` is empty for words that
-    are never simple.
+    ``expand`` on the whole word, which is the definition (and so do values past
+    ``MAX_EXPANDED``, for its error); ``parts`` is empty for words that are never simple.
     """
 
     __slots__ = ("parts", "word")
@@ -301,22 +305,43 @@ class Template:
 
     def expand(self, lookup: Lookup) -> str:
         parts = self.parts
-        if len(parts) == 3 and not parts[0] and not parts[2]:  # the word is "${name}"
-            value = lookup(parts[1]) or ""
-            if "$" in value or "{" in value or "}" in value:
-                return expand(self.word, lookup)
-            return value
         if not parts:
             return expand(self.word, lookup)
+        if len(parts) == 3 and not parts[0] and not parts[2]:  # the word is "${name}"
+            value = lookup(parts[1]) or ""
+            if "$" in value or "{" in value or "}" in value or len(value) > MAX_EXPANDED:
+                return expand(self.word, _replay([(parts[1], value)], lookup))
+            return value
         out = [parts[0]]
+        size = 0
+        seen: list[tuple[str, str]] = []
         for i in range(1, len(parts), 2):
             value = lookup(parts[i]) or ""
-            if "$" in value or "{" in value or "}" in value:
-                return expand(self.word, lookup)
+            seen.append((parts[i], value))
+            size += len(value)
+            if "$" in value or "{" in value or "}" in value or size > MAX_EXPANDED:
+                # expand() says why, past the bound
+                return expand(self.word, _replay(seen, lookup))
             out.append(value)
             out.append(parts[i + 1])
         text = "".join(out)
-        return expand(self.word, lookup) if "${" in text else text
+        return expand(self.word, _replay(seen, lookup)) if "${" in text else text
+
+
+def _replay(seen: list[tuple[str, str]], lookup: Lookup) -> Lookup:
+    """``lookup``, answering first the lookups already made, in their order: ``expand`` of
+    the same word asks for the same names first, and each ``${...}`` is looked up once, as
+    without the shortcut (a value that changes between two reads, ``${unixtime}``, is read
+    once; a self-referring one costs no more lookups)."""
+    pending = list(reversed(seen))
+
+    def again(name: str) -> str | None:
+        if pending and pending[-1][0] == name:
+            return pending.pop()[1]
+        pending.clear()
+        return lookup(name)
+
+    return again
 
 
 def _simple_parts(word: str) -> tuple[str, ...]:

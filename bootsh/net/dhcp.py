@@ -704,10 +704,6 @@ def run_session(
     so a session interrupted before its ACK leaves nothing behind.
     """
     assert state.sock is not None
-    # For any caller (ifconf does it earlier): inside the first transmit, scapy's import ran
-    # on the session's clock, and past DISC_PROXY_TIMEOUT the first offer read won over a
-    # better one queued behind it. A no-op once loaded.
-    load_scapy()
     xid = int.from_bytes(os.urandom(4), "big")
     start = clock()
     session = Session(identity, xid, start, broadcast=broadcast)

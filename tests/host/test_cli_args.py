@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootsh.cli import FAST_OPTIONS, build_parser, fast_parse
+from bootsh.cli import FAST_CHOICES, FAST_OPTIONS, build_parser, fast_parse
 
 
 def argparse_view(ns: object) -> dict[str, object]:
@@ -42,6 +42,9 @@ def test_the_table_matches_argparses_options() -> None:
         assert action.dest == dest, flag
         if kind == "true":
             assert isinstance(action, argparse._StoreTrueAction), flag
+        elif kind == "choice":
+            assert isinstance(action, argparse._StoreAction), flag
+            assert action.type is None and tuple(action.choices or ()) == FAST_CHOICES[dest], flag
         elif kind in ("append", "list"):
             assert isinstance(action, argparse._AppendAction) and action.type is None, flag
             assert action.default == ([] if kind == "list" else None), flag
@@ -71,7 +74,7 @@ WORDS = st.sampled_from(
     [*FAST_OPTIONS, "-h", "--help", "--mach", "--", "-", "-xv", "-cecho", "--twins=label",
      "--xen-domid=x", "--xen-domid=3", "--xenstore-timeout=0.5", "--interactive=1",
      "echo hi", "s.ipxe", "7", "-7", "1.5", "", "a b", "--net=af_packet,if=x", "-q", "a//b/",
-     "--sysfs-root=", "--machine=./m/"]
+     "--sysfs-root=", "--machine=./m/", "bash", "--completion=zsh", "--completion=sh"]
 )  # fmt: skip
 
 

@@ -209,3 +209,29 @@ def test_the_generic_init_and_the_compiled_one_agree() -> None:
         fresh(0)  # now compiled
     assert fresh.__init__ is not records._lazy_init
     assert [outcome(fresh, a, k) for a, k in calls] == before
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_slots_as_dataclasses_makes_them(frozen: bool) -> None:
+    std, ours = both(
+        f"@dataclass(frozen={frozen}, slots=True)\nclass C:\n"
+        "    a: int\n    b: str = 'x'\n    c: tuple[int, ...] = field(default=())\n"
+    )
+    assert ours.__slots__ == std.__slots__ == ("a", "b", "c")
+    for i in range(40):  # past the generic __init__ into the compiled one
+        a, b = std(i), ours(i)
+        assert not hasattr(b, "__dict__")
+        same(a, b)
+        assert (b == ours(i), b == ours(i + 1)) == (a == std(i), a == std(i + 1))
+        assert (b.b, b.c) == (a.b, a.c)
+    assert records.replace(ours(1), b="y") == ours(1, "y")
+    if frozen:
+        assert hash(ours(1, "z")) == hash(ours(1, "z"))
+        with pytest.raises(records.FrozenInstanceError):
+            ours(1).a = 2
+    else:
+        made = ours(1)
+        made.a = 2
+        assert made.a == 2
+        with pytest.raises(AttributeError):
+            made.other = 1
