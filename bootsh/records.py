@@ -107,13 +107,12 @@ def _is_data_descriptor(value: object) -> bool:
 def _make_init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callable[..., None]:
     """Compile ``cls.__init__``: positional-or-keyword parameters in field order.
 
-    A frozen record's fields go straight into the instance's ``__dict__`` (its
-    ``__setattr__`` refuses them; ``object.__setattr__`` per field costs three times as
-    much), except where a field is a descriptor, which must see the value.
+    A frozen record's fields are set with ``object.__setattr__`` (its own ``__setattr__``
+    refuses them), as ``dataclasses`` does: a data descriptor on the class, even one put
+    there later (a test counting reads), sees every value.
     """
-    direct = frozen and not _has_descriptor(cls, fields)
     params: list[str] = []
-    body: list[str] = ["_d = self.__dict__"] if direct else []
+    body: list[str] = []
     scope: dict[str, Any] = {"_FACTORY": _FACTORY, "_set": object.__setattr__}
     for f in fields:
         if f.default_factory is not MISSING:
@@ -127,9 +126,7 @@ def _make_init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callable[.
         else:
             params.append(f.name)
             value = f.name
-        if direct:
-            body.append(f"_d[{f.name!r}] = {value}")
-        elif frozen:
+        if frozen:
             body.append(f"_set(self, {f.name!r}, {value})")
         else:
             body.append(f"self.{f.name} = {value}")
@@ -164,16 +161,9 @@ def _lazy_init(self: Any, *args: Any, **kwargs: Any) -> None:
         return
     type.__setattr__(owner, "__record_uses__", uses)
     values = _bind(owner, fields, args, kwargs)
-    direct = owner.__dict__.get("__record_direct__")
-    if direct is None:  # once per class: whether the fields may go straight into __dict__
-        direct = frozen and not _has_descriptor(owner, fields)
-        type.__setattr__(owner, "__record_direct__", direct)
-    if direct:
-        self.__dict__.update(values)
-    else:
-        setter = object.__setattr__ if frozen else setattr
-        for name, value in values.items():
-            setter(self, name, value)
+    setter = object.__setattr__ if frozen else setattr
+    for name, value in values.items():
+        setter(self, name, value)
     post_init = getattr(self, "__post_init__", None)
     if post_init is not None:
         post_init()
@@ -221,10 +211,6 @@ def _bind(
             f"{where} missing {len(missing)} required positional argument{plural}: {listed}"
         )
     return values
-
-
-def _has_descriptor(cls: type, fields: tuple[Field, ...]) -> bool:
-    return any(_is_data_descriptor(c.__dict__.get(f.name)) for c in cls.__mro__ for f in fields)
 
 
 def _repr(self: Any) -> str:
