@@ -41,9 +41,8 @@ import sys
 import termios
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from bootsh.records import dataclass, field
 
 #: The build's configuration, written by ``bootsh initramfs``.
 CONFIG_PATH = Path("/etc/bootsh/init.json")
