@@ -1,14 +1,20 @@
-"""Time to a DHCP lease: ``dhcp`` inside a running bootsh against busybox ``udhcpc``.
+"""Time to a DHCP lease, bootsh against busybox ``udhcpc``, in the network lab.
 
-Both run in the same lab (dnsmasq on the server side, the client namespace's veth-cli), in
-the same run, alternating, timed from one process inside the client namespace (no ``ip
-netns exec`` in either figure), so the ratio is fair on a busy machine. bootsh is started once
-(``--net af_packet,if=veth-cli``) and runs ``dhcp`` again and again; each lease is the full
-DISCOVER/OFFER/REQUEST/ACK exchange plus the settings block and the kernel address. The
-first ``dhcp`` of the shell (which imports scapy) is shown apart. udhcpc is the whole
-``busybox udhcpc -q -n -f -i veth-cli`` process, as a user would run it; its lease script is
-a no-op so that both leave the same kernel state behind (bootsh's address stays, udhcpc's
-script would have set it). The issue asks for bootsh <= 2 x udhcpc.
+Everything runs in the same lab (dnsmasq on the server side, the client namespace's
+veth-cli), in the same run, alternating, timed from one process inside the client namespace
+(no ``ip netns exec`` in any figure), so the ratios are fair on a busy machine:
+
+1. exec -> lease: the whole ``python -m bootsh --net af_packet,if=veth-cli -c 'dhcp net0'``
+   process (start-up, the DISCOVER/OFFER/REQUEST/ACK exchange, the settings block, the
+   address and route given to the kernel, exit) against the whole ``busybox udhcpc -q -n -f
+   -i veth-cli`` process, as a user would run either; udhcpc's lease script is a no-op so
+   that the kernel state does not differ by more than bootsh's own address. Issue 13 asks
+   for <= 1.5 x udhcpc, with <= 1 x as the goal.
+2. a lease inside a running shell: one bootsh started once runs ``dhcp`` again and again
+   (the first one shown apart); it should stay under 5 ms.
+
+The medians of ``--runs`` pairs are printed with their ratios, and dnsmasq's log is checked:
+every run must have been a full exchange (one DHCPACK each).
 
 The comparison is DHCPv4 with DHCPv4, so the client namespace has no IPv6
 (``client_ipv6=False``): where the kernel does IPv6 on the interface, ``dhcp`` also runs
@@ -37,11 +43,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 NET = "af_packet,if=veth-cli"
+#: Measure what a user gets: byte-code cached.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def inside() -> None:
     """In the client namespace: one shell; each ``bootsh`` line on stdin runs ``dhcp`` in it,
-    each ``udhcpc ARGV...`` line runs that process; prints the seconds each took."""
+    each ``run ARGV...`` line runs that process; prints the seconds each took."""
     from bootsh.config import Choices, merge
     from bootsh.context import Context
     from bootsh.plugins import make_plugin_manager
@@ -57,19 +65,21 @@ def inside() -> None:
         raise SystemExit("IPv6 is on in the client namespace: dhcp would include router discovery")
     with shell:
         for line in sys.stdin:
-            words = line.split()
             start = time.perf_counter()
-            if words == ["bootsh"]:
+            if line.strip() == "bootsh":
                 if shell.run_line("dhcp") != 0:
                     raise SystemExit(f"dhcp failed: {out.getvalue()}")
             else:
-                subprocess.run(words[1:], check=True, capture_output=True)
+                argv = json.loads(line.removeprefix("run "))
+                done = subprocess.run(argv, capture_output=True, cwd=ROOT, env=ENV)
+                if done.returncode != 0:
+                    raise SystemExit(f"{argv} failed: {done.stdout!r} {done.stderr!r}")
             print(json.dumps(time.perf_counter() - start), flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.inside:
@@ -106,28 +116,42 @@ def main() -> None:
         def bootsh_dhcp() -> float:
             return ask("bootsh")
 
-        def udhcpc_lease() -> float:
-            return ask(" ".join(["udhcpc", *udhcpc]))
+        def run(argv: list[str]) -> float:
+            return ask("run " + json.dumps(argv))
 
+        bootsh_process = [sys.executable, "-m", "bootsh", "--net", NET, "-c", "dhcp net0"]
+        python = [sys.executable, "-c", "pass"]
         first = bootsh_dhcp()
-        udhcpc_lease()  # warm-up: page cache, dnsmasq's lease known to both
+        run(udhcpc)  # warm-up: page cache, dnsmasq's lease known to both
+        run(bootsh_process)  # warm-up: byte-code written
         ours: list[float] = []
         ref: list[float] = []
+        process: list[float] = []
+        process_ref: list[float] = []
+        bare: list[float] = []
         for _ in range(ns.runs):
-            ref.append(udhcpc_lease())
+            process_ref.append(run(udhcpc))
+            process.append(run(bootsh_process))
+            bare.append(run(python))
+            ref.append(run(udhcpc))
             ours.append(bootsh_dhcp())
         shell.stdin.close()
         shell.wait(timeout=30)
         acks = lab.dnsmasq_log().count("DHCPACK(")
-    ref_median = statistics.median(ref)
-    our_median = statistics.median(ours)
-    print(f"busybox udhcpc -q -n -f       median {ref_median * 1000:7.1f} ms over {ns.runs} runs")
-    print(f"bootsh dhcp (running shell)   median {our_median * 1000:7.1f} ms over {ns.runs} runs")
-    print(f"bootsh first dhcp (scapy import)      {first * 1000:7.1f} ms")
-    print(f"dnsmasq sent {acks} DHCPACKs (expected {2 * ns.runs + 2}: every run a full exchange)")
-    ratio = our_median / ref_median
-    print(f"ratio bootsh / udhcpc         {ratio:7.2f}  (required: <= 2)")
-    if ratio > 2:
+    med = statistics.median
+    expected = 4 * ns.runs + 3  # udhcpc twice and bootsh twice per round, the warm-ups
+    print(f"exec -> lease, whole processes, median of {ns.runs} alternating runs:")
+    print(f"  busybox udhcpc -q -n -f        {med(process_ref) * 1000:7.1f} ms")
+    print(f"  bootsh -c 'dhcp net0'          {med(process) * 1000:7.1f} ms")
+    print(f"  ({sys.executable} -c pass      {med(bare) * 1000:7.1f} ms)")
+    whole = med(process) / med(process_ref)
+    print(f"  ratio bootsh / udhcpc          {whole:7.2f}  (issue 13: <= 1.5, goal <= 1)")
+    print("a lease inside a running shell:")
+    print(f"  bootsh dhcp                    {med(ours) * 1000:7.1f} ms", end="")
+    print(f" (the shell's first: {first * 1000:.1f} ms)")
+    print(f"  ratio to udhcpc's process      {med(ours) / med(ref):7.2f}  (under 5 ms wanted)")
+    print(f"dnsmasq sent {acks} DHCPACKs (expected {expected}: every run a full exchange)")
+    if whole > 1.5 or med(ours) > 0.005 or acks != expected:
         raise SystemExit(1)
 
 

@@ -49,7 +49,7 @@ import bootsh_netfront as netfront  # noqa: E402
 from bootsh.context import Config, Context  # noqa: E402
 from bootsh.nics.nic import Nic  # noqa: E402
 from bootsh.plugins import PluginHost, make_plugin_manager  # noqa: E402
-from bootsh_netfront import connect  # noqa: E402
+from bootsh_netfront import live  # noqa: E402
 from bootsh_netfront.live import LiveXenStore  # noqa: E402
 from tests.sysfs_tree import xen_hvm_guest  # noqa: E402
 from tests.xenstored import VifSpec, Xenstored, populate_guest  # noqa: E402
@@ -97,7 +97,8 @@ class _CountedStore(LiveXenStore):
 def counted_stores() -> Iterator[list[LiveXenStore]]:
     """While active, every store netfront opens is listed in the yielded list."""
     _CountedStore.opened = []
-    with mock.patch.object(connect, "LiveXenStore", _CountedStore):
+    # open_guest imports LiveXenStore from live when it needs one: patch it there.
+    with mock.patch.object(live, "LiveXenStore", _CountedStore):
         yield _CountedStore.opened
 
 

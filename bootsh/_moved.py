@@ -11,12 +11,11 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import sys
-import warnings
-from types import ModuleType
-from typing import TYPE_CHECKING, cast
 
+TYPE_CHECKING = False  # not typing's: importing typing costs more than this whole module
 if TYPE_CHECKING:
     import importlib.abc
+    from types import ModuleType
 
 #: Old module -> where it lives now.
 MOVED = {
@@ -73,6 +72,8 @@ class _Alias:
         return None  # a placeholder, replaced in exec_module
 
     def exec_module(self, module: ModuleType) -> None:
+        import warnings
+
         warnings.warn(
             f"{module.__name__} moved to {self.target}; plugins should import from bootsh.api",
             DeprecationWarning,
@@ -90,7 +91,8 @@ class MovedFinder:
         new = MOVED.get(fullname)
         if new is None:
             return None
-        return importlib.machinery.ModuleSpec(fullname, cast("importlib.abc.Loader", _Alias(new)))
+        loader: importlib.abc.Loader = _Alias(new)  # type: ignore[assignment]
+        return importlib.machinery.ModuleSpec(fullname, loader)
 
 
 def install() -> None:

@@ -21,7 +21,8 @@ that a test runs.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # not typing's: bootsh's start-up does not import typing
 
 __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     # Hooks and the host.
@@ -39,6 +40,12 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     "UsageError",
     "XenStoreError",
     "UnplugRefused",
+    # Records.
+    # bootsh's records are ``bootsh.records`` classes (``dataclasses``' API without its start-up
+    # cost); a plugin's own records on bootsh's start-up path can be too.
+    "dataclass",
+    "field",
+    "replace",
     # iPXE error numbers.
     # iPXE's 32-bit error numbers (``errno``) and their texts; a command returns one as its
     # status, and ``${errno}`` shows it.
@@ -55,6 +62,7 @@ __all__ = [  # noqa: RUF022 (grouped by concern, not sorted)
     # Commands and the language.
     # One record per command feeds dispatch, ``help``, ``--check`` and completion.
     "Command",
+    "CommandGroup",
     "Option",
     "Invocation",
     "Handler",
@@ -229,6 +237,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "UsageError": ("bootsh.errors", "UsageError"),
     "XenStoreError": ("bootsh.errors", "XenStoreError"),
     "UnplugRefused": ("bootsh.errors", "UnplugRefused"),
+    # Records
+    "dataclass": ("bootsh.records", "dataclass"),
+    "field": ("bootsh.records", "field"),
+    "replace": ("bootsh.records", "replace"),
     # iPXE error numbers
     "error_number": ("bootsh.ipxe_errors", "error_number"),
     "ipxe_errno": ("bootsh.ipxe_errors", "ipxe_errno"),
@@ -242,6 +254,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ERANGE_ISEQ": ("bootsh.ipxe_errors", "ERANGE_ISEQ"),
     # Commands and the language
     "Command": ("bootsh.lang.commands", "Command"),
+    "CommandGroup": ("bootsh.lang.commands", "CommandGroup"),
     "Option": ("bootsh.lang.commands", "Option"),
     "Invocation": ("bootsh.lang.commands", "Invocation"),
     "Handler": ("bootsh.lang.commands", "Handler"),
@@ -395,7 +408,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """Import the defining module on first use and keep the value (PEP 562)."""
     try:
         module, attr = _EXPORTS[name]
@@ -489,6 +502,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     )
     from bootsh.lang.commands import (
         Command,
+        CommandGroup,
         Completer,
         Handler,
         Invocation,
@@ -551,6 +565,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (a test checks the three 
     from bootsh.nics.netspec import NetDriver, NetSpec, kernel_interfaces, parse_net_spec
     from bootsh.nics.nic import Nic, normalise_mac
     from bootsh.nics.twins import Decision, Evidence, Mark, TwinGroup, TwinPolicy, possible_labels
+    from bootsh.records import dataclass, field, replace
     from bootsh.shell import STOP_COMMAND, STOP_SEQUENCE, Shell
     from bootsh.trust.certs import Cert, TrustError
     from bootsh.trust.formats import der_probe, pem_probe

@@ -11,28 +11,31 @@ script: labels and ``goto`` work, and the first failing line ends it.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import io
 import os
-import shutil
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import TextIO
 
 from bootsh import __version__
-from bootsh.boot.images import Image, set_cwuri, store_of
 from bootsh.config import Choices, merge
 from bootsh.context import Context, visible
 from bootsh.errors import BootshError, UsageError
 from bootsh.lang.files import read_bounded, read_stream
 from bootsh.lang.script import MAX_SCRIPT_SIZE, has_magic, parse_script
-from bootsh.nics.netspec import check_net_specs
 from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
 from bootsh.shell import Shell
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+    from typing import TextIO
+
+    from bootsh.boot.images import Image
+
+    _TextIOBase = TextIO  # what OutputGuard is to type checkers
+else:
+    _TextIOBase = object  # at run time: no typing at start-up
 
 USAGE_ERROR = 2
 #: The shells ``--completion`` writes a script for (argcomplete's own shell code).
@@ -83,7 +86,7 @@ def _to_devnull(stream: TextIO) -> None:
         os.close(devnull)
 
 
-class OutputGuard(io.TextIOBase, TextIO):
+class OutputGuard(io.TextIOBase, _TextIOBase):
     """``stream`` with a closed reader turned into one ``OutputClosed``; otherwise the same
     stream (terminal checks, ``fileno``, ``buffer`` for prompt_toolkit pass through)."""
 
@@ -172,6 +175,9 @@ def reopen_closed_standard_fds() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+    from pathlib import Path
+
     parser = argparse.ArgumentParser(
         prog="bootsh",
         description="An iPXE-compatible boot shell for Linux user space.",
@@ -334,7 +340,127 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _choices(ns: argparse.Namespace) -> Choices:
+#: The options the CLI parses itself, without argparse: importing and building argparse's
+#: parser costs more than the rest of a ``bootsh -c`` start. ``parse_args`` takes the simple,
+#: common command lines here (each option spelled out, its value in the next word or after
+#: ``=``); anything else (an abbreviation, bundled short options, ``-cLINE``, ``--help``,
+#: ``--version``, ``--``, a value starting with ``-``, an unknown option, a value that does not
+#: convert) goes to argparse, which also prints the errors. Option -> (dest, kind); the kinds
+#: are argparse's actions: ``true`` (store_true), ``append`` (default None), ``list`` (append
+#: with ``default=[]``), a value with its ``type`` (``str``, ``int``, ``float``, ``path``),
+#: or ``choice`` (one of ``FAST_CHOICES[dest]``). tests/host/test_cli_args.py checks the
+#: table against ``build_parser()`` and both parsers against each other. An option added
+#: to ``build_parser`` and not here still works (the fast result asks argparse for what it
+#: lacks), but costs argparse's import.
+FAST_OPTIONS: dict[str, tuple[str, str]] = {
+    "-c": ("commands", "append"),
+    "--initrd": ("initrd", "path"),
+    "--interactive": ("interactive", "true"),
+    "--shell-after": ("shell_after", "true"),
+    "-x": ("trace", "true"),
+    "-v": ("verbose", "true"),
+    "--verbose": ("verbose", "true"),
+    "--sysfs-root": ("sysfs_root", "path"),
+    "--xen-domid": ("xen_domid", "int"),
+    "--xenstore-dump": ("xenstore_dump", "path"),
+    "--xenstore-timeout": ("xenstore_timeout", "float"),
+    "--machine": ("machine", "path"),
+    "--twins": ("twins", "str"),
+    "--allow-unplug": ("allow_unplug", "true"),
+    "--net": ("net", "list"),
+    "--dry-run": ("dry_run", "true"),
+    "--trust": ("trust", "list"),
+    "--disk": ("disk", "list"),
+    "--allow-local-from-network": ("allow_local_from_network", "true"),
+    "--port-device": ("port_device", "path"),
+    "--config": ("config", "path"),
+    "--no-plugin": ("no_plugin", "list"),
+    "--check": ("check", "true"),
+    "--plugins": ("plugins", "true"),
+    "--completion": ("completion", "choice"),
+}
+#: The values a ``choice`` option takes.
+FAST_CHOICES: dict[str, tuple[str, ...]] = {"completion": COMPLETION_SHELLS}
+if TYPE_CHECKING:
+    from argparse import Namespace
+else:
+
+    class Namespace:
+        """argparse's ``Namespace`` for the fast path: the values, and the command line for
+        whatever the table does not know (an option added to ``build_parser`` only): asked
+        for, it is argparse's answer."""
+
+        def __init__(self, **values: object) -> None:
+            self.__dict__.update(values)  # the command line itself as _argv
+
+        def __getattr__(self, name: str) -> object:
+            if name.startswith("_"):
+                raise AttributeError(name)
+            full = vars(build_parser().parse_args(self._argv))
+            for key, value in full.items():
+                self.__dict__.setdefault(key, value)
+            return self.__dict__[name]
+
+        def __repr__(self) -> str:
+            values = sorted((k, v) for k, v in vars(self).items() if not k.startswith("_"))
+            shown = ", ".join(f"{k}={v!r}" for k, v in values)
+            return f"Namespace({shown})"
+
+
+def fast_parse(argv: Sequence[str]) -> Namespace | None:
+    """What ``build_parser().parse_args(argv)`` returns, for the simple command lines; None
+    for any other (see ``FAST_OPTIONS``)."""
+    if "--" in argv:
+        return None  # argparse's own rules for it (it may drop it from the script's args)
+    # argparse's defaults: False for flags, [] for the lists, None for the rest.
+    values: dict[str, object] = {"script": None, "args": []}
+    for dest, kind in FAST_OPTIONS.values():
+        values[dest] = False if kind == "true" else [] if kind == "list" else None
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        i += 1
+        if not word.startswith("-") or word == "-":
+            values["script"] = word  # and everything after it is the script's
+            values["args"] = list(argv[i:])
+            break
+        option, eq, inline = word.partition("=")
+        known = FAST_OPTIONS.get(option if word.startswith("--") else word)
+        if known is None:
+            return None
+        dest, kind = known
+        if kind == "true":
+            if eq:
+                return None
+            values[dest] = True
+            continue
+        if eq and word.startswith("--"):
+            text = inline
+        elif eq or i >= len(argv) or argv[i].startswith("-"):
+            return None
+        else:
+            text = argv[i]
+            i += 1
+        if kind == "path" and not text:
+            return None  # argparse makes it Path("."), which is not "not given"
+        if kind in ("append", "list"):
+            current = values[dest]
+            values[dest] = [*current, text] if isinstance(current, list) else [text]
+            continue
+        if kind == "choice" and text not in FAST_CHOICES[dest]:
+            return None  # argparse says what is wrong
+        try:
+            values[dest] = int(text) if kind == "int" else float(text) if kind == "float" else text
+        except ValueError:
+            return None  # argparse says what is wrong
+    return Namespace(_argv=list(argv), **values)
+
+
+def parse_args(argv: Sequence[str]) -> Namespace:
+    return fast_parse(argv) or build_parser().parse_args(argv)
+
+
+def _choices(ns: Namespace) -> Choices:
     return Choices(
         config_file=ns.config,
         sysfs_root=ns.sysfs_root,
@@ -400,7 +526,7 @@ def _main(
         return _lab(argv[1:], stdout, stderr)
     if argv[:1] == [INITRAMFS_COMMAND]:
         return _initramfs(argv[1:])
-    ns = _parse(build_parser(), argv, stdout, stderr)
+    ns = fast_parse(argv) or _parse(build_parser(), argv, stdout, stderr)
     if ns.completion:
         stdout.write(_completion_script(ns.completion))
         return 0
@@ -419,8 +545,11 @@ def _main(
     _warn_unknown_plugins(host, config.disabled_plugins, stderr)
     try:
         # Each --net now, before anything runs: a mistake is one line and status 2, not a
-        # bare "failed" at the first network command.
-        check_net_specs(config.nets, host.net_drivers(), config)
+        # bare "failed" at the first network command (nothing to check without one).
+        if config.nets:
+            from bootsh.nics.netspec import check_net_specs
+
+            check_net_specs(config.nets, host.net_drivers(), config)
     except UsageError as exc:
         print(f"bootsh: {exc}", file=stderr)
         return USAGE_ERROR
@@ -443,7 +572,7 @@ def _main(
     except BootshError as exc:
         print(f"bootsh: {visible(str(exc))}", file=stderr)
         return USAGE_ERROR
-    from bootsh.console.repl import no_echoctl, terminal_fd  # no prompt_toolkit: a light module
+    from bootsh.console.terminal import no_echoctl, terminal_fd
 
     # The termination handler stays installed around the shell's clean-up (a second SIGTERM
     # then is dropped instead of killing bootsh half-way, images left behind); the clean-up
@@ -482,11 +611,15 @@ def _bytes_out(*streams: TextIO) -> None:
     for stream in streams:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None and getattr(stream, "errors", None) != "surrogateescape":
-            with contextlib.suppress(ValueError, OSError):  # closed or detached: nothing to do
+            try:  # noqa: SIM105 - contextlib is not imported at start-up
                 reconfigure(errors="surrogateescape")
+            except (ValueError, OSError):  # closed or detached: nothing to do
+                pass
 
 
 def build_lab_parser() -> argparse.ArgumentParser:
+    import argparse
+
     from bootsh import lab
 
     parser = argparse.ArgumentParser(
@@ -527,6 +660,8 @@ def _parse(
 ) -> argparse.Namespace:
     """``parser.parse_args`` writing its help, version and errors to the guarded streams:
     argparse swallows a write error itself, which would hide a reader that left."""
+    import contextlib
+
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         return parser.parse_args(argv)
 
@@ -534,6 +669,8 @@ def _parse(
 def _initramfs(argv: list[str]) -> int:
     """``bootsh initramfs ...``: build an initramfs with bootsh as PID 1 (``bootsh.initramfs``,
     loaded only here)."""
+    import argparse
+
     from bootsh.initramfs import builder
 
     parser = argparse.ArgumentParser(
@@ -558,40 +695,46 @@ def _check(host: PluginHost, paths: list[str], out: TextIO, err: TextIO) -> int:
     return 1 if any(f.severity == "error" for f in findings) else 0
 
 
-@contextlib.contextmanager
-def _termination_ends_the_shell() -> Iterator[None]:
+class _termination_ends_the_shell:
     """SIGTERM and SIGHUP end the shell by ``SystemExit(128 + signal)``.
 
     Their default action kills the process on the spot, leaving a download's temporary
     file and the image directory behind; unwinding runs the same clean-up as Ctrl-C. A
     signal the caller ignores (``nohup``) stays ignored. Only the first one ends the
     shell: a second (SIGTERM twice, SIGHUP then SIGTERM) raised again in the middle of the
-    unwinding and cut the clean-up short; it asks for what is already happening.
+    unwinding and cut the clean-up short; it asks for what is already happening. Only the
+    main thread can install handlers; elsewhere (a shell run from a test's thread) nothing
+    changes. ``_signal`` is the C module the interpreter has loaded already (``signal``
+    would import ``enum``, and ``threading`` ``collections``).
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    ending = False
 
-    def handler(signum: int, frame: object) -> None:
-        nonlocal ending
-        if ending:
-            return
-        ending = True
-        raise SystemExit(128 + signum)
+    def __enter__(self) -> None:
+        import _signal
 
-    saved = {}
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(signum) is signal.SIG_DFL:
-            saved[signum] = signal.signal(signum, handler)
-    try:
-        yield
-    finally:
+        self.ending = False
+
+        def handler(signum: int, frame: object) -> None:
+            if self.ending:
+                return
+            self.ending = True
+            raise SystemExit(128 + signum)
+
+        self.saved: dict[int, object] = {}
+        try:
+            for signum in (_signal.SIGTERM, _signal.SIGHUP):
+                if _signal.getsignal(signum) == _signal.SIG_DFL:
+                    self.saved[signum] = _signal.signal(signum, handler)
+        except ValueError:  # not the main thread: signals stay as they are
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        import _signal
+
         # Once ending, the handler stays: a second signal between here and the process's
         # end would otherwise meet the default action (status -15 instead of 143).
-        if not ending:
-            for signum, previous in saved.items():
-                signal.signal(signum, previous)
+        if not self.ending:
+            for signum, previous in self.saved.items():
+                _signal.signal(signum, previous)  # type: ignore[arg-type]
 
 
 def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
@@ -602,6 +745,8 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
         if not ns.commands and ns.script is None and not ns.interactive:
             # iPXE runs its first image: the initrd when there is no command line. Its
             # ``exit N`` is the image's status N (iPXE's own error numbers are far above 255).
+            from bootsh.boot.images import store_of
+
             status = store_of(shell).execute(shell, initrd)
             return status if 0 <= status <= 0xFF else 1
     if ns.shell_after and not (ns.commands or ns.script is not None):
@@ -612,6 +757,8 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
         script = parse_script("\n".join(ns.commands), "-c")
         return _then_shell(shell, ns, stdin, "-c", shell.run_script(script))
     if ns.script is not None:
+        from pathlib import Path
+
         path = Path(ns.script)
         try:
             # Bounded: /dev/zero or a 100 MB file is no script (and read whole, it costs
@@ -628,6 +775,8 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
             shell.diagnose(f"{path}: no #!ipxe line; running it as a script anyway")
         # Relative URIs in the script (``kernel vmlinuz``) resolve next to it, as they
         # would against the URI iPXE fetched a script from.
+        from bootsh.boot.images import set_cwuri
+
         set_cwuri(shell, path.resolve().as_uri())
         status = shell.run_script(parse_script(text, str(path)), list(ns.args))
         return _then_shell(shell, ns, stdin, str(path), status)
@@ -646,6 +795,10 @@ def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
 def _register_initrd(shell: Shell, path: Path) -> Image:
     """iPXE's ``initrd_init``: the initrd becomes the image ``<INITRD>``, with no URI (so
     running it leaves ``${cwuri}`` alone) and its type probed like any image's."""
+    import shutil
+
+    from bootsh.boot.images import Image, store_of
+
     store = store_of(shell)
     target = store.directory / store.new_file()
     try:

@@ -22,14 +22,20 @@ has no config key on purpose: an irreversible unplug needs a fresh yes on each c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+import errno
+import os
+import stat
 
 from bootsh.context import DEFAULT_TWIN_POLICY, Config
 from bootsh.errors import UsageError
 from bootsh.lang.files import read_bounded
+from bootsh.records import dataclass, field
+
+TYPE_CHECKING = False  # not typing's: bootsh's start-up does not import typing (nor pathlib)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+    from typing import Any
 
 ENV_SYSFS_ROOT = "BOOTSH_SYSFS_ROOT"
 ENV_XEN_DOMID = "BOOTSH_XEN_DOMID"
@@ -45,18 +51,18 @@ MAX_CONFIG_SIZE = 1 << 20
 
 @dataclass
 class Choices:
-    """What the command line said; None means "not given"."""
+    """What the command line said; None means "not given". Paths may be given as text."""
 
-    config_file: Path | None = None
-    sysfs_root: Path | None = None
+    config_file: Path | str | None = None
+    sysfs_root: Path | str | None = None
     xen_domid: int | None = None
-    xenstore_dump: Path | None = None
+    xenstore_dump: Path | str | None = None
     xenstore_timeout: float | None = None
     twins: str | None = None
     allow_unplug: bool = False
-    port_device: Path | None = None
+    port_device: Path | str | None = None
     verbose: bool = False
-    machine: Path | None = None
+    machine: Path | str | None = None
     no_plugin: list[str] = field(default_factory=list)
     nets: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -65,19 +71,30 @@ class Choices:
     allow_local_from_network: bool = False
 
 
-def config_candidates(env: Mapping[str, str]) -> list[Path]:
-    found = [Path(env[ENV_CONFIG])] if env.get(ENV_CONFIG) else []
+def _candidates(env: Mapping[str, str]) -> list[str]:
+    # Text, not Path: most runs find no config file, and then never import pathlib.
+    found = [env[ENV_CONFIG]] if env.get(ENV_CONFIG) else []
     xdg = env.get("XDG_CONFIG_HOME")
     if not xdg:
-        try:
-            xdg = str(Path(env.get("HOME", "~")).expanduser() / ".config")
-        except RuntimeError:
-            xdg = None  # no HOME and no passwd entry (a container's arbitrary uid)
-    user = [Path(xdg) / "bootsh" / "config.toml"] if xdg else []
-    return [*found, *user, Path("/etc/bootsh/config.toml")]
+        home = os.path.expanduser(env.get("HOME", "~"))
+        # "~" left as it is: no HOME and no passwd entry (a container's arbitrary uid).
+        xdg = None if home.startswith("~") else os.path.join(home, ".config")
+    user = [os.path.join(xdg, "bootsh", "config.toml")] if xdg else []
+    return [*found, *user, "/etc/bootsh/config.toml"]
 
 
-def find_config_file(env: Mapping[str, str], warn: Callable[[str], None]) -> Path | None:
+def config_candidates(env: Mapping[str, str]) -> list[Path]:
+    from pathlib import Path
+
+    return [Path(text) for text in _candidates(env)]
+
+
+#: What Path.is_file() takes for "not there" (pathlib's _ignore_error); any other error of
+#: the stat, EACCES above all, is a place that cannot be looked at.
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
+
+
+def find_config_file(env: Mapping[str, str], warn: Callable[[str], None]) -> str | None:
     """The first config file that exists among ``config_candidates``.
 
     A place that cannot even be looked at (a HOME the user may not read, as after ``su``
@@ -88,15 +105,21 @@ def find_config_file(env: Mapping[str, str], warn: Callable[[str], None]) -> Pat
     usage error (status 2) naming it.
     """
     named = env.get(ENV_CONFIG)
-    for path in config_candidates(env):
+    for path in _candidates(env):
         try:
-            if not path.is_file():
+            try:
+                mode = os.stat(path).st_mode
+            except OSError as exc:
+                if exc.errno in _ABSENT:
+                    continue
+                raise
+            if not stat.S_ISREG(mode):
                 continue
-            with path.open("rb"):
+            with open(path, "rb"):
                 return path
         except OSError as exc:
             reason = exc.strerror or str(exc)
-            if named and path == Path(named):
+            if named and path == named:
                 raise UsageError(f"cannot read config file {path}: {reason}") from None
             warn(f"cannot read config file {path}: {reason}; going on without it")
     return None
@@ -172,9 +195,9 @@ def merge(
 
     ``warn`` gets the one-line warnings of the search (``find_config_file``); none by default.
     """
-    path = choices.config_file
+    path = _as_path(choices.config_file)
     if path is None:
-        path = find_config_file(env, warn or (lambda line: None))
+        path = _as_path(find_config_file(env, warn or (lambda line: None)))
     data: dict[str, Any] = {}
     if path is not None:
         data = read_config_file(path)
@@ -190,10 +213,10 @@ def merge(
     )
     if choices.machine is not None:
         # A machine directory is a sysfs tree plus a XenStore dump, as in examples/machines.
-        if not choices.machine.is_dir():
-            raise UsageError(f"--machine {choices.machine}: not a directory")
-        sysfs_root = sysfs_root or choices.machine / "sysfs"
-        dump = dump or choices.machine / "xenstore.txt"
+        if not os.path.isdir(choices.machine):
+            raise UsageError(f"--machine {_as_path(choices.machine)}: not a directory")
+        sysfs_root = sysfs_root or os.path.join(choices.machine, "sysfs")
+        dump = dump or os.path.join(choices.machine, "xenstore.txt")
     domid = choices.xen_domid
     if domid is None:
         domid = _env_int(env, ENV_XEN_DOMID)
@@ -213,7 +236,7 @@ def merge(
         anchors = from_sources(choices.trust, env.get(ENV_TRUST), data.get("trust"), path)
         trust, trust_source = anchors.fingerprints, anchors.source
     return Config(
-        sysfs_root=sysfs_root or Path("/sys"),
+        sysfs_root=sysfs_root or "/sys",
         xen_domid=domid,
         xenstore_dump=dump,
         xenstore_socket=env.get("XENSTORED_PATH") or None,
@@ -221,7 +244,7 @@ def merge(
         twins=choices.twins or env.get(ENV_TWINS) or data.get("twins") or DEFAULT_TWIN_POLICY,
         # Deliberately command-line only: an irreversible unplug needs a fresh yes each time.
         allow_unplug=choices.allow_unplug,
-        port_device=choices.port_device or Path("/dev/port"),
+        port_device=choices.port_device or "/dev/port",
         verbose=choices.verbose or bool(data.get("verbose", False)),
         disabled_plugins=frozenset(disabled),
         config_file=path,
@@ -242,5 +265,14 @@ def merge(
     )
 
 
-def _path(value: object) -> Path | None:
-    return Path(value) if isinstance(value, str) and value else None
+def _path(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _as_path(value: Path | str | None) -> Path | None:
+    """A path given as text becomes a ``Path`` only where one is needed (a config file)."""
+    if isinstance(value, str):
+        from pathlib import Path
+
+        return Path(value)
+    return value

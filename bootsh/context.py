@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TextIO
+
+from bootsh.records import dataclass, field
+
+TYPE_CHECKING = False  # not typing's: bootsh's start-up does not import typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+    from typing import TextIO
 
 #: The twin policy when the user names none. It needs no plugin to be valid: with the
 #: ``policies`` plugin disabled nobody decides, every NIC is shown and ``twins`` says so.
@@ -54,21 +59,78 @@ class MachineFacts:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+class _PathField:
+    """A ``Path`` field of ``Config`` that keeps what it was given (a ``Path`` or its text)
+    and makes it a ``Path`` when first read.
+
+    ``pathlib`` imports ``re``, ``fnmatch`` and ``urllib.parse``: more than the rest of a
+    ``bootsh -c`` start. Most runs never read these paths, or read them as text
+    (``Config.path_text``), so they never pay for it; a plugin reading ``config.sysfs_root``
+    gets the ``Path`` it always got.
+    """
+
+    def __init__(self, default: str | None) -> None:
+        self.default = default
+        self.key = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = "_" + name
+
+    def _get(self, obj: object) -> Path | None:
+        value = obj.__dict__[self.key]
+        if isinstance(value, str):
+            from pathlib import Path
+
+            value = Path(value)
+            obj.__dict__[self.key] = value
+        return value  # type: ignore[no-any-return]
+
+    def text(self, obj: object) -> str | None:
+        value = obj.__dict__[self.key]
+        return None if value is None else os.fspath(value)
+
+
+class _Path(_PathField):
+    def __get__(self, obj: object, owner: type | None = None) -> Path:
+        if obj is None:
+            return self.default  # type: ignore[return-value]  # the default for __init__
+        found = self._get(obj)
+        assert found is not None
+        return found
+
+    def __set__(self, obj: object, value: str | os.PathLike[str]) -> None:
+        obj.__dict__[self.key] = value
+
+
+class _OptionalPath(_PathField):
+    def __get__(self, obj: object, owner: type | None = None) -> Path | None:
+        if obj is None:
+            return self.default  # type: ignore[return-value]  # the default for __init__
+        return self._get(obj)
+
+    def __set__(self, obj: object, value: str | os.PathLike[str] | None) -> None:
+        obj.__dict__[self.key] = value
+
+
 @dataclass(frozen=True)
 class Config:
-    """The user's choices, already merged from command line, environment and config file."""
+    """The user's choices, already merged from command line, environment and config file.
 
-    sysfs_root: Path = Path("/sys")
+    The path options (``sysfs_root``, ``xenstore_dump``, ``port_device``, ``config_file``)
+    accept a ``Path`` or its text and read as ``Path`` (see ``_PathField``).
+    """
+
+    sysfs_root: _Path = _Path("/sys")
     xen_domid: int | None = None
-    xenstore_dump: Path | None = None
+    xenstore_dump: _OptionalPath = _OptionalPath(None)
     xenstore_socket: str | None = None
     xenstore_timeout: float = 5.0
     twins: str = DEFAULT_TWIN_POLICY
     allow_unplug: bool = False
-    port_device: Path = Path("/dev/port")
+    port_device: _Path = _Path("/dev/port")
     verbose: bool = False
     disabled_plugins: frozenset[str] = frozenset()
-    config_file: Path | None = None
+    config_file: _OptionalPath = _OptionalPath(None)
     #: ``--net DRIVER,key=value,...`` (iPXE's Linux-build syntax), in order. When given,
     #: bootsh uses exactly these NICs: discovery drivers probe nothing.
     nets: tuple[str, ...] = ()
@@ -86,6 +148,13 @@ class Config:
     #: ``--allow-local-from-network``: a script or DHCP answer that came from the network
     #: may fetch ``file://`` and other local-only URIs (refused by default).
     allow_local_from_network: bool = False
+
+    def path_text(self, name: str) -> str | None:
+        """A path option as text, without making a ``Path`` (for code on the start-up path):
+        ``config.path_text("sysfs_root")`` is ``str(config.sysfs_root)``."""
+        option = type(self).__dict__[name]
+        assert isinstance(option, _PathField), name
+        return option.text(self)
 
 
 @dataclass

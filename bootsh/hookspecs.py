@@ -8,20 +8,23 @@ exactly that way). Implement a hook by decorating a function of the same name wi
 The host calls implementations one at a time: one that raises is reported in a single line
 naming its plugin, and the plugin is dropped for the rest of the session; the others go on.
 Old-style and new-style hook wrappers are therefore not supported for these hooks.
+
+The markers are pluggy's (``bootsh.hooks``): a function marked with ``bootsh.hookimpl`` or with
+``pluggy.HookimplMarker("bootsh")`` carries the same options, read the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from bootsh.hooks import HookimplMarker, HookspecMarker
 
-import pluggy
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from bootsh.boot.fetch import UriScheme
     from bootsh.boot.images import ImageType
     from bootsh.context import Context
-    from bootsh.lang.commands import Command
+    from bootsh.lang.commands import Command, CommandGroup
     from bootsh.nics.netspec import NetDriver
     from bootsh.nics.nic import Nic
     from bootsh.nics.twins import Decision, Evidence, TwinGroup, TwinPolicy
@@ -29,17 +32,22 @@ if TYPE_CHECKING:
 
 PROJECT = "bootsh"
 
-hookspec = pluggy.HookspecMarker(PROJECT)
-hookimpl = pluggy.HookimplMarker(PROJECT)
+hookspec = HookspecMarker(PROJECT)
+hookimpl = HookimplMarker(PROJECT)
 
 
 @hookspec
-def bootsh_register_commands(register: Callable[[Command], None]) -> None:
+def bootsh_register_commands(register: Callable[[Command | CommandGroup], None]) -> None:
     """Add shell commands by calling ``register(Command(...))`` once per command.
 
     The record carries the handler, options, usage, aliases and an optional completer; the
     host fills in ``source``. A name or alias already taken by another plugin is refused and
     reported (the first registration wins, in plugin load order).
+
+    ``register(CommandGroup(names, load))`` registers commands by name only: ``load()``
+    returns their records and is called the first time one of them is needed, so that a
+    module of commands (and what it imports) loads only when used. ``names`` must list every
+    name and alias of those records.
     """
 
 

@@ -1,32 +1,42 @@
 """The plugin host: loads plugins from the ``bootsh`` entry-point group and calls hooks.
 
-The core never calls ``pm.hook`` directly; it calls the typed methods of ``PluginHost``,
-which call each implementation on its own so that one failing plugin is reported in one line
-and dropped while the others go on (a pluggy multicall would abort the whole hook call).
+The core never calls a hook directly; it calls the typed methods of ``PluginHost``, which
+call each implementation on its own so that one failing plugin is reported in one line and
+dropped while the others go on (a pluggy multicall would abort the whole hook call). The
+implementations are found, validated and ordered by ``bootsh.hooks`` (pluggy's rules,
+without importing pluggy), the entry points read by ``bootsh.entry_points``.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
-
-import pluggy
-
 from bootsh import hookspecs
 from bootsh.errors import BootshError
-from bootsh.lang.commands import Command, CommandTable
-from bootsh.nics.nic import mac_problem
-from bootsh.nics.twins import Decision, Evidence, TwinPolicy
+from bootsh.hooks import HookImpl, PluginValidationError, Registry
+from bootsh.lang.commands import Command, CommandGroup, CommandTable
+from bootsh.records import dataclass, field, replace
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any, Protocol
+
     from bootsh.boot.fetch import UriScheme
     from bootsh.boot.images import ImageType
     from bootsh.context import Context
     from bootsh.nics.netspec import NetDriver
     from bootsh.nics.nic import Nic
+    from bootsh.nics.twins import Decision, Evidence, TwinPolicy
     from bootsh.shell import Shell
+
+    class EntryPointLike(Protocol):
+        """``bootsh.entry_points.EntryPoint`` or ``importlib.metadata.EntryPoint``."""
+
+        @property
+        def name(self) -> str: ...
+        @property
+        def value(self) -> str: ...
+        def load(self) -> Any: ...
+
 
 ENTRY_POINT_GROUP = "bootsh"
 
@@ -40,17 +50,26 @@ def plugin_key(name: str) -> str:
 class PluginInfo:
     name: str
     module: str
-    distribution: str | None = None
-    version: str | None = None
     state: str = "loaded"  # loaded | blocked | failed
     reason: str = ""
+    #: The installed distribution (``bootsh.entry_points.Distribution`` or importlib's);
+    #: its metadata is read only when the name or version is shown.
+    dist: Any = None
+
+    @property
+    def distribution(self) -> str | None:
+        return str(self.dist.name) if self.dist is not None else None
+
+    @property
+    def version(self) -> str | None:
+        return str(self.dist.version) if self.dist is not None else None
 
 
 @dataclass
 class PluginHost:
-    """A plugin manager plus the record of what was loaded, blocked or failed, and why."""
+    """A plugin registry plus the record of what was loaded, blocked or failed, and why."""
 
-    pm: pluggy.PluginManager
+    registry: Registry
     report: Callable[[str], None]
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
 
@@ -59,39 +78,33 @@ class PluginHost:
     def register(self, plugin: object, name: str, info: PluginInfo | None = None) -> bool:
         """Register one plugin object; report and skip it if it does not fit the API."""
         info = info or PluginInfo(name, getattr(plugin, "__name__", type(plugin).__name__))
-        if self.pm.is_blocked(name):
+        if self.registry.is_blocked(name):
             info.state, info.reason = "blocked", "disabled by the user"
             self.plugins[name] = info
             return False
         try:
-            self.pm.register(plugin, name=name)
-            self.pm.check_pending()
+            self.registry.register(plugin, name)
+            self.registry.check_pending()
             wrappers = [
                 impl.plugin_name
-                for caller in self.pm.get_hookcallers(plugin) or []
-                for impl in caller.get_hookimpls()
+                for hook in self.registry.hooks_of(plugin)
+                for impl in self.registry.implementations(hook)
                 if impl.plugin is plugin and (impl.hookwrapper or impl.wrapper)
             ]
             if wrappers:
                 raise BootshError("hook wrappers are not supported by bootsh hooks")
-        except (pluggy.PluginValidationError, BootshError, ValueError) as exc:
-            if self.pm.is_registered(plugin):
-                self.pm.unregister(plugin)
+        except (PluginValidationError, BootshError, ValueError) as exc:
+            if self.registry.is_registered(plugin):
+                self.registry.unregister(plugin)
             self._fail(info, f"does not fit the bootsh plugin API: {_one_line(exc)}")
             return False
         self.plugins[name] = info
         return True
 
-    def load_entry_points(self, entry_points: Iterable[importlib.metadata.EntryPoint]) -> None:
+    def load_entry_points(self, entry_points: Iterable[EntryPointLike]) -> None:
         for ep in entry_points:
-            dist = getattr(ep, "dist", None)
-            info = PluginInfo(
-                ep.name,
-                ep.value,
-                distribution=dist.name if dist is not None else None,
-                version=dist.version if dist is not None else None,
-            )
-            if self.pm.is_blocked(ep.name) or ep.name in self.plugins:
+            info = PluginInfo(ep.name, ep.value, dist=getattr(ep, "dist", None))
+            if self.registry.is_blocked(ep.name) or ep.name in self.plugins:
                 if ep.name not in self.plugins:
                     info.state, info.reason = "blocked", "disabled by the user"
                     self.plugins[ep.name] = info
@@ -119,9 +132,8 @@ class PluginHost:
         reported and the plugin stays. Anything else is a bug in the plugin: reported once and
         the plugin is unregistered for the rest of the session.
         """
-        caller = getattr(self.pm.hook, hook_name)
         results: list[tuple[str, Any]] = []
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in reversed(self.registry.implementations(hook_name)):
             try:
                 result = impl.function(*(kwargs[arg] for arg in impl.argnames))
             except BootshError as exc:
@@ -143,7 +155,7 @@ class PluginHost:
         Same isolation as ``_call`` (a plugin that raises, also inside ``add``, is dropped),
         but ``register`` must know which plugin calls it: each gets a callback of its own.
         """
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+        for impl in reversed(self.registry.implementations(hook_name)):
 
             def register(record: Any, source: str = impl.plugin_name) -> None:
                 add(record, source)
@@ -174,17 +186,33 @@ class PluginHost:
         return records
 
     def commands(self) -> CommandTable:
-        collected: list[Command] = []
+        collected: list[Command | CommandGroup] = []
         self._collect(
             "bootsh_register_commands",
             lambda cmd, source: collected.append(replace(cmd, source=source)),
         )
         table = CommandTable()
         for cmd in collected:
-            table.add(cmd)
+            if isinstance(cmd, CommandGroup):
+                table.add_group(replace(cmd, load=self._guarded_load(cmd)))
+            else:
+                table.add(cmd)
         for conflict in table.conflicts:
             self.report(conflict)
         return table
+
+    def _guarded_load(self, group: CommandGroup) -> Callable[[], list[Command]]:
+        """A group's loader that reports a failure (a command module that does not import)
+        in one line instead of raising into the command that needed it."""
+
+        def load() -> list[Command]:
+            try:
+                return [replace(cmd, source=group.source) for cmd in group.load()]
+            except Exception as exc:  # someone else's module, imported late
+                self.report(f"plugin {group.source} failed to load commands: {_one_line(exc)}")
+                return []
+
+        return load
 
     def twin_policies(self) -> dict[str, TwinPolicy]:
         return self._first_wins("bootsh_register_twin_policies", None)
@@ -196,8 +224,7 @@ class PluginHost:
     def implementers(self, hook_name: str) -> list[str]:
         """The plugins implementing a hook, in call order (``no network devices`` names
         the drivers that were asked)."""
-        impls = getattr(self.pm.hook, hook_name).get_hookimpls()
-        return [impl.plugin_name for impl in reversed(impls)]
+        return [impl.plugin_name for impl in reversed(self.registry.implementations(hook_name))]
 
     def uri_schemes(self) -> dict[str, UriScheme]:
         """Download schemes by lower-case name; a name taken twice keeps the first."""
@@ -210,11 +237,11 @@ class PluginHost:
         """Image types in registration order; a name taken twice keeps the first."""
         return list(self._first_wins("bootsh_register_image_types", "image type").values())
 
-    def _drop(self, impl: pluggy.HookImpl, hook_name: str, exc: Exception) -> None:
+    def _drop(self, impl: HookImpl, hook_name: str, exc: Exception) -> None:
         """A plugin bug: report it once and unregister the plugin for the rest of the session."""
         info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?")
-        if self.pm.is_registered(impl.plugin):
-            self.pm.unregister(impl.plugin)
+        if self.registry.is_registered(impl.plugin):
+            self.registry.unregister(impl.plugin)
         self._fail(info, f"raised in {hook_name}: {_one_line(exc)}")
 
     def probe_nics(self, context: Context) -> list[Nic]:
@@ -232,6 +259,8 @@ class PluginHost:
         return evidence
 
     def resolve_twins(self, group: Any, policy: str, context: Context) -> Decision | None:
+        from bootsh.nics.twins import Decision
+
         answers = self._call(
             "bootsh_resolve_twins", first=True, group=group, policy=policy, context=context
         )
@@ -249,10 +278,10 @@ class PluginHost:
     # -- introspection ---------------------------------------------------------------------
 
     def hooks_of(self, name: str) -> list[str]:
-        plugin = self.pm.get_plugin(name)
+        plugin = self.registry.get_plugin(name)
         if plugin is None:
             return []
-        return sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
+        return sorted(self.registry.hooks_of(plugin))
 
     def describe(self) -> list[str]:
         """Lines for ``plugins`` / ``bootsh --plugins``."""
@@ -275,6 +304,8 @@ def _checked(nic: Nic) -> Nic:
     """A NIC whose MAC no NIC can have (broadcast, multicast, all zeros) is unusable,
     whichever driver reported it: the host checks, so that no driver can forget to."""
     if nic.problem is None and nic.mac is not None:
+        from bootsh.nics.nic import mac_problem  # once NICs are probed, not at every start
+
         problem = mac_problem(nic.mac)
         if problem is not None:
             return replace(nic, problem=problem)
@@ -295,20 +326,21 @@ def make_plugin_manager(
     """Build a fresh host: specs, blocked names, entry-point plugins, then ``extra`` ones.
 
     Tests pass ``extra`` plugin objects (and often ``entry_points=False``); nothing is cached
-    between calls, so every shell and every test gets its own manager.
+    between calls, so every shell and every test gets its own manager, and a plugin installed
+    or removed is seen by the next one.
     """
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
-    host = PluginHost(pm, report or (lambda line: None))
-    installed = (
-        list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)) if entry_points else []
-    )
+    from bootsh.entry_points import entry_points as find_entry_points
+
+    registry = Registry(hookspecs.PROJECT)
+    registry.add_hookspecs(hookspecs)
+    host = PluginHost(registry, report or (lambda line: None))
+    installed = find_entry_points(ENTRY_POINT_GROUP) if entry_points else []
     # Block by the name the plugin is registered under, matching loosely so that
     # "--no-plugin pci-nics" works for the "pci_nics" entry point.
     wanted = {plugin_key(n) for n in disabled if n.strip()}
     for name in [ep.name for ep in installed] + [n for n, _ in extra]:
         if plugin_key(name) in wanted:
-            pm.set_blocked(name)
+            registry.set_blocked(name)
     host.load_entry_points(installed)
     for name, plugin in extra:
         host.register(plugin, name)

@@ -17,16 +17,10 @@ interactive loop leaves on STOP_SEQUENCE too.
 
 from __future__ import annotations
 
-import contextlib
-import signal
+import _signal  # the C module, loaded with the interpreter (``signal`` imports ``enum``)
 import sys
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import TextIO
 
-from bootsh.boot.uri import redact_words
-from bootsh.context import DEFAULT_TWIN_POLICY, Context, visible
+from bootsh.context import DEFAULT_TWIN_POLICY, visible
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import (
     ECANCELED_NO_OP,
@@ -36,49 +30,59 @@ from bootsh.ipxe_errors import (
     ERANGE_ARGS,
 )
 from bootsh.lang.commands import CommandTable, Invocation, ParseError, parse_argv
-from bootsh.lang.script import ExpansionError, Script, expand, split_commands
-from bootsh.lang.settings import Block, NicLike, Settings
-from bootsh.net.netstate import NetdevStates
-from bootsh.nics.netdevs import Netdev, Resolution, resolve
-from bootsh.nics.nic import Nic
-from bootsh.plugins import PluginHost
+from bootsh.lang.script import CompiledCommand, ExpansionError, Script, compiled_line
+from bootsh.lang.settings import Settings
+from bootsh.records import dataclass, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
+
+    from bootsh.context import Context
+    from bootsh.lang.settings import Block, NicLike
+    from bootsh.net.netstate import NetdevState, NetdevStates
+    from bootsh.nics.netdevs import Netdev, Resolution
+    from bootsh.nics.nic import Nic
+    from bootsh.nics.twins import TwinPolicy
+    from bootsh.plugins import PluginHost
 
 #: The signals that end or interrupt bootsh: deferred while it cleans up.
-ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+ENDING_SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
 #: A clean-up that does not finish is ended after this many signals (the user insists).
 SIGNALS_BEFORE_GIVING_UP = 3
 
 
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
+class signals_deferred:
     """SIGINT, SIGTERM and SIGHUP only counted, not acted on, while the body runs.
 
     For clean-up that must not stop half-way. A signal that arrives then asks for what is
     already happening (bootsh is ending), so it is dropped; the third one is obeyed (as
     KeyboardInterrupt), in case the clean-up itself hangs. A signal the caller ignores
     (``nohup``) stays ignored. Outside the main thread signals cannot be handled: the body
-    just runs.
+    just runs. (A class on ``_signal``: ``contextlib`` and ``threading`` would import
+    ``collections`` at every start.)
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    count = 0
 
-    def note(signum: int, frame: object) -> None:
-        nonlocal count
-        count += 1
-        if count >= SIGNALS_BEFORE_GIVING_UP:
-            raise KeyboardInterrupt
+    def __enter__(self) -> None:
+        count = 0
 
-    saved = {}
-    for signum in ENDING_SIGNALS:
-        if signal.getsignal(signum) is not signal.SIG_IGN:
-            saved[signum] = signal.signal(signum, note)
-    try:
-        yield
-    finally:
-        for signum, previous in saved.items():
-            signal.signal(signum, previous)
+        def note(signum: int, frame: object) -> None:
+            nonlocal count
+            count += 1
+            if count >= SIGNALS_BEFORE_GIVING_UP:
+                raise KeyboardInterrupt
+
+        self.saved: dict[int, object] = {}
+        try:
+            for signum in ENDING_SIGNALS:
+                if _signal.getsignal(signum) is not _signal.SIG_IGN:
+                    self.saved[signum] = _signal.signal(signum, note)
+        except ValueError:  # not the main thread (the first signal() refuses): just run
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self.saved.items():
+            _signal.signal(signum, previous)  # type: ignore[arg-type]
 
 
 #: The status of a handler's ``BootshError`` that carries no iPXE error number of its own.
@@ -120,9 +124,9 @@ class Shell:
         self.settings.netdevs_provider = lambda: self.netdevs().shown
         self.settings.errno_source = lambda: self.errno
         self.settings.link_block = _link_block
-        self.settings.sysfs_root = context.config.sysfs_root
+        self.settings.sysfs_root = context.config.path_text("sysfs_root") or "/sys"
         self.commands: CommandTable = host.commands()
-        self.policies = host.twin_policies()
+        self._policies: dict[str, TwinPolicy] | None = None
         self.settings.validators["twins"] = self.check_policy
         self._nics: list[Nic] | None = None
         self._resolution: Resolution | None = None
@@ -130,8 +134,8 @@ class Shell:
         #: registers them after the hardware's.
         self.extra_netdevs: list[Netdev] = []
         self._with_extra: tuple[int, Resolution] | None = None
-        #: Open sockets and bootsh's own counters per netdev (``ifopen``/``ifstat``).
-        self.netstate = NetdevStates()
+        self._netstate: NetdevStates | None = None
+        self._policy: tuple[tuple[Settings, int], str] | None = None
         self.status = 0
         self.exit_requested: int | None = None
         #: Per-shell state of plugins (menus, ...), by a key each plugin owns: no globals.
@@ -166,7 +170,24 @@ class Shell:
                 # Ended by Ctrl-C or a signal: every link bootsh set up goes down again, as
                 # it was found. After a normal end an open netdev keeps its link up (what
                 # ifopen or a lease did is the result the user asked for).
-                self.netstate.close_all(restore_links=self.interrupted or exc_type is not None)
+                if self._netstate is not None:
+                    restore = self.interrupted or exc_type is not None
+                    self._netstate.close_all(restore_links=restore)
+
+    @property
+    def netstate(self) -> NetdevStates:
+        """Open sockets and bootsh's own counters per netdev (``ifopen``/``ifstat``); made
+        on first use, so that a shell that opens nothing never imports ``socket``."""
+        if self._netstate is None:
+            from bootsh.net.netstate import NetdevStates
+
+            self._netstate = NetdevStates()
+        return self._netstate
+
+    def netdev_state(self, name: str) -> NetdevState | None:
+        """``netstate.peek(name)``, without making the states (and loading the socket code)
+        when no netdev was ever opened: ``ifstat`` asks for every netdev."""
+        return None if self._netstate is None else self._netstate.peek(name)
 
     # -- output ----------------------------------------------------------------------------
 
@@ -184,15 +205,27 @@ class Shell:
 
     # -- netdevs ---------------------------------------------------------------------------
 
+    @property
+    def policies(self) -> dict[str, TwinPolicy]:
+        """The twin policies the plugins declared, asked for when first needed."""
+        if self._policies is None:
+            self._policies = self.host.twin_policies()
+        return self._policies
+
     def check_policy(self, name: str) -> None:
         # The default is valid even when no plugin registers it (``--no-plugin policies``):
         # then no plugin decides and every NIC is shown, which loses nothing.
-        if name not in self.policies and name != DEFAULT_TWIN_POLICY:
+        if name != DEFAULT_TWIN_POLICY and name not in self.policies:
             known = ", ".join(sorted({*self.policies, DEFAULT_TWIN_POLICY}))
             raise BootshError(f"unknown twin policy {name!r} (known: {known})")
 
     def policy(self) -> str:
-        return self.settings.get("twins") or self.context.config.twins
+        # Asked at every lookup that reaches a netdev's block: the search for "twins" is kept
+        # for as long as no setting changed (Settings.generation).
+        key = (self.settings, self.settings.generation)
+        if self._policy is None or self._policy[0] != key:
+            self._policy = (key, self.settings.get("twins") or self.context.config.twins)
+        return self._policy[1]
 
     def nics(self) -> list[Nic]:
         """Every NIC the driver plugins found, probed once per shell."""
@@ -208,12 +241,16 @@ class Shell:
         policy = self.policy()
         if self._resolution is None or self._resolution.policy != policy:
             self.check_policy(policy)
+            from bootsh.nics.netdevs import resolve
+
             self._resolution = resolve(self.host, self.nics(), policy, self.context)
             self._with_extra = None
         if not self.extra_netdevs:
             return self._resolution
         key = hash(tuple(id(n) for n in self.extra_netdevs))
         if self._with_extra is None or self._with_extra[0] != key:
+            from bootsh.nics.netdevs import Resolution
+
             base = self._resolution
             combined = Resolution(
                 base.policy, [*base.netdevs, *self.extra_netdevs], base.unusable, base.groups
@@ -304,19 +341,24 @@ class Shell:
         if cmd is None:
             self.print(f"{name}: command not found")
             return ENOEXEC_COMMAND
+        options: dict[str, str | bool]
         if cmd.raw_args:
-            options: dict[str, str | bool] = {}
+            options = {}
             args = argv[1:]
         else:
-            try:
-                options, args = parse_argv(cmd, name, argv[1:])
-            except ParseError as exc:
-                self.print(str(exc))
-                self.print(cmd.usage(name))
-                return exc.errno
-            if options.get("help"):
-                self.print(cmd.usage(name))
-                return ECANCELED_NO_OP
+            args = argv[1:]
+            if args and args[0][:1] == "-":  # else no option: getopt stops at the first word
+                try:
+                    options, args = parse_argv(cmd, name, args)
+                except ParseError as exc:
+                    self.print(str(exc))
+                    self.print(cmd.usage(name))
+                    return exc.errno
+                if options.get("help"):
+                    self.print(cmd.usage(name))
+                    return ECANCELED_NO_OP
+            else:
+                options = {}
             if len(args) < cmd.min_args or (cmd.max_args is not None and len(args) > cmd.max_args):
                 self.print(cmd.usage(name))
                 return ERANGE_ARGS
@@ -338,23 +380,42 @@ class Shell:
         iPXE's ``system()``: each command's words are expanded just before it runs (so
         ``set x 1 ; echo ${x}`` prints 1); a skipped command leaves the status as it was.
         """
+        return self.run_commands(compiled_line(text))
+
+    def run_commands(self, commands: tuple[CompiledCommand, ...]) -> int:
+        """Run a line's commands, split beforehand (``Line.compiled``); see ``run_line``."""
         status = 0
         run = True
-        for command in split_commands(text):
+        lookup = self.lookup
+        for command in commands:
             if run:
                 try:
-                    argv = [expand(word, self.lookup) for word in command.words]
+                    literal = command.literal
+                    argv = list(literal) if literal is not None else command.argv(lookup)
                 except ExpansionError as exc:
                     # iPXE fails the line with ENOMEM when expansion cannot allocate.
                     self.diagnose(str(exc))
                     status = ENOMEM_EXPAND
                     break
-                if self.trace and argv:
-                    self.err.write("+ " + " ".join(argv) + "\n")
-                status = self.run_argv(argv)
-            if self.stopped(STOP_COMMAND) or command.terminator is None:
+                if argv:
+                    if self.trace:
+                        self.err.write("+ " + " ".join(argv) + "\n")
+                    status = self._execute(argv)
+                    if status:
+                        self.errno = status & 0xFFFFFFFF
+                else:
+                    status = 0  # an empty command does nothing, successfully
+            if self._stop and self.stopped(STOP_COMMAND):
                 break
-            run = command.run_next(status)
+            terminator = command.terminator
+            if terminator is None:
+                break
+            if terminator == "||":
+                run = status != 0
+            elif terminator == "&&":
+                run = status == 0
+            else:
+                run = True
         self.status = status
         return status
 
@@ -370,14 +431,18 @@ class Shell:
         status = 0
         exited = False
         try:
-            while frame.pc < len(script.lines):
-                line = script.lines[frame.pc]
-                frame.pc += 1
-                status = self.run_line(line.command)
-                if self.stopped(STOP_SEQUENCE):
+            lines, compiled = script.lines, script.compiled
+            while frame.pc < len(lines):
+                index = frame.pc
+                line = lines[index]
+                frame.pc = index + 1
+                status = self.run_commands(compiled(index))
+                if self._stop and self.stopped(STOP_SEQUENCE):
                     exited = True
                     break
                 if status != 0:
+                    from bootsh.boot.uri import redact_words
+
                     self.diagnose(
                         f"{script.name}:{line.number}: failed: {redact_words(line.text.strip())}"
                     )

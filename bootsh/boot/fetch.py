@@ -34,7 +34,6 @@ import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -44,6 +43,7 @@ from bootsh.errors import BootshError
 from bootsh.ipxe_errors import error_number as error_number  # re-exported for schemes
 from bootsh.ipxe_errors import strerror
 from bootsh.net.monojob import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB
+from bootsh.records import dataclass, field
 
 if TYPE_CHECKING:
     from bootsh.boot.params import Parameters

@@ -47,13 +47,13 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from bootsh.boot.uri import redact, resolve_uri, uri_basename
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import error_number
+from bootsh.records import dataclass, field
 
 if TYPE_CHECKING:
     import hashlib

@@ -39,13 +39,13 @@ import ctypes.util
 import errno
 import os
 import platform
-from dataclasses import dataclass
 from pathlib import Path
 
 from bootsh.boot.images import ERRFILE_BZIMAGE
 from bootsh.boot.uri import redact
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import error_number
+from bootsh.records import dataclass
 
 #: ``kexec_file_load`` by machine (``uname -m``).
 SYSCALLS = {"x86_64": 320, "aarch64": 294}

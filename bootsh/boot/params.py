@@ -19,8 +19,9 @@ The lists belong to one shell (``shell.state``), never to the process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from bootsh.records import dataclass, field
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from dataclasses import dataclass, replace
+
+from bootsh.records import dataclass, replace
 
 # RFC 3986 appendix B: scheme, authority, path, query, fragment (each may be absent).
 _URI = re.compile(r"^(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$", re.S)

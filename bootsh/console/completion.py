@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
@@ -46,6 +45,7 @@ from bootsh.errors import BootshError
 from bootsh.lang.commands import HELP_OPTION, Command, Option
 from bootsh.lang.script import C_SPACE, TERMINATORS, split_label, split_words
 from bootsh.lang.settypes import DEFAULT_TYPES, TYPES
+from bootsh.records import dataclass
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell

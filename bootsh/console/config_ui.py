@@ -14,10 +14,10 @@ prompt_toolkit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bootsh.lang.settings import PREDEFINED, Block, NamedSetting, Setting, Settings, SettingsError
+from bootsh.records import dataclass, field
 
 if TYPE_CHECKING:
     from prompt_toolkit.input import Input

@@ -21,8 +21,9 @@ shown above it); an item without one is a label only. ``present`` shows it:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from bootsh.records import dataclass, field
 
 if TYPE_CHECKING:
     from prompt_toolkit.input import Input

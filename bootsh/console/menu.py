@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from bootsh.records import dataclass, field
 
 if TYPE_CHECKING:
     from prompt_toolkit.input import Input

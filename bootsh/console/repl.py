@@ -48,7 +48,7 @@ import signal
 import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -280,56 +280,6 @@ class Repl:
             return
         self.shell.out.write(" " * columns + "\r")
         self.shell.out.flush()
-
-
-def terminal_fd(stream: object) -> int | None:
-    """The file descriptor of ``stream`` when it is a terminal of which this process is in
-    the foreground (a background job must leave the terminal's modes alone)."""
-    try:
-        fd = stream.fileno()  # type: ignore[attr-defined]
-        if isinstance(fd, int) and os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
-            return fd
-    except (AttributeError, NotImplementedError, OSError, ValueError):
-        pass
-    return None
-
-
-@contextmanager
-def no_echoctl(fd: int | None) -> Iterator[None]:
-    """Turn the terminal's echo of control characters (``^C``) off for the body.
-
-    iPXE's console shows no ``^C``; the echo would land inside a command's line (after a
-    download's percentage, which iPXE erases with backspaces, before ``Finished:``). The
-    modes are put back afterwards, also when the process was moved to the background
-    meanwhile (SIGTTOU is blocked for that, as shells do).
-    """
-    if fd is None:
-        yield
-        return
-    import termios
-
-    try:
-        saved = termios.tcgetattr(fd)
-        quiet = [*saved[:3], saved[3] & ~termios.ECHOCTL, *saved[4:]]
-        _tcsetattr(fd, quiet)
-    except termios.error:
-        yield
-        return
-    try:
-        yield
-    finally:
-        with suppress(termios.error):
-            _tcsetattr(fd, saved)
-
-
-def _tcsetattr(fd: int, attributes: list[Any]) -> None:
-    import termios
-
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
-    try:
-        termios.tcsetattr(fd, termios.TCSANOW, attributes)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 # -- history ----------------------------------------------------------------------------------

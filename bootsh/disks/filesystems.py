@@ -24,11 +24,11 @@ import struct
 import subprocess
 import tempfile
 import uuid as uuidlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol, cast
 
 from bootsh.errors import BootshError
+from bootsh.records import dataclass
 
 #: A configuration file larger than this is not read.
 MAX_CONFIG = 1 << 20

@@ -23,10 +23,10 @@ configuration does, parsing ends quickly and raises nothing but ``GrubError``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from bootsh.disks.entries import BootEntry, Menu
+from bootsh.records import dataclass, field
 
 MAX_TEXT = 1 << 20
 MAX_STEPS = 50_000

@@ -45,10 +45,10 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from bootsh.ipxe_errors import error_number
+from bootsh.records import dataclass
 
 ERRFILE_ISCSI = 0x000D6000  # net/tcp/iscsi.c
 ERRFILE_TCP = 0x00086000  # net/tcp.c (ERRFILE_NET | 0x00080000)

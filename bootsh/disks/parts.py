@@ -18,7 +18,8 @@ import struct
 import uuid
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from bootsh.records import dataclass
 
 MAX_GPT_ENTRIES = 1024
 MAX_LOGICAL = 128

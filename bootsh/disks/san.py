@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bootsh.boot.images import ERRFILE_IMAGE, Image, store_of
@@ -43,6 +42,7 @@ from bootsh.disks.scan import (
     open_drive,
 )
 from bootsh.ipxe_errors import error_number, strerror
+from bootsh.records import dataclass, field
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell

@@ -22,7 +22,6 @@ import contextlib
 import fnmatch
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bootsh.disks import bls as blsmod
@@ -32,6 +31,7 @@ from bootsh.disks.grub import GrubError, parse_grub
 from bootsh.disks.parts import Partition, Table, read_table
 from bootsh.disks.syslinux import parse_syslinux
 from bootsh.errors import BootshError
+from bootsh.records import dataclass, field
 
 GRUB_PATHS = ("/boot/grub/grub.cfg", "/grub/grub.cfg", "/boot/grub2/grub.cfg", "/grub2/grub.cfg")
 SYSLINUX_PATHS = (

@@ -18,9 +18,9 @@ entry. ``APPEND -`` is an empty command line.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from bootsh.disks.entries import BootEntry, Menu
+from bootsh.records import dataclass, field
 
 MAX_TEXT = 1 << 20
 MAX_INCLUDES = 32

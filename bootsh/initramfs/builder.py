@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bootsh.errors import BootshError
@@ -35,6 +34,7 @@ from bootsh.initramfs.cpio import Archive, CpioError, mode_of
 from bootsh.initramfs.modules import Module, ModuleError, ModuleTree, add_modules, resolve
 from bootsh.initramfs.python import PayloadError, Report, add_python
 from bootsh.lang.script import has_magic, parse_script
+from bootsh.records import dataclass, field
 
 COMPRESSIONS = ("zstd", "gzip", "none")
 SUFFIXES = {"zstd": ".cpio.zst", "gzip": ".cpio.gz", "none": ".cpio"}
@@ -59,8 +59,8 @@ DEFAULT_MODULES = (
 )
 
 
-#: Left out unless --no-default-excludes: scapy's contributed protocols and its test tools
-#: (bootsh uses scapy's core layers; scapy.all does not load contrib).
+#: Left out unless --no-default-excludes: scapy's contributed protocols and its test tools,
+#: should a plugin bring scapy in (bootsh itself no longer depends on it).
 DEFAULT_EXCLUDES = (
     "usr/lib/python3*/site-packages/scapy/contrib/*",
     "usr/lib/python3*/site-packages/scapy/tools/*",

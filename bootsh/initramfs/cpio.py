@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from bootsh.errors import BootshError
+from bootsh.records import dataclass
 
 TRAILER = "TRAILER!!!"
 

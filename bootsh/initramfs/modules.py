@@ -27,11 +27,11 @@ import struct
 import subprocess
 import tarfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bootsh.errors import BootshError
 from bootsh.initramfs.cpio import Archive
+from bootsh.records import dataclass, field
 
 INDEX_NAME = "bootsh-modules.json"
 _SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")

@@ -34,11 +34,11 @@ import subprocess
 import sys
 import sysconfig
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bootsh.errors import BootshError
 from bootsh.initramfs.cpio import Archive, mode_of
+from bootsh.records import dataclass, field
 
 #: Standard library entries (first path component under lib/python3.X) never included.
 STDLIB_EXCLUDED = frozenset(

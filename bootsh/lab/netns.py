@@ -24,11 +24,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bootsh.lab.errors import LabError
+from bootsh.records import dataclass
 
 #: Every namespace, temporary directory and /etc/netns entry of a lab starts with this.
 NAME_PREFIX = "bootsh-lab-"
@@ -228,7 +228,7 @@ def wait_running(ifname: str, timeout: float) -> None:
 
 
 def tx_checksum_off(ns: str, ifname: str, timeout: float, where: str = "") -> None:
-    """``ethtool -K IFNAME tx off`` in namespace ``ns``: raw-socket clients (scapy in bootsh)
+    """``ethtool -K IFNAME tx off`` in namespace ``ns``: raw-socket clients (bootsh's DHCP)
     then see UDP packets as they are on the wire, not with the checksum left unfinished
     ("partial") by tx checksum offload. ``where`` is added to the error after the command."""
     proc = subprocess.run(

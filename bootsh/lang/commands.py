@@ -1,16 +1,30 @@
-"""Command records: one record per command feeds dispatch, usage text, help and completion."""
+"""Command records: one record per command feeds dispatch, usage text, help and completion.
+
+A plugin registers ``Command`` records, or a ``CommandGroup``: the names up front and a loader
+for the records, called the first time one of those commands is needed (run, completed,
+listed with its summary, checked). The built-in iPXE commands are registered that way, so
+that a module of commands, and everything it imports, loads only when one of its commands
+is used.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
-
 from bootsh.ipxe_errors import EINVAL_INTEGER, EINVAL_MISSING_ARGUMENT, EINVAL_UNKNOWN_OPTION
 from bootsh.lang.settypes import _strtoul as ipxe_strtoul  # iPXE's strtoul, one copy for all
+from bootsh.records import dataclass, field
 
+TYPE_CHECKING = False  # not typing's: its import costs more than the rest of this package
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Protocol
+
     from bootsh.shell import Shell
+
+    class Handler(Protocol):
+        def __call__(self, inv: Invocation) -> int: ...
+
+    #: A completer gets the shell and the partial word, and returns candidate words.
+    Completer = Callable[["Shell", str], Iterable[str]]
 
 
 @dataclass(frozen=True)
@@ -47,12 +61,20 @@ class Invocation:
         return value if isinstance(value, str) else None
 
 
-class Handler(Protocol):
-    def __call__(self, inv: Invocation) -> int: ...
+def __getattr__(name: str) -> object:
+    """``Handler`` and ``Completer`` for plugins that import them at run time (they are
+    typing constructs: built on first use, not at every start)."""
+    if name not in ("Handler", "Completer"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from collections.abc import Callable, Iterable
+    from typing import Protocol
 
+    class Handler(Protocol):
+        def __call__(self, inv: Invocation) -> int: ...
 
-#: A completer gets the shell and the partial word, and returns candidate words.
-Completer = Callable[["Shell", str], Iterable[str]]
+    names = {"Handler": Handler, "Completer": Callable[["Shell", str], Iterable[str]]}
+    globals().update(names)
+    return names[name]
 
 
 @dataclass(frozen=True)
@@ -120,6 +142,8 @@ def parse_argv(
 
     Raises ParseError with the message to print (the caller prints usage after it).
     """
+    if not argv or argv[0][:1] != "-":
+        return {}, list(argv)  # no option: getopt stops at the first word
     options: dict[str, str | bool] = {}
     known = (*cmd.options, HELP_OPTION)
     by_short = {o.short: o for o in known if o.short}
@@ -186,33 +210,92 @@ def parse_argv(
     return options, items[i:]
 
 
+@dataclass(frozen=True)
+class CommandGroup:
+    """Commands registered by name, their records loaded when first needed.
+
+    ``names`` lists every name and alias the group's records have; ``load()`` returns the
+    records (typically ``importlib.import_module(...).COMMANDS``). The table dispatches by
+    name from the start and calls ``load`` once, the first time one of the names is looked
+    up, or when every record is asked for (help with summaries, completion, ``--check``).
+    """
+
+    names: tuple[str, ...]
+    load: Callable[[], Iterable[Command]]
+    #: The plugin that registered it; filled in by the plugin host.
+    source: str = ""
+
+
 @dataclass
 class CommandTable:
     """Every registered command and alias, with who provided it."""
 
-    commands: dict[str, Command] = field(default_factory=dict)
+    _commands: dict[str, Command] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
+    #: Names whose group is not loaded yet.
+    _pending: dict[str, CommandGroup] = field(default_factory=dict)
+    #: Who provides each name, for the first-wins rule before a group is loaded.
+    _owners: dict[str, str] = field(default_factory=dict)
+
+    def _claim(self, word: str, source: str) -> bool:
+        owner = self._owners.get(word)
+        if owner is not None and owner != source:
+            # First registration wins; the clash is reported, not silently resolved.
+            self.conflicts.append(
+                f"command {word!r} from plugin {source} ignored: already provided by plugin {owner}"
+            )
+            return False
+        self._owners[word] = source
+        return True
 
     def add(self, cmd: Command) -> None:
         for word in (cmd.name, *cmd.aliases):
-            existing = self.commands.get(word)
-            if existing is not None and existing.source != cmd.source:
-                # First registration wins; the clash is reported, not silently resolved.
-                self.conflicts.append(
-                    f"command {word!r} from plugin {cmd.source} ignored:"
-                    f" already provided by plugin {existing.source}"
-                )
-                continue
-            self.commands[word] = cmd
+            if self._claim(word, cmd.source):
+                self._pending.pop(word, None)
+                self._commands[word] = cmd
+
+    def add_group(self, group: CommandGroup) -> None:
+        for word in group.names:
+            if self._claim(word, group.source):
+                self._pending[word] = group
+
+    def _load(self, group: CommandGroup) -> None:
+        mine = {word for word, pending in self._pending.items() if pending is group}
+        for word in mine:
+            del self._pending[word]
+        for cmd in group.load():
+            for word in (cmd.name, *cmd.aliases):
+                if word in mine:
+                    self._commands[word] = cmd if cmd.source else _with_source(cmd, group.source)
+
+    def _load_all(self) -> None:
+        while self._pending:
+            self._load(next(iter(self._pending.values())))
+
+    @property
+    def commands(self) -> dict[str, Command]:
+        """Every command and alias, every group loaded."""
+        self._load_all()
+        return self._commands
 
     def get(self, name: str) -> Command | None:
-        return self.commands.get(name)
+        cmd = self._commands.get(name)
+        if cmd is None and name in self._pending:
+            self._load(self._pending[name])
+            cmd = self._commands.get(name)
+        return cmd
 
     def names(self) -> list[str]:
-        return sorted(self.commands)
+        return sorted({*self._commands, *self._pending})
 
     def unique(self) -> list[Command]:
         seen: dict[str, Command] = {}
         for cmd in self.commands.values():
             seen.setdefault(cmd.name, cmd)
         return sorted(seen.values(), key=lambda c: c.name)
+
+
+def _with_source(cmd: Command, source: str) -> Command:
+    from bootsh.records import replace
+
+    return replace(cmd, source=source)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from pathlib import Path
 
 #: Read in blocks this large: between two blocks Python sees a pending Ctrl-C.
 BLOCK = 1 << 20
@@ -94,7 +93,7 @@ def describe_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def read_text_bounded(path: Path, limit: int) -> str:
+def read_text_bounded(path: str | os.PathLike[str], limit: int) -> str:
     """A small regular text file (a sysfs or procfs attribute), decoded as UTF-8 with
     ``surrogateescape``: never a ``UnicodeDecodeError``, never a wait."""
     return read_bounded(path, limit, regular=True).decode("utf-8", "surrogateescape")

@@ -44,8 +44,9 @@ block the general format would give.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+
+from bootsh.records import dataclass
 
 
 class ArgReq(Enum):

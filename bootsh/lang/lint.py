@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from bootsh.lang.commands import Command, CommandTable, Option, ParseError, parse_argv
 from bootsh.lang.files import read_bounded
@@ -35,6 +34,7 @@ from bootsh.lang.script import MAX_SCRIPT_SIZE, has_magic, parse_script, split_c
 from bootsh.lang.script import Command as ScriptCommand
 from bootsh.lang.settings import split_setting_name
 from bootsh.lang.settypes import TYPES
+from bootsh.records import dataclass
 
 #: Finds a command's syntax record by name (registered commands, then iPXE's table).
 Resolver = Callable[[str], Command | None]

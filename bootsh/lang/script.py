@@ -45,18 +45,20 @@ under the real iPXE (no such settings scope).
 from __future__ import annotations
 
 import io
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
+
+from bootsh.records import dataclass, field
+
+TYPE_CHECKING = False  # not typing's: the interpreter's start-up does not import typing
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable
+    from typing import TypeVar
 
 SCRIPT_MAGICS = ("#!ipxe", "#!gpxe")
 TERMINATORS = (";", "||", "&&")
 
 #: C's isspace() in iPXE: space, \t, \n, \v, \f, \r (never a non-ASCII character).
 C_SPACE = " \t\n\v\f\r"
-_WORDS = re.compile(r"[^ \t\n\v\f\r]+")
-_BRACES = re.compile(r"[{}]")
 
 #: The largest script bootsh reads (a file, standard input, a fetched image, ``--check``):
 #: real scripts are kilobytes, and one of short lines costs about 25 bytes of memory per
@@ -97,6 +99,19 @@ class Script:
     def find_label(self, label: str) -> int | None:
         """Index of the first line labelled ``label``, searching from the top."""
         return self.labels.get(label)
+
+    def compiled(self, index: int) -> tuple[CompiledCommand, ...]:
+        """The commands of line ``index``, split on its first run (``compile_commands``)
+        and kept for the next (a loop runs the same lines again and again). The lines
+        themselves have slots (a long script has many); the cache is the script's."""
+        cache: list[tuple[CompiledCommand, ...] | None] | None = self.__dict__.get("_compiled")
+        if cache is None:
+            cache = [None] * len(self.lines)
+            self.__dict__["_compiled"] = cache  # a cache, not a field
+        found = cache[index]
+        if found is None:
+            found = cache[index] = compile_commands(self.lines[index].command)
+        return found
 
 
 def has_magic(text: str) -> bool:
@@ -171,7 +186,26 @@ def _strip_last(parts: list[str], char: str) -> bool:
 
 def split_words(text: str) -> list[str]:
     """Whitespace-separated words; no quoting, no escaping."""
-    return _WORDS.findall(text)
+    # str.split() is C's isspace() splitting for ASCII text without the four separators
+    # (\x1c-\x1f) Python also counts as whitespace; anything else takes the exact pattern.
+    if text.isascii() and not (
+        "\x1c" in text or "\x1d" in text or "\x1e" in text or "\x1f" in text
+    ):
+        return text.split()
+    return _pattern("words").findall(text)
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    """The regular expressions, compiled on first use (``re`` is not on the start-up path)."""
+    if not _PATTERNS:
+        import re
+
+        _PATTERNS["words"] = re.compile(r"[^ \t\n\v\f\r]+")
+        _PATTERNS["braces"] = re.compile(r"[{}]")
+    return _PATTERNS[name]
 
 
 @dataclass(frozen=True)
@@ -199,8 +233,33 @@ def split_commands(text: str) -> list[Command]:
 
 _CACHED_LINE = 2048
 
+if TYPE_CHECKING:
+    _T = TypeVar("_T")
 
-@lru_cache(maxsize=4096)
+
+def _line_cache(size: int) -> Callable[[Callable[[str], _T]], Callable[[str], _T]]:
+    """A bounded memo of a function of one line (``functools.lru_cache`` would import
+    ``collections`` at start-up); the oldest entry leaves when it is full."""
+
+    def wrap(function: Callable[[str], _T]) -> Callable[[str], _T]:
+        memo: dict[str, _T] = {}
+
+        def cached(text: str) -> _T:
+            try:
+                return memo[text]
+            except KeyError:
+                pass
+            value = memo[text] = function(text)
+            if len(memo) > size:
+                del memo[next(iter(memo))]
+            return value
+
+        return cached
+
+    return wrap
+
+
+@_line_cache(4096)
 def _split_cached(text: str) -> tuple[Command, ...]:
     return tuple(_split_commands(text))
 
@@ -220,9 +279,136 @@ def _split_commands(text: str) -> list[Command]:
     return commands
 
 
+# -- commands as they run ---------------------------------------------------------------------
+
+
+class Template:
+    """A word holding ``${``, prepared for expansion at run time.
+
+    ``parts`` alternates literal text and setting names (``a${x}b`` is ``("a", "x", "b")``)
+    when every ``${...}`` in the word is simple (no ``$``, ``{`` or ``}`` inside): then
+    expanding is looking the names up and joining, as long as no value brings a ``$``,
+    ``{`` or ``}`` of its own and the joined text holds no new ``${`` (a ``$`` before an
+    empty value before a ``{``). Anything else (nested ``${net${i}/mac}``, such values) runs
+    ``expand`` on the whole word, which is the definition (and so do values past
+    ``MAX_EXPANDED``, for its error); ``parts`` is empty for words that are never simple.
+    """
+
+    __slots__ = ("parts", "word")
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.parts = _simple_parts(word)
+
+    def __repr__(self) -> str:
+        return f"Template({self.word!r})"
+
+    def expand(self, lookup: Lookup) -> str:
+        parts = self.parts
+        if not parts:
+            return expand(self.word, lookup)
+        if len(parts) == 3 and not parts[0] and not parts[2]:  # the word is "${name}"
+            value = lookup(parts[1]) or ""
+            if "$" in value or "{" in value or "}" in value or len(value) > MAX_EXPANDED:
+                return expand(self.word, _replay([(parts[1], value)], lookup))
+            return value
+        out = [parts[0]]
+        size = 0
+        seen: list[tuple[str, str]] = []
+        for i in range(1, len(parts), 2):
+            value = lookup(parts[i]) or ""
+            seen.append((parts[i], value))
+            size += len(value)
+            if "$" in value or "{" in value or "}" in value or size > MAX_EXPANDED:
+                # expand() says why, past the bound
+                return expand(self.word, _replay(seen, lookup))
+            out.append(value)
+            out.append(parts[i + 1])
+        text = "".join(out)
+        return expand(self.word, _replay(seen, lookup)) if "${" in text else text
+
+
+def _replay(seen: list[tuple[str, str]], lookup: Lookup) -> Lookup:
+    """``lookup``, answering first the lookups already made, in their order: ``expand`` of
+    the same word asks for the same names first, and each ``${...}`` is looked up once, as
+    without the shortcut (a value that changes between two reads, ``${unixtime}``, is read
+    once; a self-referring one costs no more lookups)."""
+    pending = list(reversed(seen))
+
+    def again(name: str) -> str | None:
+        if pending and pending[-1][0] == name:
+            return pending.pop()[1]
+        pending.clear()
+        return lookup(name)
+
+    return again
+
+
+def _simple_parts(word: str) -> tuple[str, ...]:
+    parts: list[str] = []
+    pos = 0
+    while True:
+        start = word.find("${", pos)
+        end = word.find("}", start + 2) if start >= 0 else -1
+        if end < 0:
+            parts.append(word[pos:])
+            return tuple(parts)
+        name = word[start + 2 : end]
+        if "$" in name or "{" in name:
+            return ()
+        parts.append(word[pos:start])
+        parts.append(name)
+        pos = end + 1
+
+
+class CompiledCommand:
+    """One command of a line as the shell runs it: its words (``Template`` where they need
+    expanding), whether none does, and the terminator after it."""
+
+    __slots__ = ("literal", "terminator", "words")
+
+    def __init__(self, command: Command) -> None:
+        words = command.words
+        #: The words themselves when none needs expanding.
+        self.literal: tuple[str, ...] | None = words
+        for word in words:
+            if "${" in word:
+                self.literal = None
+                break
+        self.words: tuple[str | Template, ...] = (
+            words
+            if self.literal is not None
+            else tuple(Template(word) if "${" in word else word for word in words)
+        )
+        self.terminator = command.terminator
+
+    def argv(self, lookup: Lookup) -> list[str]:
+        """The words expanded (``ExpansionError`` past the bounds)."""
+        if self.literal is not None:
+            return list(self.literal)
+        return [word if isinstance(word, str) else word.expand(lookup) for word in self.words]
+
+
+def compile_commands(text: str) -> tuple[CompiledCommand, ...]:
+    return tuple(CompiledCommand(command) for command in _split_commands(text))
+
+
+def compiled_line(text: str) -> tuple[CompiledCommand, ...]:
+    """``compile_commands``, kept for lines typed again and again (a REPL, ``time``)."""
+    if len(text) <= _CACHED_LINE:
+        return _compiled_cached(text)
+    return compile_commands(text)
+
+
+@_line_cache(1024)
+def _compiled_cached(text: str) -> tuple[CompiledCommand, ...]:
+    return compile_commands(text)
+
+
 # -- expansion --------------------------------------------------------------------------------
 
-Lookup = Callable[[str], "str | None"]
+if TYPE_CHECKING:
+    Lookup = Callable[[str], "str | None"]
 
 
 def expand(word: str, lookup: Lookup) -> str:
@@ -241,10 +427,11 @@ def expand(word: str, lookup: Lookup) -> str:
     pending: list[tuple[str, int]] = [(word, 0)]  # text still to scan, innermost on top
     expansions = 0
     expanded = 0
+    braces = _pattern("braces")
     while pending:
         chunk, pos = pending.pop()
         while True:
-            match = _BRACES.search(chunk, pos)
+            match = braces.search(chunk, pos)
             end = match.start() if match else len(chunk)
             if end > pos:
                 out.write(chunk[pos:end])

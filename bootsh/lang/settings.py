@@ -59,18 +59,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Protocol
 
 from bootsh import __version__
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import ipxe_errno, strerror
 from bootsh.lang.files import ATTR_SIZE, read_bounded
 from bootsh.lang.settypes import DEFAULT_TYPE, DEFAULT_TYPES, INC_TYPE, TYPES, SettingTypeError
+from bootsh.records import dataclass, replace
 
-Validator = Callable[[str], None]
+TYPE_CHECKING = False  # not typing's: the interpreter's start-up does not import typing
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Protocol
+
+    Validator = Callable[[str], None]
 
 # -- error numbers -------------------------------------------------------------------------
 #
@@ -143,6 +145,9 @@ def _type_error(exc: SettingTypeError, type_name: str) -> SettingsError:
 
 
 # -- settings (what a name means) ----------------------------------------------------------
+
+#: At most this many entries in each of the store's caches of parsed names.
+_PARSED_CACHE = 4096
 
 BUILTIN = "builtin"
 #: bootsh's bound on the levels of a scope name (``a.b.c/x`` has 3): deeper ones are invalid
@@ -276,6 +281,10 @@ _ARCHES = {
 }
 
 
+#: ``buildarch()`` of this machine, once (``os.uname()`` is a system call each time).
+_BUILDARCH: dict[str, bytes] = {}
+
+
 def buildarch(machine: str | None = None) -> str:
     machine = machine if machine is not None else os.uname().machine
     if machine in _ARCHES:
@@ -288,35 +297,35 @@ def buildarch(machine: str | None = None) -> str:
 # -- the netdev records the provider hands over ----------------------------------------------
 
 
-class NicLike(Protocol):
-    @property
-    def driver(self) -> str: ...
-    @property
-    def location(self) -> str: ...
-    @property
-    def mac(self) -> str | None: ...
-    @property
-    def bus(self) -> str: ...
-    @property
-    def ifname(self) -> str | None: ...
-    @property
-    def ll_protocol(self) -> str: ...
-    @property
-    def facts(self) -> Mapping[str, str]: ...
-    @property
-    def key(self) -> str: ...
+if TYPE_CHECKING:
 
+    class NicLike(Protocol):
+        @property
+        def driver(self) -> str: ...
+        @property
+        def location(self) -> str: ...
+        @property
+        def mac(self) -> str | None: ...
+        @property
+        def bus(self) -> str: ...
+        @property
+        def ifname(self) -> str | None: ...
+        @property
+        def ll_protocol(self) -> str: ...
+        @property
+        def facts(self) -> Mapping[str, str]: ...
+        @property
+        def key(self) -> str: ...
 
-class NetdevLike(Protocol):
-    """What ``bootsh.nics.netdevs.Netdev`` offers: a name (``net0``) and the NIC record."""
+    class NetdevLike(Protocol):
+        """What ``bootsh.nics.netdevs.Netdev`` offers: a name (``net0``) and the NIC record."""
 
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def nic(self) -> NicLike: ...
+        @property
+        def name(self) -> str | None: ...
+        @property
+        def nic(self) -> NicLike: ...
 
-
-NetdevProvider = Callable[[], Sequence[NetdevLike]]
+    NetdevProvider = Callable[[], Sequence[NetdevLike]]
 
 
 # -- blocks ----------------------------------------------------------------------------------
@@ -372,7 +381,8 @@ class Block:
         old = self._key(setting)
         if old is not None:
             del self.values[old]
-            self.tags = {tag: name for tag, name in self.tags.items() if name != old}
+            if self.tags:
+                self.tags = {tag: name for tag, name in self.tags.items() if name != old}
         if raw and setting.name:  # iPXE stores an empty name, but never finds it again
             self.values[setting.name] = (raw, setting.type or DEFAULT_TYPE)
             if setting.tag:
@@ -540,7 +550,7 @@ class SmbiosBlock(Block):
 
     can_store = False
 
-    def __init__(self, sysfs_root: Callable[[], Path]) -> None:
+    def __init__(self, sysfs_root: Callable[[], str | os.PathLike[str]]) -> None:
         super().__init__(SMBIOS)
         self.sysfs_root = sysfs_root
 
@@ -553,9 +563,8 @@ class SmbiosBlock(Block):
             return None
         try:
             # Bounded and never waiting (a FIFO in a --sysfs-root tree blocked ${serial}).
-            text = read_bounded(
-                self.sysfs_root() / "class" / "dmi" / "id" / filename, ATTR_SIZE, regular=True
-            )
+            path = os.path.join(self.sysfs_root(), "class", "dmi", "id", filename)
+            text = read_bounded(path, ATTR_SIZE, regular=True)
         except OSError:  # no DMI (not x86, a container), or not root for the serial
             return None
         text = text.rstrip(b"\n")
@@ -652,6 +661,12 @@ class Settings:
         #: such fallback, so it is off unless a caller asks for it.
         self.netx_fallback = False
         self._netdevs: dict[str, NetdevBlock] = {}
+        #: Counts what changes a value: stores and blocks (un)registered. A reader that
+        #: derives something from values (the shell's twin policy) keeps it for a generation.
+        self.generation = 0
+        #: ``parse`` of names without a scope, and ``_typed``'s records (bounded caches).
+        self._unscoped: dict[str, NamedSetting] = {}
+        self._typed_cache: dict[tuple[int, str], tuple[Setting, Setting]] = {}
         self._seen: tuple[tuple[str, str], ...] | None = None
         self._syncing = False
         #: Whether any block ever held a ``priority``; until then all are 0 (a fast path).
@@ -660,15 +675,15 @@ class Settings:
         self.builtin = BuiltinBlock(
             {
                 "errno": self._builtin_errno,
-                "buildarch": lambda: buildarch().encode(),
+                "buildarch": lambda: _BUILDARCH.setdefault("", buildarch().encode()),
                 "platform": lambda: b"linux",
                 "version": lambda: __version__.encode(),
                 "unixtime": lambda: (int(time.time()) & 0xFFFFFFFF).to_bytes(4, "big"),
             }
         )
         self._register(self.builtin, self.root)
-        #: The sysfs tree the SMBIOS values come from (``--sysfs-root``).
-        self.sysfs_root = Path("/sys")
+        #: The sysfs tree the SMBIOS values come from (``--sysfs-root``): a path or its text.
+        self.sysfs_root: str | os.PathLike[str] = "/sys"
         self._register(SmbiosBlock(lambda: self.sysfs_root), self.root)
         self._register(RedirectBlock("netX", self._netx), self.root)
 
@@ -755,6 +770,7 @@ class Settings:
     # -- the tree ------------------------------------------------------------------------------
 
     def _register(self, block: Block, parent: Block) -> None:
+        self.generation += 1
         parent = parent.target()
         old = parent.children.get(block.name)
         if old is not None:
@@ -766,6 +782,7 @@ class Settings:
         self._reprioritise(block)
 
     def _unregister(self, block: Block) -> None:
+        self.generation += 1
         parent = block.parent
         if parent is not None and parent.children.get(block.name) is block:
             del parent.children[block.name]
@@ -834,7 +851,12 @@ class Settings:
 
         Raises ``InvalidSetting``: ENODEV for a scope that does not exist, ENOTSUP for an
         unknown type (scopes are created before the type is checked, as in iPXE).
+        A name without a scope means the same setting of the root block whatever the tree
+        holds: it is parsed once (a loop's ``inc i`` and ``${i}``).
         """
+        named = self._unscoped.get(text)
+        if named is not None:
+            return named
         scope, name, type_name = split_setting_name(text)
         block: Block | None = self.root
         if scope is not None:
@@ -855,7 +877,10 @@ class Settings:
             if type_name not in TYPES:
                 raise InvalidSetting(ENOTSUP_SETTING, f"no setting type {type_name!r}")
             setting = replace(setting, type=type_name)
-        return NamedSetting(text, block, setting)
+        named = NamedSetting(text, block, setting)
+        if scope is None and len(self._unscoped) < _PARSED_CACHE:
+            self._unscoped[text] = named
+        return named
 
     @staticmethod
     def _numbered(name: str) -> Setting:
@@ -875,22 +900,45 @@ class Settings:
             block = stack.pop().target()
             if not block.can_fetch:
                 continue
-            if block is self.root:
-                self._sync()
             if block.applies(setting):
                 found = block.fetch_here(setting)
                 if found is not None:
                     raw, stored_type = found
                     type_ = setting.type or stored_type or DEFAULT_TYPE
-                    return Fetched(block, replace(setting, type=type_), raw)
+                    return Fetched(block, self._typed(setting, type_), raw)
+            if block is self.root:
+                # The netdev blocks are the root's children: bring them up to date before
+                # descending (a value the root holds itself needs no probe for NICs).
+                self._sync()
             stack.extend(reversed(block.children.values()))
         return None
+
+    def _typed(self, setting: Setting, type_: str) -> Setting:
+        """``setting`` with its type known (the same few records again and again)."""
+        if setting.type == type_:
+            return setting
+        # By identity: the parsed names' records are long-lived (and kept alive here), and
+        # hashing a record field by field costs as much as the replace it saves.
+        key = (id(setting), type_)
+        entry = self._typed_cache.get(key)
+        if entry is not None and entry[0] is setting:
+            return entry[1]
+        typed = replace(setting, type=type_)
+        if len(self._typed_cache) < _PARSED_CACHE:
+            self._typed_cache[key] = (setting, typed)
+        return typed
 
     def fetch(self, named: NamedSetting) -> Fetched:
         """iPXE's ``fetch_setting``: the block itself, then its children in order."""
         target = named.block.target()
         if not target.can_fetch:
             raise SettingsError(ENOTSUP_SETTING, "this block holds nothing")
+        if target is self.root:  # the search's first step, without its stack
+            here = target.fetch_here(named.setting)
+            if here is not None:
+                setting = named.setting
+                typed = self._typed(setting, setting.type or here[1] or DEFAULT_TYPE)
+                return Fetched(target, typed, here[0])
         found = self._search(target, named.setting)
         if found is None:
             raise SettingsError(ENOENT_SETTING, f"{named.setting.name!r} is not set")
@@ -909,6 +957,21 @@ class Settings:
         None for a bad name or type, a scope that does not exist, an unset setting and a
         value the type cannot show (``${x:ipv4}`` of a one-byte value): all expand to "".
         """
+        named = self._unscoped.get(name)
+        if named is not None:
+            # The root holds most of what scripts expand (``${i}`` in a loop): look there
+            # first, as the search below would, without building its records.
+            setting = named.setting
+            if setting.tag:
+                here = self.root.fetch_here(setting)
+            else:  # Block.fetch_here by name, inline: this is every ${i} of a loop
+                here = self.root.values.get(setting.name)
+            if here is not None:
+                type_ = setting.type or here[1] or DEFAULT_TYPE
+                try:
+                    return TYPES[type_].format(here[0])
+                except SettingTypeError:
+                    return None
         found = self.lookup(name)
         if found is None:
             return None
@@ -929,6 +992,7 @@ class Settings:
         if validator is not None and raw:
             validator(TYPES[setting.type or DEFAULT_TYPE].expand(raw))
         block.store_here(setting, raw)
+        self.generation += 1
         if setting.name == _PRIORITY.name:
             self._any_priority = self._any_priority or bool(raw)
             self._reprioritise(block)
@@ -977,7 +1041,9 @@ class Settings:
             raw = TYPES[type_name].denumerate(value + increment)
         except SettingTypeError as exc:
             raise _type_error(exc, type_name) from None
-        self._store(named.block, replace(setting, name=named.setting.name), raw)
+        if setting.name != named.setting.name:
+            setting = replace(setting, name=named.setting.name)
+        self._store(named.block, setting, raw)
 
     # -- the simple API ----------------------------------------------------------------------------
 

@@ -40,11 +40,12 @@ nothing.
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from bootsh.errors import BootshError
+from bootsh.records import dataclass
+
+TYPE_CHECKING = False  # not typing's: the interpreter's start-up does not import typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # --------------------------------------------------------------------------------------
 # Errors
@@ -155,6 +156,19 @@ def _strtoul(data: bytes, pos: int, base: int) -> tuple[int, int]:
     ``base`` is 0, wraps modulo 2**LONG_BITS. Unlike glibc, the end position is past the
     whitespace, sign and prefix even when no digit follows ("-" parses as 0).
     """
+    # Plain decimal digits (a loop counter, an option's number) are Python's int(); the
+    # rest takes the C walk. tests/lang/test_settypes.py holds the two against each other.
+    if (
+        pos == 0
+        and data.isdigit()
+        and (base == 10 or (base == 0 and (data[0] != 0x30 or len(data) == 1)))
+    ):
+        return int(data) & _ULONG_MASK, len(data)
+    return _strtoul_c(data, pos, base)
+
+
+def _strtoul_c(data: bytes, pos: int, base: int) -> tuple[int, int]:
+    """``_strtoul`` as iPXE's C does it, character by character."""
     while _at(data, pos) in _SPACE:
         pos += 1
     negate = False
@@ -194,6 +208,13 @@ def _format_ld(num: int) -> str:
     iPXE negates a negative number before taking digits; for LONG_MIN the negation
     overflows and the digits come out as characters below '0'. Reproduced literally.
     """
+    if -_LONG_MAX <= num <= _LONG_MAX:
+        return str(num)  # what the digit walk below gives for any number it can negate
+    return _format_ld_c(num)
+
+
+def _format_ld_c(num: int) -> str:
+    """``_format_ld`` as iPXE's C does it, digit by digit."""
     negative = num < 0
     if negative:
         num = -num
@@ -221,6 +242,13 @@ def _numeric_value(raw: bytes, is_signed: bool) -> int:
     Sign-extended from the first byte for a signed type. Bytes beyond ``unsigned long``'s
     width must be padding (0x00, or 0xff for a negative signed value): else ERANGE.
     """
+    if len(raw) <= _LONG_BYTES:  # no padding to check: the sign-extended value itself
+        return int.from_bytes(raw, "big", signed=is_signed) & _ULONG_MASK
+    return _numeric_value_c(raw, is_signed)
+
+
+def _numeric_value_c(raw: bytes, is_signed: bool) -> int:
+    """``_numeric_value`` as iPXE's C does it, byte by byte."""
     negative = bool(raw) and raw[0] >= 0x80
     value = _ULONG_MASK if (is_signed and negative) else 0
     pad = value & 0xFF
@@ -240,6 +268,8 @@ class _Integer:
         return (value & ((1 << (8 * self.width)) - 1)).to_bytes(self.width, "big")
 
     def numerate(self, raw: bytes) -> int:
+        if len(raw) <= _LONG_BYTES:  # the sign-extended value is already in long's range
+            return int.from_bytes(raw, "big", signed=self.signed)
         value = _numeric_value(raw, self.signed)
         return _signed_long(value) if self.signed else value
 
@@ -250,10 +280,9 @@ class _Integer:
         return self.denumerate(value)
 
     def format(self, raw: bytes) -> str:
-        value = _numeric_value(raw, self.signed)
         if self.signed:
-            return _format_ld(_signed_long(value))
-        return f"0x{value:x}"
+            return _format_ld(self.numerate(raw))
+        return f"0x{_numeric_value(raw, False):x}"
 
 
 # --------------------------------------------------------------------------------------
@@ -443,6 +472,8 @@ def _parse_base64(raw: bytes) -> bytes:
 
 
 def _format_base64(raw: bytes) -> str:
+    import base64  # with re: only for a base64 setting
+
     return base64.b64encode(raw).decode("ascii")
 
 
@@ -613,7 +644,7 @@ class SettingType:
         an integer wider than ``unsigned long`` (Result too large), a malformed ``dnssl``
         (Invalid argument). Never raises anything else.
         """
-        return self.formatter(bytes(raw))
+        return self.formatter(raw if type(raw) is bytes else bytes(raw))
 
     def expand(self, raw: bytes) -> str:
         """``${name:type}`` expansion: ``format``, or ``""`` where iPXE's format fails."""
@@ -630,7 +661,7 @@ class SettingType:
         """
         if self.integer is None:
             raise SettingTypeError(ENOTSUP, f"type {self.name} is not numeric")
-        return self.integer.numerate(bytes(raw))
+        return self.integer.numerate(raw if type(raw) is bytes else bytes(raw))
 
     def denumerate(self, value: int) -> bytes:
         """``setting_denumerate()``: ``value`` truncated to the width, big-endian."""

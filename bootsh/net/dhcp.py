@@ -27,25 +27,24 @@ iPXE's behaviour, kept here:
   when the firmware has one, the client UUID (97). Like iPXE's Linux build, bootsh presents
   itself as the EFI client of its architecture.
 
-The frames are built with scapy (imported only when DHCP runs) and dissected with scapy down
-to UDP; the DHCP payload is then ``bootsh.net.dhcppkt``'s (options walked byte by byte as iPXE's
-``dhcpopts.c`` does, so that every option stays readable by number as raw bytes; the
-``DhcpBlock`` settings).
+The frames are built and read here, byte by byte (Ethernet, IPv4, UDP: fixed headers and two
+checksums); the DHCP payload is ``bootsh.net.dhcppkt``'s (options walked byte by byte as
+iPXE's ``dhcpopts.c`` does, so that every option stays readable by number as raw bytes; the
+``DhcpBlock`` settings). A packet library would add nothing to that but its import: scapy's
+took about 145 ms, more than a whole lease (bench/dhcp_lease.py); tests/net/test_dhcp_logic.py
+holds the frames built here to scapy's, byte for byte, and reads scapy's replies.
 """
 
 from __future__ import annotations
 
+import _socket as socket  # the C module: socket.py would import enum and selectors
 import contextlib
 import errno
 import ipaddress
 import os
 import select
-import socket
 import struct
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from bootsh import __version__
 from bootsh.ipxe_errors import ERRFILE_PARSEOPT, error_number, strerror
@@ -87,9 +86,10 @@ from bootsh.net.dhcppkt import (
     walk_options,
 )
 from bootsh.net.ifmgmt import ENODEV_NETDEV
+from bootsh.net.inet import checksum
 from bootsh.net.linkstate import LINK_DOWN, LINK_UNKNOWN
 from bootsh.net.monojob import ETIMEDOUT_MONOJOB
-from bootsh.net.ping import checksum
+from bootsh.records import dataclass
 
 # The names that moved to bootsh.net.dhcppkt (and ifmgmt) stay importable from here: mypy's strict
 # mode exports an imported name only when __all__ lists it. This is not the whole public API:
@@ -112,7 +112,11 @@ __all__ = [
     "walk_options",
 ]
 
+TYPE_CHECKING = False  # a lease's path: no typing
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from bootsh.net.netstate import NetdevState
     from bootsh.shell import Shell
 
@@ -231,25 +235,20 @@ def parse_frame(frame: bytes, mac: bytes, xid: int) -> Reply | None:
         return None
     try:
         return _parse_udp(frame, mac, xid)
-    except Exception:  # scapy on hostile bytes: whatever it raises, the frame is not ours
+    except (struct.error, IndexError, ValueError):  # cut short: the frame is not ours
         return None
 
 
 def _parse_udp(frame: bytes, mac: bytes, xid: int) -> Reply | None:
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.l2 import Ether
-
-    ether = Ether(frame)
-    ip = ether.getlayer(IP)
-    udp = ether.getlayer(UDP)
-    if ip is None or udp is None or udp.dport != BOOTPC:
+    # IPv4 at 14 (version 4 and protocol UDP checked by the caller), UDP after its header.
+    ihl = (frame[14] & 0x0F) * 4
+    total, fragment = struct.unpack_from("!H2xH", frame, 16)
+    if fragment & 0x3FFF:
+        return None  # a fragment (MF or an offset): iPXE reassembles, a reply never needs it
+    if ihl < 20 or total > len(frame) - 14:
         return None
-    if ip.flags.MF or ip.frag:
-        return None  # a fragment: iPXE reassembles, a DHCP reply never needs it
-    ihl = ip.ihl * 4
-    total = ip.len
-    udp_len = udp.len
-    if ihl < 20 or total > len(frame) - 14 or udp_len < 8 or ihl + udp_len > total:
+    sport, dport, udp_len = struct.unpack_from("!HHH", frame, 14 + ihl)
+    if dport != BOOTPC or udp_len < 8 or ihl + udp_len > total:
         return None
     if not _udp_checksum_ok(frame, 14, ihl, udp_len):
         return None
@@ -259,19 +258,7 @@ def _parse_udp(frame: bytes, mac: bytes, xid: int) -> Reply | None:
         return None
     if packet.chaddr[: len(mac)] != mac:
         return None
-    return Reply(
-        packet, socket.inet_aton(ip.src), udp.sport, bytes.fromhex(ether.src.replace(":", ""))
-    )
-
-
-def load_scapy() -> None:
-    """Import what ``build_frame`` and ``parse_frame`` use. ``ifconf`` calls it before its
-    progress line and timers start: the first import takes 0.1 s on an idle machine and a
-    second or more on a loaded one, time that iPXE (nothing to import) never spends inside its
-    timers, and that would otherwise delay the first retransmissions and add progress dots."""
-    import scapy.layers.dhcp
-    import scapy.layers.inet
-    import scapy.layers.l2  # noqa: F401
+    return Reply(packet, frame[26:30], sport, frame[6:12])
 
 
 # -- building requests -------------------------------------------------------------------------
@@ -338,30 +325,37 @@ def build_frame(
     dst_port: int = BOOTPS,
     dst_mac: bytes = b"\xff" * 6,
 ) -> bytes:
-    """One Ethernet frame carrying a BOOTREQUEST, built with scapy."""
-    from scapy.layers.dhcp import BOOTP
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.l2 import Ether
-
-    src_ip = socket.inet_ntoa(ciaddr)
-    bootp = BOOTP(
-        op=1,
-        htype=1,
-        hlen=len(identity.mac),
-        xid=xid,
-        secs=secs,
-        flags=0x8000 if broadcast else 0,
-        ciaddr=src_ip,
-        chaddr=identity.mac.ljust(16, b"\0"),
-        options=MAGIC + encode_options(options) + bytes([OPT_END]),
+    """One Ethernet frame carrying a BOOTREQUEST: Ethernet, IPv4 (id 1, TTL 64, no options),
+    UDP with its checksum, the BOOTP header (sname and file empty), the options."""
+    bootp = (
+        struct.pack(
+            "!BBBBIHH4s4s4s4s16s64x128x",
+            1,  # BOOTREQUEST
+            1,  # Ethernet
+            len(identity.mac),
+            0,  # hops
+            xid,
+            secs,
+            0x8000 if broadcast else 0,
+            ciaddr,
+            bytes(4),  # yiaddr
+            bytes(4),  # siaddr
+            bytes(4),  # giaddr
+            identity.mac.ljust(16, b"\0"),
+        )
+        + MAGIC
+        + encode_options(options)
+        + bytes([OPT_END])
     )
-    frame = (
-        Ether(dst=dst_mac.hex(":"), src=identity.mac.hex(":"), type=0x0800)
-        / IP(src=src_ip, dst=dst_ip, ttl=64)
-        / UDP(sport=BOOTPC, dport=dst_port)
-        / bootp
-    )
-    return bytes(frame)
+    dst = socket.inet_aton(dst_ip)
+    udp_len = 8 + len(bootp)
+    pseudo = ciaddr + dst + struct.pack("!BBH", 0, 17, udp_len)
+    udp_sum = checksum(pseudo + struct.pack("!HHHH", BOOTPC, dst_port, udp_len, 0) + bootp)
+    udp = struct.pack("!HHHH", BOOTPC, dst_port, udp_len, udp_sum or 0xFFFF) + bootp
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, ciaddr, dst)
+    ip = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
+    ether = dst_mac + identity.mac + b"\x08\x00"
+    return ether + ip + udp
 
 
 # -- the state machine ---------------------------------------------------------------------------
@@ -710,10 +704,6 @@ def run_session(
     so a session interrupted before its ACK leaves nothing behind.
     """
     assert state.sock is not None
-    # For any caller (ifconf does it earlier): inside the first transmit, scapy's import ran
-    # on the session's clock, and past DISC_PROXY_TIMEOUT the first offer read won over a
-    # better one queued behind it. A no-op once loaded.
-    load_scapy()
     xid = int.from_bytes(os.urandom(4), "big")
     start = clock()
     session = Session(identity, xid, start, broadcast=broadcast)

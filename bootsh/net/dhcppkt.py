@@ -9,11 +9,13 @@ scapy: ``bootsh.net.dhcp`` builds and parses the frames and runs the state machi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar
-
 from bootsh.lang import settings
 from bootsh.lang.settings import Block, Setting, SettingsError
+from bootsh.records import dataclass, field
+
+TYPE_CHECKING = False  # a lease's path: no typing
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 # -- protocol numbers ------------------------------------------------------------------------
 

@@ -26,7 +26,6 @@ import os
 import socket
 import struct
 import zlib
-from dataclasses import dataclass, field
 
 from bootsh.ipxe_errors import error_number
 from bootsh.lang.settings import Setting
@@ -40,6 +39,7 @@ from bootsh.net.ipv6 import (
     multicast_mac,
     parse_ipv6,
 )
+from bootsh.records import dataclass, field
 
 CLIENT_PORT, SERVER_PORT = 546, 547
 ALL_SERVERS = socket.inet_pton(socket.AF_INET6, "ff02::1:2")

@@ -31,11 +31,11 @@ import ipaddress
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import error_number
+from bootsh.records import dataclass
 
 ERRFILE_DNS = 0x00116000  # net/udp/dns.c
 #: "DNS name does not exist": every query type and suffix answered without the record.

@@ -26,13 +26,13 @@ import select
 import socket
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bootsh.lang.files import PROC_TABLE_SIZE, read_text_bounded
 from bootsh.net.dns import PORT, DnsError, Lookup, encode_name, search_list
 from bootsh.net.netstate import NetdevState
+from bootsh.records import dataclass, field
 
 if TYPE_CHECKING:
     from bootsh.shell import Shell

@@ -15,20 +15,18 @@ the configurator with a dot per second, and on failure closes the netdev again, 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from bootsh.ipxe_errors import ERRFILE_PARSEOPT, error_number
 from bootsh.lang.settings import RedirectBlock
 from bootsh.net.linkstate import LINK_UNKNOWN, read_link
 from bootsh.net.monojob import ECANCELED_MONOJOB, ETIMEDOUT_MONOJOB
-from bootsh.net.netstate import OpenError
 
+TYPE_CHECKING = False  # ``ifstat`` loads this module: no typing, no socket until needed
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bootsh.lang.settings import Block, Setting
     from bootsh.net.dhcppkt import DhcpPacket
     from bootsh.nics.netdevs import Netdev
@@ -47,6 +45,8 @@ def refresh_netx(shell: Shell) -> None:
 
 def open_netdev(shell: Shell, netdev: Netdev) -> int:
     """iPXE's ``ifopen()``: open (a no-op when open); prints iPXE's line on failure."""
+    from bootsh.net.netstate import OpenError  # the socket code, once a netdev is opened
+
     name = str(netdev.name)
     nic = netdev.nic
     try:
@@ -164,7 +164,7 @@ def link_wait(shell: Shell, netdev: Netdev, timeout: float | None, verbose: bool
     rc = open_netdev(shell, netdev)
     if rc:
         return rc
-    sysfs = shell.context.config.sysfs_root
+    sysfs = shell.context.config.path_text("sysfs_root") or "/sys"
     ifname = netdev.nic.ifname
     link = read_link(sysfs, ifname)
     if link.up and not verbose:
@@ -234,6 +234,7 @@ def _register_proxy(shell: Shell, name: str, proxy: DhcpPacket) -> None:
 
 def _configure_all(shell: Shell, netdev: Netdev, timeout_ms: int, configurator: str | None) -> int:
     """``ifconf`` with "ipv6" (and "dhcp" unless one was named) on one raw socket."""
+    import contextlib
     import select
 
     from bootsh.net import dhcp, dhcpv6, ipv6
@@ -255,8 +256,6 @@ def _configure_all(shell: Shell, netdev: Netdev, timeout_ms: int, configurator: 
     mac = bytes.fromhex(mac_text.replace(":", ""))
     label = f"[{configurator}] " if configurator else ""
     problems: list[str] = []
-    if configurator is None:
-        dhcp.load_scapy()  # before the clock starts: see there
     # The kernel gets iPXE's link-local address first: it answers neighbour solicitations
     # for it, so that the router and the DHCPv6 server reach us.
     problem = ipv6.apply_to_kernel(shell, name, ifname, mac)
@@ -407,7 +406,6 @@ def _configure_dhcp(
     mac_text = netdev.nic.mac or ""
     mac = bytes.fromhex(mac_text.replace(":", ""))
     label = f"[{configurator}] " if configurator else ""
-    dhcp.load_scapy()  # before the clock starts: see there
     shell.print(f"Configuring {label}({name} {mac_text})...", end="")
     start = time.monotonic()
     deadline = start + timeout_ms / 1000 if timeout_ms else None
@@ -451,7 +449,7 @@ def _configure_dhcp(
         message = nak.packet.fetch(OPT_MESSAGE) or b""
         why = f": {message.decode(errors='replace')}" if message else ""
         shell.diagnose(
-            f"{name}: the server {socket.inet_ntoa(nak.peer_ip)} refused the request"
+            f"{name}: the server {_dotted(nak.peer_ip)} refused the request"
             f" (DHCPNAK{why}); like iPXE, bootsh waited for a DHCPACK until the timeout"
         )
     elif session is not None and rc != ECANCELED_MONOJOB and not session.offers_seen:
@@ -459,8 +457,8 @@ def _configure_dhcp(
     elif session is not None and rc != ECANCELED_MONOJOB and session.state.name == "request":
         # The offer was requested but never acknowledged: say who offered what, or the
         # timeout is a mystery (a -t during discovery's wait for ProxyDHCP is not this).
-        server = socket.inet_ntoa(session.server) if any(session.server) else "a server"
-        offered = socket.inet_ntoa(session.offer)
+        server = _dotted(session.server) if any(session.server) else "a server"
+        offered = _dotted(session.offer)
         shell.diagnose(f"{name}: {server} offered {offered} but sent no DHCPACK for it")
     close_netdev(shell, name)
     return rc
@@ -487,3 +485,8 @@ def route_applicator(shell: Shell) -> Callable[[Block, Setting], None]:
             apply_static(shell, name, netdev.nic.ifname)
 
     return apply
+
+
+def _dotted(address: bytes) -> str:
+    """``socket.inet_ntoa`` without importing socket."""
+    return ".".join(str(byte) for byte in address)

@@ -24,18 +24,19 @@ as DHCP's; hostile bytes are ignored, never raised.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
+import _socket as socket  # the C module: socket.py would import enum and selectors
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bootsh.ipxe_errors import error_number
 from bootsh.lang.settings import Block, Setting
+from bootsh.records import dataclass, field
 
+# Every netdev's link block comes from here, so ifstat loads this module: ipaddress, pathlib
+# and typing only where they are used.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bootsh.shell import Shell
 
 ETH_P_IPV6 = 0x86DD
@@ -80,6 +81,8 @@ def link_local(mac: bytes) -> bytes:
 
 def ntoa(raw: bytes) -> str:
     """iPXE's ``inet6_ntoa`` (RFC 5952, as Python's): ``fe80::5054:ff:fe12:3456``."""
+    import ipaddress
+
     return str(ipaddress.IPv6Address(raw[:16]))
 
 
@@ -429,7 +432,8 @@ def kernel_has_ipv6(ifname: str | None) -> bool:
     if not ifname:
         return False
     try:
-        return Path(f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6").read_text().strip() == "0"
+        with open(f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6") as f:
+            return f.read().strip() == "0"
     except OSError:
         return False
 
@@ -459,4 +463,5 @@ def apply_to_kernel(shell: Shell, name: str, ifname: str, mac: bytes) -> str | N
     return None
 
 
-RegisterBlock = Callable[[Block, str], None]
+if TYPE_CHECKING:
+    RegisterBlock = Callable[[Block, str], None]

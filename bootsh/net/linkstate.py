@@ -6,11 +6,11 @@ A netdev starts with "Unknown" until its driver reports; "Down" is the link-down
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+import os
 
 from bootsh.ipxe_errors import ipxe_errno, ipxe_strerror
 from bootsh.lang.files import ATTR_SIZE, read_text_bounded
+from bootsh.records import dataclass
 
 # iPXE's link errors (net/netdevice.c): EUNKNOWN_LINK_STATUS is EINPROGRESS and
 # ENOTCONN_LINK_DOWN is ENOTCONN, both uniquified 0x01 in that file. The numbers are those
@@ -28,7 +28,7 @@ class LinkState:
     status: int = 0
 
 
-def _read(path: Path) -> str | None:
+def _read(path: str) -> str | None:
     try:
         # Bounded and never waiting: a FIFO in a sysfs tree blocked ifstat forever.
         return read_text_bounded(path, ATTR_SIZE).strip()
@@ -37,14 +37,14 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def read_link(sysfs_root: Path, ifname: str | None) -> LinkState:
+def read_link(sysfs_root: str | os.PathLike[str], ifname: str | None) -> LinkState:
     """Link state of ``ifname`` under ``sysfs_root``; unknown when there is no interface."""
     unknown = LinkState(False, ipxe_strerror(*LINK_UNKNOWN), LINK_UNKNOWN[1])
     if not ifname:
         return unknown
-    base = sysfs_root / "class" / "net" / ifname
-    carrier = _read(base / "carrier")
-    operstate = _read(base / "operstate")
+    base = os.path.join(sysfs_root, "class", "net", ifname)
+    carrier = _read(os.path.join(base, "carrier"))
+    operstate = _read(os.path.join(base, "operstate"))
     if carrier == "1" or operstate == "up":
         return LinkState(True)
     if carrier == "0" or operstate in {"down", "lowerlayerdown", "notpresent", "dormant"}:

@@ -29,16 +29,17 @@ bootsh needs are a dozen, each checked against the kernel by the tests
 
 from __future__ import annotations
 
-import contextlib
+import _socket as socket  # the C module: socket.py would import enum and selectors
 import errno
-import ipaddress
 import os
-import socket
 import struct
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from bootsh.errors import BootshError
+from bootsh.records import dataclass
+
+TYPE_CHECKING = False  # a lease's path: no typing
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 NETLINK_ROUTE = 0
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
@@ -90,8 +91,18 @@ class Ipv4Config:
 
     @property
     def broadcast(self) -> str:
-        network = ipaddress.IPv4Network(f"{self.address}/{self.prefixlen}", strict=False)
-        return str(network.broadcast_address)
+        host_bits = (1 << (32 - self.prefixlen)) - 1
+        value = int.from_bytes(socket.inet_aton(self.address), "big") | host_bits
+        return socket.inet_ntoa(value.to_bytes(4, "big"))
+
+
+def _overlap(a: str, a_prefix: int, b: str, b_prefix: int) -> bool:
+    """Whether the networks ``a/a_prefix`` and ``b/b_prefix`` overlap (one holds the other)."""
+    shorter = min(a_prefix, b_prefix)
+    mask = (0xFFFFFFFF << (32 - shorter)) & 0xFFFFFFFF
+    a_value = int.from_bytes(socket.inet_aton(a), "big")
+    b_value = int.from_bytes(socket.inet_aton(b), "big")
+    return (a_value & mask) == (b_value & mask)
 
 
 def _attr(kind: int, payload: bytes) -> bytes:
@@ -311,6 +322,8 @@ def apply(ifname: str, config: Ipv4Config, previous: Ipv4Config | None = None) -
         try:
             _apply(nl, ifname, index, config, previous, undo)
         except NetlinkError:
+            import contextlib  # only when a step failed
+
             for step in reversed(undo):
                 with contextlib.suppress(NetlinkError, OSError):  # best effort, said above
                     step()
@@ -338,12 +351,10 @@ def _apply(
 
     present: list[tuple[str, int]] = []
     if previous is None:
-        network = ipaddress.IPv4Network(f"{config.address}/{config.prefixlen}", strict=False)
         present = nl.ipv4_addresses(index, f"listing {ifname}'s addresses")
         for address, prefixlen in present:
-            other = ipaddress.IPv4Network(f"{address}/{prefixlen}", strict=False)
-            if (address, prefixlen) != (config.address, config.prefixlen) and (
-                other.overlaps(network)
+            if (address, prefixlen) != (config.address, config.prefixlen) and _overlap(
+                address, prefixlen, config.address, config.prefixlen
             ):
                 gone = Ipv4Config(address, prefixlen)
                 remove(ifname, gone, nl=nl, index=index)

@@ -12,16 +12,16 @@ before printing. The state belongs to one shell (``Shell.netstate``); nothing is
 
 from __future__ import annotations
 
+import _socket as socket  # the C module: socket.py would import enum and selectors
 import contextlib
 import errno
 import fcntl
-import socket
 import struct
 from collections import Counter
-from dataclasses import dataclass, field
 
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import ipxe_errno, strerror
+from bootsh.records import dataclass, field
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -170,7 +170,10 @@ def open_raw(ifname: str, mac: str | None = None) -> tuple[socket.socket, bool]:
     machine's sysfs tree or XenStore dump may name an ``eth0`` that is not its own here.
     """
     try:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        # Protocol 0 until bound: the socket then receives nothing from other interfaces
+        # meanwhile, and the bind registers it once (opened with ETH_P_ALL, the bind first
+        # unregisters it, which waits for an RCU grace period: milliseconds of a lease).
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     except PermissionError:
         raise OpenError(
             EPERM_OPEN, _capability_message(ifname, "CAP_NET_RAW", "a raw (AF_PACKET) socket")
@@ -179,7 +182,7 @@ def open_raw(ifname: str, mac: str | None = None) -> tuple[socket.socket, bool]:
         raise OpenError(EIO_OPEN, f"cannot create a raw socket: {exc.strerror}") from None
     try:
         try:
-            sock.bind((ifname, ETH_P_ALL))
+            sock.bind((ifname, ETH_P_ALL))  # Python puts the protocol in network order here
         except OSError as exc:
             if exc.errno in (errno.ENODEV, errno.ENXIO):
                 raise OpenError(ENODEV_OPEN, f"no kernel interface {ifname!r}") from None

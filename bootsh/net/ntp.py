@@ -19,10 +19,10 @@ import contextlib
 import struct
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from bootsh.errors import BootshError
 from bootsh.ipxe_errors import error_number
+from bootsh.records import dataclass
 
 ERRFILE_NTP = 0x00496000  # net/udp/ntp.c
 ETIMEDOUT_NTP = error_number("ETIMEDOUT", ERRFILE_NTP)

@@ -23,9 +23,10 @@ import socket
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from bootsh.ipxe_errors import error_number
+from bootsh.net.inet import checksum as checksum  # still importable from here
+from bootsh.records import dataclass, field
 
 ERRFILE_PINGER = 0x001B2000  # core/pinger.c
 ERRFILE_PING = 0x003A6000  # net/ping.c
@@ -49,16 +50,6 @@ _ICMP_FILTER = 1
 
 #: What the report callback gets: source (None for a timeout), sequence, length, status.
 Report = Callable[[str | None, int, int, int], None]
-
-
-def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071)."""
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def payload(size: int) -> bytes:

@@ -42,7 +42,6 @@ import select
 import socket
 import struct
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bootsh.ipxe_errors import error_number
@@ -57,6 +56,7 @@ from bootsh.net.dhcppkt import (
     encap,
 )
 from bootsh.net.monojob import ECANCELED_MONOJOB
+from bootsh.records import dataclass, field
 
 if TYPE_CHECKING:
     from bootsh.net.egress import Egress

@@ -6,11 +6,6 @@ redone whenever the twin policy changes, so ``set twins label`` takes effect at 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-from bootsh.context import Context
 from bootsh.nics.nic import Nic, probe_order
 from bootsh.nics.twins import (
     Decision,
@@ -22,8 +17,13 @@ from bootsh.nics.twins import (
     ordered,
     weigh,
 )
+from bootsh.records import dataclass, field
 
+TYPE_CHECKING = False  # on every ifstat's path: no typing
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from bootsh.context import Context
     from bootsh.plugins import PluginHost  # the host calls resolve(); only its type here
 
 

@@ -10,12 +10,16 @@ status 2 instead of a ``failed`` at the first network command.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+import os
 
-from bootsh.context import Config
 from bootsh.errors import UsageError
+from bootsh.records import dataclass, field
+
+TYPE_CHECKING = False  # every start imports this module: no typing, no pathlib
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bootsh.context import Config
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,10 @@ def parse_net_spec(text: str) -> NetSpec:
     return NetSpec(text, driver.strip(), settings)
 
 
-def kernel_interfaces(sysfs_root: Path) -> list[str]:
+def kernel_interfaces(sysfs_root: str | os.PathLike[str]) -> list[str]:
     """The kernel's network interfaces (``SYSFS/class/net``), sorted; none if unreadable."""
     try:
-        return sorted(entry.name for entry in (sysfs_root / "class" / "net").iterdir())
+        return sorted(os.listdir(os.path.join(sysfs_root, "class", "net")))
     except OSError:
         return []
 

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from bootsh.records import dataclass, field, replace
 
-_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-_DIGITS_RE = re.compile(r"([0-9]+)")
-#: A PCI address as sysfs names it: fixed-width lower-case hex (``0000:00:1f.6``).
-_PCI_ADDRESS_RE = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
+TYPE_CHECKING = False  # on every ifstat's path: no typing, no re
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_mac(text: str) -> bool:
+    """``xx:xx:xx:xx:xx:xx`` in lower-case hex (what ``^[0-9a-f]{2}(:[0-9a-f]{2}){5}$`` said)."""
+    parts = text.split(":")
+    return len(parts) == 6 and all(len(p) == 2 and _HEX.issuperset(p) for p in parts)
+
+
+def _is_pci_address(text: str) -> bool:
+    """A PCI address as sysfs names it, fixed-width lower-case hex (``0000:00:1f.6``)."""
+    return (
+        len(text) == 12
+        and text[4] == ":"
+        and text[7] == ":"
+        and text[10] == "."
+        and _HEX.issuperset(text[0:4] + text[5:7] + text[8:10])
+        and text[11] in "01234567"
+    )
 
 
 def normalise_mac(text: str) -> str | None:
@@ -19,7 +36,7 @@ def normalise_mac(text: str) -> str | None:
     upper case or use dashes. Anything else (wrong length, non-hex) is rejected, never guessed.
     """
     candidate = text.strip().lower().replace("-", ":")
-    return candidate if _MAC_RE.match(candidate) else None
+    return candidate if _is_mac(candidate) else None
 
 
 def mac_problem(mac: str) -> str | None:
@@ -86,18 +103,31 @@ def _natural(text: str) -> tuple[tuple[int, int, str], ...]:
     # A run of ASCII digits compares by its length, then its text, without leading zeros:
     # numeric order without int(), which raised ValueError past 4300 digits (a hostile vif
     # id) and for digits that are not ASCII.
-    if _PCI_ADDRESS_RE.match(text):
+    if _is_pci_address(text):
         return ((1, 0, text),)
     key: list[tuple[int, int, str]] = []
-    for part in _DIGITS_RE.split(text):
-        if not part:
-            continue
-        if part.isdigit():  # the expression only splits out ASCII digits
+    for part in _digit_runs(text):
+        if part[0] in _DIGITS:  # runs of ASCII digits only
             digits = part.lstrip("0") or "0"
             key.append((0, len(digits), digits))
         else:
             key.append((1, 0, part))
     return tuple(key)
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def _digit_runs(text: str) -> list[str]:
+    """``text`` cut into runs of ASCII digits and runs of anything else (``re.split(r"([0-9]+)")``
+    without the empty pieces)."""
+    runs: list[str] = []
+    start = 0
+    for i in range(1, len(text) + 1):
+        if i == len(text) or (text[i] in _DIGITS) != (text[start] in _DIGITS):
+            runs.append(text[start:i])
+            start = i
+    return runs
 
 
 def probe_order(nic: Nic) -> tuple[object, ...]:

@@ -12,11 +12,13 @@ take the decision (``bootsh_resolve_twins``). The verdict rule is deliberately s
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-
 from bootsh.nics.nic import Nic, probe_order
+from bootsh.records import dataclass, field
+
+TYPE_CHECKING = False  # on every ifstat's path: no typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import ClassVar
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,28 @@ class Evidence:
     source: str = ""
 
 
-class Verdict(enum.Enum):
-    TWIN = "twin"
-    POSSIBLE = "possible twin"
-    NOT_TWIN = "not a twin"
+class Verdict:
+    """The three verdicts, compared by identity (``verdict is Verdict.TWIN``); ``value`` is
+    the text ``twins`` shows. A plain class: ``enum`` costs more to import than ``ifstat``
+    spends on its whole twin resolution."""
+
+    __slots__ = ("name", "value")
+
+    TWIN: ClassVar[Verdict]
+    POSSIBLE: ClassVar[Verdict]
+    NOT_TWIN: ClassVar[Verdict]
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"<Verdict.{self.name}: {self.value!r}>"
+
+
+Verdict.TWIN = Verdict("TWIN", "twin")
+Verdict.POSSIBLE = Verdict("POSSIBLE", "possible twin")
+Verdict.NOT_TWIN = Verdict("NOT_TWIN", "not a twin")
 
 
 MAC_MATCH = "mac-match"

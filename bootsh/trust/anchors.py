@@ -22,11 +22,11 @@ A fingerprint is the SHA-256 digest of the certificate's DER encoding, what
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from bootsh.errors import UsageError
 from bootsh.lang.files import read_bounded
+from bootsh.records import dataclass
 
 #: A PEM file of root certificates larger than this is none (a whole system bundle is 200 KB).
 MAX_PEM_FILE = 4 << 20

@@ -17,11 +17,11 @@ from __future__ import annotations
 import ipaddress
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bootsh.errors import BootshError
+from bootsh.records import dataclass, field
 from bootsh.trust.numbers import EINVAL_CERTIFICATE, ENOTSUP_EXTENSION
 
 if TYPE_CHECKING:

@@ -24,10 +24,10 @@ is refused.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bootsh.records import dataclass
 from bootsh.trust.anchors import Anchors
 from bootsh.trust.certs import (
     Cert,

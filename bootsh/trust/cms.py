@@ -24,9 +24,9 @@ says why).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from bootsh.records import dataclass, field
 from bootsh.trust.algorithms import RSA_PSS, digest_algorithm, pubkey_algorithm
 from bootsh.trust.certs import Cert, CertStore, TrustError, parse_cert
 from bootsh.trust.numbers import (

@@ -16,8 +16,8 @@ is inside is for the libraries (``bootsh.trust.cms``, ``bootsh.trust.certs``).
 from __future__ import annotations
 
 import binascii
-from dataclasses import dataclass
 
+from bootsh.records import dataclass
 from bootsh.trust.numbers import EINVAL_BASE64, ENOENT_PEM
 
 SEQUENCE = 0x30

@@ -8,11 +8,11 @@ certificate store lives as long as the shell.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bootsh.boot.images import Image
+from bootsh.records import dataclass, field
 from bootsh.trust.anchors import Anchors
 from bootsh.trust.certs import Cert, CertStore, TrustError, parse_cert
 from bootsh.trust.formats import FormatError, all_objects

@@ -20,12 +20,12 @@ verified is what runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING
 
 from bootsh.boot.images import EIO_IMAGE
+from bootsh.records import dataclass, field
 from bootsh.trust.anchors import Anchors
 from bootsh.trust.certs import CertStore, TrustError
 from bootsh.trust.chain import Path, library_check, validate

@@ -18,25 +18,15 @@ One that vanished after that check is still an unusable NIC (``ifstat --all`` li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+import os
 
-from bootsh.api import (
-    ATTR_SIZE,
-    BootshError,
-    Config,
-    Context,
-    NetDriver,
-    NetSpec,
-    Nic,
-    SettingsError,
-    driver_setting,
-    hookimpl,
-    kernel_interfaces,
-    normalise_mac,
-    parse_net_spec,
-    read_text_bounded,
-)
+from bootsh.api import hookimpl
+
+TYPE_CHECKING = False  # bootsh's start-up imports this module: no typing, no pathlib, and
+if TYPE_CHECKING:  # the driver's parts only once a --net is given
+    from collections.abc import Callable, Sequence
+
+    from bootsh.api import Config, Context, NetDriver, NetSpec, Nic
 
 DRIVER = "af_packet"
 FORM = f"{DRIVER},if=IFACE[,key=value...]"
@@ -47,6 +37,8 @@ ORDER = 0
 
 def parse_net(spec: str) -> tuple[str, dict[str, str]]:
     """Split ``driver,key=value,...`` into the driver and its pairs (iPXE's ``--net``)."""
+    from bootsh.api import parse_net_spec
+
     parsed = parse_net_spec(spec)
     return parsed.driver, dict(parsed.settings)
 
@@ -54,11 +46,14 @@ def parse_net(spec: str) -> tuple[str, dict[str, str]]:
 def check_spec(spec: NetSpec, config: Config) -> str | None:
     """What is wrong with ``--net af_packet,...`` here, before anything runs: no ``if=``, or
     an interface the kernel does not have (the ones it has are named)."""
+    from bootsh.api import kernel_interfaces
+
     ifname = spec.settings.get("if", "")
     if not ifname:
         return f"no if=IFACE; the form is --net {FORM}"
-    if not (config.sysfs_root / "class" / "net" / ifname).exists():
-        known = ", ".join(kernel_interfaces(config.sysfs_root)) or "none"
+    sysfs_root = config.path_text("sysfs_root") or "/sys"
+    if not os.path.exists(os.path.join(sysfs_root, "class", "net", ifname)):
+        known = ", ".join(kernel_interfaces(sysfs_root)) or "none"
         return f"no interface {ifname!r} here (interfaces: {known})"
     return None
 
@@ -66,6 +61,8 @@ def check_spec(spec: NetSpec, config: Config) -> str | None:
 def check_settings(spec: str, settings: dict[str, str], warn: Callable[[str], None]) -> None:
     """Say which pairs will not become settings of the netdev, and why (iPXE's Linux build
     drops them silently): a name iPXE does not know, or a value its type cannot parse."""
+    from bootsh.api import SettingsError, driver_setting
+
     for key, value in settings.items():
         try:
             driver_setting(key, value)
@@ -75,8 +72,13 @@ def check_settings(spec: str, settings: dict[str, str], warn: Callable[[str], No
 
 
 def nic_for(
-    spec: str, index: int, sysfs_root: Path, warn: Callable[[str], None] | None = None
+    spec: str,
+    index: int,
+    sysfs_root: str | os.PathLike[str],
+    warn: Callable[[str], None] | None = None,
 ) -> Nic | None:
+    from bootsh.api import ATTR_SIZE, BootshError, Nic, normalise_mac, read_text_bounded
+
     driver, settings = parse_net(spec)
     if driver != DRIVER:
         return None  # another driver plugin's --net
@@ -86,11 +88,11 @@ def nic_for(
     if warn is not None:
         check_settings(spec, settings, warn)
     facts = {"net": spec, **{f"setting/{k}": v for k, v in settings.items()}}
-    base = sysfs_root / "class" / "net" / ifname
+    address = os.path.join(sysfs_root, "class", "net", ifname, "address")
     problem = None
     mac = None
     try:
-        mac = normalise_mac(read_text_bounded(base / "address", ATTR_SIZE))
+        mac = normalise_mac(read_text_bounded(address, ATTR_SIZE))
         if mac is None:
             problem = f"interface {ifname} has no Ethernet address"
     except OSError:
@@ -109,14 +111,17 @@ def nic_for(
 
 @hookimpl
 def bootsh_register_net_drivers(register: Callable[[NetDriver], None]) -> None:
+    from bootsh.api import NetDriver
+
     register(NetDriver(DRIVER, FORM, check_spec))
 
 
 @hookimpl
 def bootsh_probe_nics(context: Context) -> Sequence[Nic]:
     nics = []
+    sysfs_root = context.config.path_text("sysfs_root") or "/sys"
     for index, spec in enumerate(context.config.nets):
-        nic = nic_for(spec, index, context.config.sysfs_root, context.warn)
+        nic = nic_for(spec, index, sysfs_root, context.warn)
         if nic is not None:
             nics.append(nic)
     return nics

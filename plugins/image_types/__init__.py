@@ -9,16 +9,24 @@ every image untyped: nothing can be chained or booted).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 
-from bootsh.api import ImageType, hookimpl
-from bootsh_image_types import asn1, foreign, linux, script
+from bootsh import hookimpl
 
-GROUPS = (script, linux, foreign, asn1)
+TYPE_CHECKING = False  # bootsh's start-up imports this module: the types load when used
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bootsh.api import ImageType
+
+#: The modules holding the types, in registration order (imported by the hook: images exist
+#: only once a command makes the shell's image store).
+GROUPS = ("script", "linux", "foreign", "asn1")
 
 
 @hookimpl
 def bootsh_register_image_types(register: Callable[[ImageType], None]) -> None:
-    for group in GROUPS:
+    for name in GROUPS:
+        group = importlib.import_module(f"{__name__}.{name}")
         for image_type in group.TYPES:
             register(image_type)

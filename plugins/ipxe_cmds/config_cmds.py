@@ -14,8 +14,6 @@ routes of a closed netdev are marked ``(inaccessible)``.
 
 from __future__ import annotations
 
-import ipaddress
-
 from bootsh.api import (
     Command,
     Invocation,
@@ -85,6 +83,8 @@ def link_local(mac: str) -> str:
         raise ValueError(f"not an Ethernet MAC: {mac}")
     raw[0] ^= 0x02
     iid = bytes(raw[:3]) + b"\xff\xfe" + bytes(raw[3:])
+    import ipaddress  # only for route's IPv6 line
+
     return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + iid))
 
 

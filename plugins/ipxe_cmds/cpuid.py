@@ -18,8 +18,9 @@ from __future__ import annotations
 import ctypes
 import mmap
 import platform
-from dataclasses import dataclass
 from functools import cache
+
+from bootsh.api import dataclass
 
 #: CPUID leaves iPXE reads (``include/ipxe/cpuid.h``).
 CPUID_FEATURES = 0x00000001

@@ -6,9 +6,7 @@ Texts, argument counts and error numbers are iPXE's (``core/exec.c``, ``image/sc
 
 from __future__ import annotations
 
-import shutil
 import time as _time
-from typing import TextIO
 
 from bootsh.api import (
     ECANCELED_SLEEP,
@@ -25,6 +23,10 @@ from bootsh.api import (
     parse_integer,
     strerror,
 )
+
+TYPE_CHECKING = False  # this module loads with the first echo: no typing, no shutil
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 def echo(inv: Invocation) -> int:
@@ -84,6 +86,8 @@ def terminal_width(out: TextIO) -> int:
     """The width of ``out`` when it is a terminal, 80 otherwise."""
     try:
         if out.isatty():
+            import shutil
+
             return shutil.get_terminal_size((80, 24)).columns
     except (OSError, ValueError):
         pass

@@ -10,44 +10,38 @@ still open. ``ifopen`` gives the kernel interface the netdev's IPv4 settings, if
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bootsh.api import Command, Invocation, Option, ifcommon, read_link
 
-from bootsh.api import (
-    Command,
-    Counters,
-    Invocation,
-    Netdev,
-    Nic,
-    Option,
-    Resolution,
-    Shell,
-    apply_static,
-    close_netdev,
-    ifcommon,
-    open_netdev,
-    read_link,
-)
+TYPE_CHECKING = False  # ifstat loads this module: no typing, and no socket code until a
+if TYPE_CHECKING:  # netdev is opened (bootsh.net.netstate and ifmgmt load in ifopen/ifclose)
+    from collections.abc import Iterable
+
+    from bootsh.api import Netdev, Nic, Resolution, Shell
 
 
 def _status_lines(shell: Shell, nic: Nic, name: str) -> list[str]:
-    link = read_link(shell.context.config.sysfs_root, nic.ifname)
-    state = shell.netstate.peek(name) if name.startswith("net") else None
+    link = read_link(shell.context.config.path_text("sysfs_root") or "/sys", nic.ifname)
+    state = shell.netdev_state(name) if name.startswith("net") else None
     if state is not None and state.ifname != nic.ifname:
         state = None  # the name now belongs to another NIC
     if state is not None:
         state.poll()
-    tx, rx = (state.tx, state.rx) if state is not None else (Counters(), Counters())
     opened = "open" if state is not None and state.is_open else "closed"
     lines = [
-        f"{name}: {nic.mac} using {nic.driver} on {nic.location} ({nic.ll_protocol}) [{opened}]",
-        f"  [Link:{'up' if link.up else 'down'}, TX:{tx.good} TXE:{tx.bad}"
-        f" RX:{rx.good} RXE:{rx.bad}]",
+        f"{name}: {nic.mac} using {nic.driver} on {nic.location} ({nic.ll_protocol}) [{opened}]"
     ]
+    up = "up" if link.up else "down"
+    if state is None:  # never opened: nothing counted
+        lines.append(f"  [Link:{up}, TX:0 TXE:0 RX:0 RXE:0]")
+    else:
+        tx, rx = state.tx, state.rx
+        lines.append(f"  [Link:{up}, TX:{tx.good} TXE:{tx.bad} RX:{rx.good} RXE:{rx.bad}]")
     if not link.up:
         lines.append(f"  [Link status: {link.reason}]")
-    for kind, counters in (("TXE", tx), ("RXE", rx)):
-        for reason, count in counters.errors.items():
-            lines.append(f'  [{kind}: {count} x "{reason}"]')
+    if state is not None:
+        for kind, counters in (("TXE", state.tx), ("RXE", state.rx)):
+            for reason, count in counters.errors.items():
+                lines.append(f'  [{kind}: {count} x "{reason}"]')
     return lines
 
 
@@ -66,7 +60,7 @@ def netdev_names(shell: Shell, prefix: str) -> Iterable[str]:
 
 
 def ifopen(inv: Invocation) -> int:
-    from bootsh.api import ipv4_route  # not at every start
+    from bootsh.api import apply_static, ipv4_route, open_netdev  # not at every start
 
     shell = inv.shell
 
@@ -80,6 +74,8 @@ def ifopen(inv: Invocation) -> int:
 
 
 def ifclose(inv: Invocation) -> int:
+    from bootsh.api import close_netdev
+
     shell = inv.shell
 
     def payload(netdev: Netdev) -> int:

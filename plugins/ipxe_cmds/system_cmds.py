@@ -20,13 +20,13 @@ iPXE's ``arch/x86/hci/commands/cpuid_cmd.c``, ``hci/commands/sync_cmd.c``, ``shi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from bootsh.api import (
     Command,
     Invocation,
     Shell,
+    dataclass,
     error_number,
+    field,
     parse_integer,
     strerror,
 )

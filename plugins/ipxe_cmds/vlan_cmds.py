@@ -55,9 +55,7 @@ def _kernel_name(trunk_ifname: str, tag: int) -> str:
 
 
 def vcreate(inv: Invocation) -> int:
-    from dataclasses import replace
-
-    from bootsh.api import NetlinkError, create_vlan  # not at every start
+    from bootsh.api import NetlinkError, create_vlan, replace  # not at every start
 
     shell = inv.shell
     tag = parse_integer(inv.value("tag") or "0")

@@ -18,28 +18,30 @@ Through a socket or a full dump the guest is named by domain id: ``config.xen_do
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from bootsh.api import Config
+from bootsh.api import dataclass
 
 from .dump import DumpXenStore
-from .store import Guest, XenStore, pick_domid
+from .store import Guest, pick_domid
 
+TYPE_CHECKING = False  # ifstat's path: no typing, no pathlib
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from bootsh.api import Config
+
     from .live import LiveXenStore
+    from .store import XenStore
 
-XENBUS_DEVICE = Path("/dev/xen/xenbus")
+XENBUS_DEVICE = "/dev/xen/xenbus"
 
 
-def default_socket_path(env: Mapping[str, str]) -> Path:
+def default_socket_path(env: Mapping[str, str]) -> str:
     """pyxs's (and libxenstore's) default: ``$XENSTORED_PATH``, then the run directory."""
     explicit = env.get("XENSTORED_PATH")
     if explicit:
-        return Path(explicit)
-    return Path(env.get("XENSTORED_RUNDIR") or "/var/run/xenstored") / "socket"
+        return explicit
+    return os.path.join(env.get("XENSTORED_RUNDIR") or "/var/run/xenstored", "socket")
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def open_guest(
     config: Config,
     *,
     env: Mapping[str, str] | None = None,
-    xenbus: Path = XENBUS_DEVICE,
+    xenbus: str | os.PathLike[str] = XENBUS_DEVICE,
 ) -> Opened:
     """Open the XenStore the configuration points at; see the module docstring.
 
@@ -63,23 +65,24 @@ def open_guest(
     """
     env = os.environ if env is None else env
     timeout = config.xenstore_timeout
-    if config.xenstore_dump is not None:
-        return _from_dump(DumpXenStore.from_file(config.xenstore_dump), config.xen_domid)
+    dump = config.path_text("xenstore_dump")
+    if dump is not None:
+        return _from_dump(DumpXenStore.from_file(dump), config.xen_domid)
     # pyxs only for a live store: a dump (--machine) or a machine without Xen never loads it.
     from .live import LiveXenStore
 
     if config.xenstore_socket:
         return _from_socket(LiveXenStore.unix_socket(config.xenstore_socket, timeout), config)
-    if xenbus.exists():
-        store = LiveXenStore.xenbus(str(xenbus), timeout)
+    if os.path.exists(xenbus):
+        store = LiveXenStore.xenbus(os.fspath(xenbus), timeout)
         if config.xen_domid is not None:
             # Also dom0 has a xenbus device: with a domain id, read that guest's nodes.
             home = f"/local/domain/{config.xen_domid}"
             return Opened(Guest(store, home, config.xen_domid))
         return Opened(Guest(store, ""))
     default = default_socket_path(env)
-    if default.exists():
-        return _from_socket(LiveXenStore.unix_socket(str(default), timeout), config)
+    if os.path.exists(default):
+        return _from_socket(LiveXenStore.unix_socket(default, timeout), config)
     return Opened(
         None,
         f"no XenStore here: no --xenstore-dump, no $XENSTORED_PATH, no {xenbus},"

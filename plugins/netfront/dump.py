@@ -19,12 +19,9 @@ line.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+import os
 
-from bootsh.api import XenStoreError, read_bounded
+from bootsh.api import XenStoreError, dataclass, field, read_bounded
 
 from .store import XenStoreDenied, small_number, valid_path
 
@@ -32,11 +29,9 @@ from .store import XenStoreDenied, small_number, valid_path
 #: thousands of vifs tens of megabytes (``--xenstore-dump /dev/zero`` never ended).
 MAX_DUMP_SIZE = 64 << 20
 
-_LINE = re.compile(r"^(?P<path>\S+) = \"(?P<rest>.*)$")
-_UNREADABLE = re.compile(r"^(?P<path>\S+):$")
-_PERMS_TAIL = re.compile(r"^(?P<value>.*)\"[ .]*\((?P<perms>[^()]*)\)$")
-_PERM = re.compile(r"^[wrbn]\d+$")
-_HOME = re.compile(r"^/local/domain/(\d+)(?:/|$)")
+TYPE_CHECKING = False  # ifstat on a machine read from a dump: no typing, re or pathlib
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 class DumpError(XenStoreError):
@@ -45,6 +40,8 @@ class DumpError(XenStoreError):
 
 def sanitise(value: bytes) -> str:
     """Escape ``value`` exactly as ``xenstore-ls`` and ``xenstore-read`` do."""
+    if not value.translate(None, _AS_IS):
+        return value.decode("ascii")  # nothing to escape: every value of a usual vif
     out: list[str] = []
     for c in value:
         if 0x20 <= c <= 0x7E and c != 0x5C:
@@ -59,6 +56,8 @@ def sanitise(value: bytes) -> str:
 
 
 _NAMED = {0x09: "t", 0x0A: "n", 0x0D: "r", 0x5C: "\\"}
+#: The bytes ``sanitise`` keeps as they are: printable ASCII but the backslash.
+_AS_IS = bytes(c for c in range(0x20, 0x7F) if c != 0x5C)
 _UNNAMED = {v: k for k, v in _NAMED.items()}
 _HEX = "0123456789abcdefABCDEF"
 _OCT = "01234567"
@@ -125,26 +124,39 @@ def parse_line(text: str) -> tuple[str, bytes | None, tuple[str, ...] | None] | 
         raise ValueError(
             "indented line: this looks like `xenstore-ls` without -f (full paths are needed)"
         )
-    unreadable = _UNREADABLE.match(stripped.rstrip())
-    if unreadable:
-        return _checked_path(unreadable["path"]), None, None
-    m = _LINE.match(stripped)
-    if not m:
+    # The line is `PATH = "VALUE"` or `PATH:` (unreadable), PATH without whitespace: where
+    # the first whitespace is, the path ends (no regular expression on ifstat's path).
+    unreadable = stripped.rstrip()
+    if unreadable.endswith(":") and len(unreadable) > 1 and len(unreadable.split(None, 1)) == 1:
+        return _checked_path(unreadable[:-1]), None, None
+    # split() cuts at the first whitespace, C's or Unicode's, as \S did (the line does not
+    # start with whitespace: checked above).
+    end = len(stripped.split(None, 1)[0])
+    if end == len(stripped) or stripped[end : end + 4] != ' = "':
         raise ValueError('expected `PATH = "VALUE"` as printed by `xenstore-ls -f`')
-    path = _checked_path(m["path"])
-    rest = m["rest"].rstrip()
+    path = _checked_path(stripped[:end])
+    rest = stripped[end + 4 :].rstrip()
     perms: tuple[str, ...] | None = None
     if rest.endswith('"'):
         # Without -p (or when the permissions could not be read) the line ends at the quote.
         raw = rest[:-1]
     else:
-        tail = _PERMS_TAIL.match(rest)
-        if not tail:
+        # `VALUE" (n0,r7)`: the last quote before the permissions, only dots and spaces
+        # between them (xenstore-ls pads the column), no parenthesis inside them.
+        opening = rest.rfind("(")
+        quote = rest.rfind('"', 0, opening) if opening >= 0 else -1
+        listed = rest[opening + 1 : -1]
+        if (
+            not rest.endswith(")")
+            or quote < 0
+            or ")" in listed
+            or rest[quote + 1 : opening].strip(" .")
+        ):
             raise ValueError("the value has no closing quote")
-        raw = tail["value"]
-        perms = tuple(p.strip() for p in tail["perms"].split(","))
-        if not all(_PERM.match(p) for p in perms):
-            raise ValueError(f"bad permissions ({tail['perms']}): expected e.g. (n0,r7)")
+        raw = rest[:quote]
+        perms = tuple(p.strip() for p in listed.split(","))
+        if not all(len(p) > 1 and p[0] in "wrbn" and p[1:].isdecimal() for p in perms):
+            raise ValueError(f"bad permissions ({listed}): expected e.g. (n0,r7)")
     return path, unsanitise(raw), perms
 
 
@@ -193,7 +205,7 @@ class DumpXenStore:
             self._add(entry)
 
     @classmethod
-    def from_file(cls, path: Path) -> DumpXenStore:
+    def from_file(cls, path: str | os.PathLike[str]) -> DumpXenStore:
         where = f"XenStore dump {path}"
         try:
             data = read_bounded(path, MAX_DUMP_SIZE)
@@ -248,6 +260,12 @@ class DumpXenStore:
 
     def close(self) -> None:
         pass
+
+    def prefetch(self, paths: list[str]) -> None:
+        pass  # every read is a lookup in memory already
+
+    def peek(self, path: str) -> bytes | None:
+        return None
 
     # -- which guest -----------------------------------------------------------------------
 

@@ -10,11 +10,8 @@ per device. Everything is linear in the number of vifs and devices.
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from bootsh.api import Nic, normalise_mac
+from bootsh.api import Nic, dataclass, field, normalise_mac
 
 from .dump import sanitise
 from .store import Guest, XenStoreDenied, small_number, valid_path
@@ -42,8 +39,23 @@ XENBUS_STATES = (
 
 #: A bound on ``num_devs`` so that a corrupt value cannot make the probe read forever.
 MAX_PASSTHROUGH = 256
-_PCI_ADDRESS = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$")
-_DECIMAL = re.compile(r"^[0-9]+$")
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_pci_address(text: str) -> bool:
+    """``^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\\.[0-7]$`` (one trailing newline allowed),
+    without re: this module is on ifstat's path."""
+    if text.endswith("\n"):
+        text = text[:-1]
+    return (
+        len(text) == 12
+        and text[4] == ":"
+        and text[7] == ":"
+        and text[10] == "."
+        and _HEX.issuperset(text[:4] + text[5:7] + text[9])
+        and text[8] in "01"
+        and text[11] in "01234567"
+    )
 
 
 @dataclass
@@ -55,17 +67,35 @@ class ProbeResult:
     notes: list[str] = field(default_factory=list)
 
 
-def probe(guest: Guest, sysfs_root: Path) -> ProbeResult:
+def probe(guest: Guest, sysfs_root: str | os.PathLike[str]) -> ProbeResult:
     """Read every vif of ``guest`` and its passed-through PCI devices."""
     result = ProbeResult()
     where = guest.path("device/vif")
     ids = guest.store.directory(where)
     if not ids:
         result.notes.append(f"no vifs under {where} ({guest.describe()})")
-    for vif_id in sorted(ids or [], key=_vif_order):
+    ordered = sorted(ids or [], key=_vif_order)
+    _prefetch(guest, ordered)
+    for vif_id in ordered:
         result.nics.append(probe_vif(guest, vif_id, sysfs_root, result.notes))
     result.passthrough = read_passthrough(guest, result.notes)
     return result
+
+
+def _prefetch(guest: Guest, vif_ids: list[str]) -> None:
+    """Ask for every key ``probe_vif`` will read in two batches (the frontends', then the
+    backends' they name): the same requests, in two round trips instead of nine per vif."""
+    store = guest.store
+    bases = [guest.path(f"device/vif/{vif_id}") for vif_id in vif_ids]
+    store.prefetch([f"{base}/{key}" for base in bases for key in FRONTEND_KEYS])
+    backends = []
+    for base in bases:
+        backend = store.peek(f"{base}/backend")
+        if backend is not None and backend.isascii():
+            path = backend.decode("ascii")
+            if path.startswith("/") and valid_path(path):
+                backends.append(path)
+    store.prefetch([f"{path}/{key}" for path in backends for key in BACKEND_KEYS])
 
 
 def _vif_order(name: str) -> tuple[int, int, str]:
@@ -83,7 +113,9 @@ def _text(value: bytes) -> str:
     return sanitise(value)
 
 
-def probe_vif(guest: Guest, vif_id: str, sysfs_root: Path, notes: list[str]) -> Nic:
+def probe_vif(
+    guest: Guest, vif_id: str, sysfs_root: str | os.PathLike[str], notes: list[str]
+) -> Nic:
     """One vif as a ``Nic``; a malformed one carries ``problem`` instead of being dropped."""
     location = f"vif/{vif_id}"
     base = guest.path(f"device/vif/{vif_id}")
@@ -171,9 +203,9 @@ def _read_backend(
         notes.append(f"{location}: backend {path} has no type (vif or vif_ioemu)")
 
 
-def kernel_interface(sysfs_root: Path, vif_id: str) -> str | None:
+def kernel_interface(sysfs_root: str | os.PathLike[str], vif_id: str) -> str | None:
     """The Linux interface bound to ``vif-N`` on the xen bus, if the kernel has one."""
-    net = sysfs_root / "bus" / "xen" / "devices" / f"vif-{vif_id}" / "net"
+    net = os.path.join(sysfs_root, "bus", "xen", "devices", f"vif-{vif_id}", "net")
     try:
         names = sorted(entry.name for entry in os.scandir(net))
     except OSError:
@@ -215,7 +247,7 @@ def read_passthrough(guest: Guest, notes: list[str]) -> dict[str, str]:
         return {}  # nothing passed through: the usual case
     count_text = _text(count_value)
     count = small_number(count_text)
-    if count is None and _DECIMAL.fullmatch(count_text):
+    if count is None and count_text.isascii() and count_text.isdigit():
         count = MAX_PASSTHROUGH + 1  # more digits than MAX_DIGITS: huge, and no int() of it
     if count is None:
         notes.append(f"{backend}/num_devs = {_preview(count_text)!r} is not a number")
@@ -232,7 +264,7 @@ def read_passthrough(guest: Guest, notes: list[str]) -> dict[str, str]:
             notes.append(f"{backend}/dev-{i} is missing")
             continue
         host_addr = _text(host).strip().lower()
-        if not _PCI_ADDRESS.match(host_addr):
+        if not _is_pci_address(host_addr):
             notes.append(f"{backend}/dev-{i} = {host_addr!r} is not a PCI address")
             continue
         if vdevfn is None:

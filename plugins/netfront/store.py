@@ -8,11 +8,11 @@ they answer so that the probe's cost can be checked.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Protocol
+from bootsh.api import XenStoreError, dataclass
 
-from bootsh.api import XenStoreError
+TYPE_CHECKING = False  # ifstat's path: no typing, no re
+if TYPE_CHECKING:
+    from typing import Protocol
 
 #: XenStore numbers bootsh reads (domain ids, vif ids, state, num_devs) fit in this many
 #: digits; a longer run of digits is garbage, and int() of over 4300 digits raises.
@@ -27,14 +27,21 @@ def small_number(text: str, digits: int = MAX_DIGITS) -> int | None:
     return int(text)
 
 
-#: A XenStore path as xenstored accepts it: absolute (``/local/...``) or relative to the
-#: connection's own domain (``device/vif``); no empty component, no trailing slash.
-_PATH = re.compile(r"^/?[A-Za-z0-9_@-]+(/[A-Za-z0-9_@-]+)*$")
+#: What a XenStore path's components are made of.
+_PATH_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@-")
 
 
 def valid_path(path: str) -> bool:
-    """Whether ``path`` is a XenStore path (absolute or relative), without asking anyone."""
-    return path == "/" or bool(_PATH.match(path))
+    """Whether ``path`` is a XenStore path (absolute or relative), without asking anyone:
+    absolute (``/local/...``) or relative to the connection's own domain (``device/vif``),
+    components of ``[A-Za-z0-9_@-]``, no empty component, no trailing slash (what the
+    pattern ``^/?[A-Za-z0-9_@-]+(/[A-Za-z0-9_@-]+)*$`` said, one trailing newline included)."""
+    if path == "/":
+        return True
+    if path.endswith("\n"):
+        path = path[:-1]
+    body = path[1:] if path.startswith("/") else path
+    return all(part and _PATH_CHARS.issuperset(part) for part in body.split("/"))
 
 
 class XenStoreDenied(XenStoreError):
@@ -45,34 +52,46 @@ class XenStoreDenied(XenStoreError):
     """
 
 
-class XenStore(Protocol):
-    """A read-only XenStore: what the netfront probe needs and nothing more."""
+if not TYPE_CHECKING:
+    XenStore = object  # a Protocol for type checkers only (below)
+else:
 
-    @property
-    def where(self) -> str:
-        """Where the data comes from, for messages: ``xenstored socket /run/...``, a dump file."""
-        ...
+    class XenStore(Protocol):
+        """A read-only XenStore: what the netfront probe needs and nothing more."""
 
-    @property
-    def requests(self) -> int:
-        """How many requests were answered (or attempted) so far."""
-        ...
+        @property
+        def where(self) -> str:
+            """Where the data comes from, for messages: a xenstored socket, a dump file."""
+            ...
 
-    def read(self, path: str) -> bytes | None:
-        """The value of ``path``; None if there is no such node (ENOENT).
+        @property
+        def requests(self) -> int:
+            """How many requests were answered (or attempted) so far."""
+            ...
 
-        Raises ``XenStoreDenied`` when access is refused and ``XenStoreError`` when the store
-        cannot answer (timeout, connection lost, malformed reply).
-        """
-        ...
+        def read(self, path: str) -> bytes | None:
+            """The value of ``path``; None if there is no such node (ENOENT).
 
-    def directory(self, path: str) -> list[str] | None:
-        """The names of the children of ``path``; None if there is no such node."""
-        ...
+            Raises ``XenStoreDenied`` when access is refused and ``XenStoreError`` when the store
+            cannot answer (timeout, connection lost, malformed reply).
+            """
+            ...
 
-    def close(self) -> None:
-        """Release the connection (idempotent)."""
-        ...
+        def directory(self, path: str) -> list[str] | None:
+            """The names of the children of ``path``; None if there is no such node."""
+            ...
+
+        def close(self) -> None:
+            """Release the connection (idempotent)."""
+            ...
+
+        def prefetch(self, paths: list[str]) -> None:
+            """Optionally read ``paths`` ahead, together; ``read`` then answers from that."""
+            ...
+
+        def peek(self, path: str) -> bytes | None:
+            """A value read ahead, without taking it from ``read``; None if there is none."""
+            ...
 
 
 @dataclass

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -39,6 +38,7 @@ from bootsh.api import (
     TwinGroup,
     TwinPolicy,
     UnplugRefused,
+    dataclass,
     possible_labels,
     read_bounded,
 )

@@ -9,12 +9,13 @@ the core, not here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bootsh import hookimpl
 
-from bootsh.api import Context, Evidence, Nic, hookimpl
+TYPE_CHECKING = False  # bootsh's start-up imports this module: its parts load when used
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-from .evidence import twin_evidence
-from .probe import probe
+    from bootsh.api import Context, Evidence, Nic
 
 
 @hookimpl
@@ -22,9 +23,13 @@ def bootsh_probe_nics(context: Context) -> Sequence[Nic]:
     if context.config.nets:
         context.debug("pci_nics: --net given: not discovering")
         return []
+    from .probe import probe
+
     return probe(context)
 
 
 @hookimpl
 def bootsh_twin_evidence(paravirtual: Nic, other: Nic, context: Context) -> Sequence[Evidence]:
+    from .evidence import twin_evidence
+
     return twin_evidence(paravirtual, other, context)

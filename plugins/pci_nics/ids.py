@@ -10,7 +10,7 @@ that QEMU emulates is called ``e1000`` (QEMU's model name, and Linux's driver), 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bootsh.api import dataclass
 
 
 @dataclass(frozen=True)

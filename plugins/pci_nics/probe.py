@@ -14,7 +14,7 @@ ORDER = 50
 
 def probe(context: Context) -> list[Nic]:
     """Every network function on the PCI bus, usable or not; records the Xen platform device."""
-    found = scan(context.config.sysfs_root)
+    found = scan(context.config.path_text("sysfs_root") or "/sys")
     if found.absent is not None:
         context.debug(f"pci_nics: no PCI NICs: {found.absent}")
         return []

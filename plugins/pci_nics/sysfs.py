@@ -16,23 +16,20 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from bootsh.api import normalise_mac, read_bounded
+from bootsh.api import dataclass, field, normalise_mac, read_bounded
 
 #: sysfs attributes are at most a page; anything longer is not what the kernel wrote.
 _MAX_READ = 4096
-
-_NATURAL = re.compile(r"(\d+)")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_DIGITS = frozenset("0123456789")
 
 
 class SysfsProblem(Exception):
     """One file that could not be used; the message names it and says what was wrong."""
 
 
-def read_attr(path: Path) -> str:
+def read_attr(path: str) -> str:
     """The text of one sysfs attribute, stripped; ``SysfsProblem`` if it cannot be read."""
     try:
         # A regular file only, opened without waiting: a FIFO planted in a sysfs tree
@@ -50,10 +47,14 @@ def read_attr(path: Path) -> str:
         raise SysfsProblem(f"{path}: not text ({data[:16]!r})") from None
 
 
-def read_hex(path: Path, digits: int) -> int:
+def read_hex(path: str, digits: int) -> int:
     """A ``0x``-prefixed hex attribute of at most ``digits`` digits, as the kernel writes it."""
     text = read_attr(path)
-    if not re.fullmatch(rf"0[xX][0-9a-fA-F]{{1,{digits}}}", text):
+    if not (
+        text[:2] in ("0x", "0X")
+        and 0 < len(text) - 2 <= digits
+        and _HEX_DIGITS.issuperset(text[2:])
+    ):
         shown = text if len(text) <= 40 else text[:37] + "..."
         example = "0x" + "0" * digits
         raise SysfsProblem(f"{path}: {shown!r} is not a hex value like {example}")
@@ -64,14 +65,16 @@ def natural_key(name: str) -> tuple[tuple[int, int, str], ...]:
     """``eth2`` before ``eth10``: a run of ASCII digits compares by length, then text
     (leading zeros dropped), so no ``int()`` of a name a hostile tree made up."""
     key: list[tuple[int, int, str]] = []
-    for part in _NATURAL.split(name):
-        if not part:
-            continue
-        if part.isascii() and part.isdigit():
-            digits = part.lstrip("0") or "0"
-            key.append((0, len(digits), digits))
-        else:
-            key.append((1, 0, part))
+    start = 0
+    for i in range(1, len(name) + 1):
+        if i == len(name) or (name[i] in _DIGITS) != (name[start] in _DIGITS):
+            part = name[start:i]
+            if part[0] in _DIGITS:
+                digits = part.lstrip("0") or "0"
+                key.append((0, len(digits), digits))
+            else:
+                key.append((1, 0, part))
+            start = i
     return tuple(key)
 
 
@@ -91,7 +94,7 @@ class PciFunction:
     """What sysfs says about one PCI function; ``None`` where it could not be read."""
 
     location: str
-    path: Path
+    path: str
     vendor: int | None = None
     device: int | None = None
     pci_class: int | None = None
@@ -105,7 +108,7 @@ class PciFunction:
     def read(self, name: str, digits: int) -> int | None:
         """Read one hex attribute; on failure record the problem and return None."""
         try:
-            return read_hex(self.path / name, digits)
+            return read_hex(os.path.join(self.path, name), digits)
         except SysfsProblem as exc:
             self.problems.append(str(exc))
             return None
@@ -120,12 +123,13 @@ class Scan:
     absent: str | None = None
 
 
-def scan(root: Path) -> Scan:
+def scan(root: str | os.PathLike[str]) -> Scan:
     """Identify every function on the PCI bus (vendor, device, class only)."""
-    devices = root / "bus" / "pci" / "devices"
-    if not root.is_dir():
+    root = os.fspath(root)
+    devices = os.path.join(root, "bus", "pci", "devices")
+    if not os.path.isdir(root):
         return Scan(absent=f"no sysfs at {root}")
-    if not devices.is_dir():
+    if not os.path.isdir(devices):
         return Scan(absent=f"no PCI bus in sysfs ({devices} does not exist)")
     try:
         names = sorted(os.listdir(devices))
@@ -133,7 +137,7 @@ def scan(root: Path) -> Scan:
         return Scan(absent=f"cannot list {devices}: {exc.strerror or exc}")
     result = Scan()
     for name in names:
-        fn = PciFunction(name, devices / name)
+        fn = PciFunction(name, os.path.join(devices, name))
         fn.vendor = fn.read("vendor", 4)
         fn.device = fn.read("device", 4)
         fn.pci_class = fn.read("class", 6)
@@ -151,7 +155,7 @@ def read_details(fn: PciFunction) -> None:
 
 
 def _kernel_driver(fn: PciFunction) -> str | None:
-    link = fn.path / "driver"
+    link = os.path.join(fn.path, "driver")
     try:
         target = os.readlink(link)
     except FileNotFoundError:
@@ -166,8 +170,8 @@ def _kernel_driver(fn: PciFunction) -> str | None:
 def _interfaces(fn: PciFunction) -> list[Interface]:
     """Interfaces in ``net/`` and, as virtio does it, in ``CHILD/net/``."""
     found: list[Interface] = []
-    for net in [fn.path / "net", *_child_net_dirs(fn)]:
-        if not net.is_dir():
+    for net in [os.path.join(fn.path, "net"), *_child_net_dirs(fn)]:
+        if not os.path.isdir(net):
             continue
         try:
             names = sorted(os.listdir(net), key=natural_key)
@@ -176,31 +180,32 @@ def _interfaces(fn: PciFunction) -> list[Interface]:
             continue
         where = os.path.relpath(net, fn.path)
         for name in names:
-            found.append(_interface(net / name, f"{where}/{name}"))
+            found.append(_interface(os.path.join(net, name), f"{where}/{name}"))
     return found
 
 
-def _child_net_dirs(fn: PciFunction) -> list[Path]:
+def _child_net_dirs(fn: PciFunction) -> list[str]:
     try:
         children = sorted(os.scandir(fn.path), key=lambda e: natural_key(e.name))
     except OSError:
         return []  # the function's own files already reported what is wrong
     return [
-        Path(child.path) / "net"
+        os.path.join(child.path, "net")
         for child in children
         if child.name != "net" and child.is_dir(follow_symlinks=False)
     ]
 
 
-def _interface(path: Path, where: str) -> Interface:
-    name = path.name
+def _interface(path: str, where: str) -> Interface:
+    name = os.path.basename(path)
+    address = os.path.join(path, "address")
     try:
-        text = read_attr(path / "address")
+        text = read_attr(address)
     except SysfsProblem as exc:
         return Interface(name, where, None, str(exc))
     mac = normalise_mac(text)
     if mac is None:
         shown = text if len(text) <= 60 else text[:57] + "..."
-        problem = f"{path / 'address'}: {shown!r} is not an Ethernet MAC address"
+        problem = f"{address}: {shown!r} is not an Ethernet MAC address"
         return Interface(name, where, None, problem)
     return Interface(name, where, mac)

@@ -7,9 +7,13 @@ labelled, because hiding on a MAC alone would hide a real card that happens to s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bootsh import hookimpl
 
-from bootsh.api import Context, Decision, Mark, TwinGroup, TwinPolicy, hookimpl, possible_labels
+TYPE_CHECKING = False  # bootsh's start-up imports this module: no typing, no twins module
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bootsh.api import Context, Decision, TwinGroup, TwinPolicy
 
 POLICIES = {
     "hide-emulated": "show the netfront vif, hide its emulated twin (untouched for the next OS)",
@@ -22,11 +26,15 @@ DEFAULT_POLICY = "hide-emulated"
 
 @hookimpl(trylast=True)
 def bootsh_register_twin_policies(register: Callable[[TwinPolicy], None]) -> None:
+    from bootsh.api import TwinPolicy
+
     for name, summary in POLICIES.items():
         register(TwinPolicy(name, summary))
 
 
 def hide_emulated(group: TwinGroup, policy: str, why: str = "emulated twin of") -> Decision:
+    from bootsh.api import Decision, Mark, possible_labels
+
     twins = group.twins()
     return Decision(
         policy,
@@ -38,6 +46,8 @@ def hide_emulated(group: TwinGroup, policy: str, why: str = "emulated twin of") 
 
 @hookimpl(trylast=True)
 def bootsh_resolve_twins(group: TwinGroup, policy: str, context: Context) -> Decision | None:
+    from bootsh.api import Decision, Mark, possible_labels
+
     twins = group.twins()
     if policy == "hide-emulated":
         return hide_emulated(group, policy)

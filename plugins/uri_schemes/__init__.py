@@ -9,10 +9,15 @@ scheme starts, so that start-up stays fast (the TLS and HTTP modules are not sma
 from __future__ import annotations
 
 import importlib
-import urllib.parse
-from collections.abc import Callable
 
-from bootsh.api import BootshError, FetchRequest, Shell, UriScheme, hookimpl, network_requester
+from bootsh.api import hookimpl
+
+TYPE_CHECKING = False  # bootsh's start-up imports this module: nothing heavy at the top
+if TYPE_CHECKING:
+    import urllib.parse
+    from collections.abc import Callable
+
+    from bootsh.api import FetchRequest, Shell, UriScheme
 
 #: scheme -> (module, function, help). Imported on first use.
 TABLE: dict[str, tuple[str, str, str]] = {
@@ -47,6 +52,8 @@ def _lazy_validate(module: str) -> Callable[[urllib.parse.SplitResult], None]:
 
 @hookimpl
 def bootsh_register_uri_schemes(register: Callable[[UriScheme], None]) -> None:
+    from bootsh.api import UriScheme  # asked for when a download starts
+
     for name, (module, function, text) in TABLE.items():
         register(
             UriScheme(
@@ -70,6 +77,8 @@ def _ca_file_guard(shell: Shell) -> Callable[[str], None]:
     allowed local access with --allow-local-from-network. Clearing it is always allowed."""
 
     def check(value: str) -> None:
+        from bootsh.api import BootshError, network_requester  # when ca-file is set
+
         requester = network_requester(shell)
         if requester is None or shell.context.config.allow_local_from_network:
             return

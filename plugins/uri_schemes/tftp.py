@@ -53,6 +53,7 @@ MAX_RTO = 10.0
 # "Operation not supported".
 _ERRCODES = {1: "ENOENT", 2: "EACCES", 4: "ENOTTY"}
 _ERR_UNKNOWN_TID = 5
+_ACK = struct.Struct("!HH")
 #: How many strangers' packets get RFC 1350's "Unknown transfer ID" answer per transfer.
 MAX_STRANGER_ERRORS = 16
 
@@ -188,23 +189,30 @@ class Transfer:
         buf = bytearray(MAX_BLKSIZE + 4)
         view = memoryview(buf)
         sock = self.sock
+        recv, sendto = sock.recvfrom_into, sock.sendto
         write = request.sink.write
         progress = request.progress
+        monotonic = time.monotonic
+        ack = _ACK.pack
+        # The transfer's state lives in locals while DATA blocks follow one another (each
+        # block costs a few microseconds of Python; the server waits for every ACK); it is
+        # put back into the object around the rare packets handle() deals with.
+        done, expected, blksize, peer_raw = self.done, self.expected, self.blksize, self.peer_raw
         rto = wanted = MIN_RTO
         armed = 0.0
-        sock.sendto(last, self.server)
-        sent_at = progress_at = time.monotonic()
+        sendto(last, self.server)
+        sent_at = progress_at = monotonic()
         try:
-            while not self.finished:
+            while True:
                 if wanted != armed:
                     # A kernel receive timeout (SO_RCVTIMEO) rather than settimeout(): the
                     # socket stays blocking, so each packet costs one recvfrom, no poll.
                     _arm(sock, wanted)
                     armed = wanted
                 try:
-                    size, source = sock.recvfrom_into(buf)
+                    size, source = recv(buf)
                 except (BlockingIOError, TimeoutError):
-                    now = time.monotonic()
+                    now = monotonic()
                     if silence is not None and now - progress_at >= silence:
                         quiet_for = f"nothing from {self.server[0]} for {silence:g} s"
                         raise FetchError(ETIMEDOUT_FETCH, quiet_for) from None
@@ -213,16 +221,15 @@ class Transfer:
                         if rto > MAX_RTO:
                             gave_up = f"no answer from {self.server[0]} to 6 retransmissions"
                             raise _error("ETIMEDOUT", gave_up) from None
-                        sock.sendto(last, self.peer or self.server)
+                        sendto(last, self.peer or self.server)
                         sent_at = now
                     wanted = sent_at + rto - now
                     if silence is not None:
                         wanted = min(wanted, progress_at + silence - now)
                     wanted = max(wanted, 0.001)
                     continue
-                expected = self.expected
                 if (
-                    source == self.peer_raw
+                    source == peer_raw
                     and size >= 4
                     and buf[1] == DATA
                     and buf[0] == 0
@@ -230,30 +237,39 @@ class Transfer:
                 ):
                     # The common case, kept short: the next DATA block from the server.
                     length = size - 4
-                    if length > self.blksize:
+                    if length > blksize:
                         raise _error("EINVAL", f"DATA block of {length} bytes")
+                    # Acknowledged before it is written: the server sends the next block
+                    # while this one goes to the sink (lock-step TFTP waits a round trip per
+                    # block). A failing write still ends the transfer with an ERROR.
+                    last = ack(ACK, expected & 0xFFFF)
+                    sendto(last, source)
                     write(view[4:size])
-                    self.done += length
-                    self.expected = expected + 1
-                    progress(self.done, self.tsize)
-                    last = struct.pack("!HH", ACK, expected & 0xFFFF)
-                    sock.sendto(last, source)
-                    if length < self.blksize:
+                    done += length
+                    expected += 1
+                    progress(done, self.tsize)
+                    if length < blksize:
                         self.finished = True
-                    sent_at = progress_at = time.monotonic()
+                        break
+                    sent_at = progress_at = monotonic()
                     rto = wanted = MIN_RTO
                     continue
+                self.done, self.expected = done, expected
                 reply = self.handle(view[:size], source)
+                done, expected = self.done, self.expected
+                blksize, peer_raw = self.blksize, self.peer_raw
                 if reply is not None:
                     last = reply
-                    sock.sendto(last, source)
-                    sent_at = progress_at = time.monotonic()
+                    sendto(last, source)
+                    if self.finished:
+                        break
+                    sent_at = progress_at = monotonic()
                     rto = wanted = MIN_RTO
                     continue
                 # Not progress (a stray, a duplicate, a repeated OACK): the timers run on as
                 # if nothing had come. Checked here, not only when a wait times out: a flood
                 # of such packets never lets a wait time out, and held the transfer forever.
-                now = time.monotonic()
+                now = monotonic()
                 if silence is not None and now - progress_at >= silence:
                     quiet_for = f"no progress from {self.server[0]} for {silence:g} s"
                     raise FetchError(ETIMEDOUT_FETCH, quiet_for)
@@ -262,7 +278,7 @@ class Transfer:
                     if rto > MAX_RTO:
                         gave_up = f"no progress from {self.server[0]} after 6 retransmissions"
                         raise _error("ETIMEDOUT", gave_up)
-                    sock.sendto(last, self.peer or self.server)
+                    sendto(last, self.peer or self.server)
                     sent_at = now
                 wanted = max(sent_at + rto - now, 0.001)
                 if silence is not None:
@@ -271,8 +287,10 @@ class Transfer:
             # iPXE's tftp_close(): tell the server we give up, so it stops retransmitting.
             if self.peer is not None and not self.finished:
                 with contextlib.suppress(OSError):
-                    sock.sendto(struct.pack("!HH", ERROR, 0) + b"TFTP Aborted\0", self.peer)
+                    sendto(struct.pack("!HH", ERROR, 0) + b"TFTP Aborted\0", self.peer)
             raise
+        finally:
+            self.done, self.expected = done, expected
 
     def handle(self, packet: memoryview, source: tuple[str, int]) -> bytes | None:
         """Process one datagram; return the ACK to send (and restart the timer), or None."""

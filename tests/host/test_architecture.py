@@ -37,8 +37,8 @@ def run_python(code: str, *, stderr: bool = False) -> str:
 #: The layers, lowest first. A module's layer is its package under bootsh/ (``bootsh.net.dhcp``
 #: -> net); ``base`` is what every layer may read; the other top-level modules are the host.
 BASE = frozenset(
-    {"bootsh", "bootsh._moved", "bootsh.context", "bootsh.errors", "bootsh.hookspecs",
-     "bootsh.ipxe_errors"}
+    {"bootsh", "bootsh._moved", "bootsh.context", "bootsh.errors", "bootsh.hooks",
+     "bootsh.hookspecs", "bootsh.ipxe_errors", "bootsh.records"}
 )  # fmt: skip
 PACKAGES = ("lang", "nics", "net", "boot", "trust", "disks", "console", "lab", "initramfs")
 

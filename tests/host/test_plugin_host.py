@@ -82,7 +82,7 @@ def test_unknown_hook_is_caught_by_check_pending() -> None:
     )
     assert host.plugins["typo"].state == "failed"
     assert "bootsh_probe_nic" in reports[0] and "typo" in reports[0]
-    assert not host.pm.is_registered(Misspelt)
+    assert not host.registry.is_registered(Misspelt)
 
 
 class Wrapper:

@@ -5,6 +5,7 @@ and ``route``. The lab tests (tests/test_dhcp.py) run the same code against real
 from __future__ import annotations
 
 import io
+import json
 import socket
 import subprocess
 import sys
@@ -450,27 +451,30 @@ def test_the_session_survives_any_sequence_of_replies(
 
 
 CLOCK_AFTER_CODEC = """
-import socket, sys
+import json, socket, sys
 from bootsh.net.dhcp import Identity, run_session
 from bootsh.net.netstate import NetdevState
 ours, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
 ours.setblocking(False)
-loaded = []
+seen = []
 def clock():
-    loaded.append("scapy.layers.dhcp" in sys.modules)
-    return 0.0 if len(loaded) == 1 else 100.0  # then past the -t at once
+    seen.append(set(sys.modules))
+    return 0.0 if len(seen) == 1 else 100.0  # then past the -t at once
 state = NetdevState("net0", None, sock=ours)
 outcome, _ = run_session(state, Identity(b"\\x02\\0\\0\\0\\0\\1"), deadline=1.0, clock=clock)
-print(loaded[0], len(peer.recv(2000)) > 300, hex(outcome.rc))
+late = sorted(set(sys.modules) - seen[0])
+scapy = sorted(m for m in sys.modules if m.split(".")[0] == "scapy")
+print(json.dumps([late, scapy, len(peer.recv(2000)) > 300, hex(outcome.rc)]))
 """
 
 
 def test_the_session_clock_starts_once_frames_can_be_built_and_read() -> None:
-    """scapy's first import (0.15 s idle, seconds on a busy machine) ran inside the first
-    transmit, on the session's clock: the DISCOVER left late, the offers were read late, and
-    past the 2 s ProxyDHCP wait the first offer read won at once over a better one queued
-    behind it (the lab's priority test failed so on a loaded machine). A fresh interpreter,
-    so that scapy is not loaded yet."""
+    """A module imported on the session's clock delays the DISCOVER and the reading of the
+    offers (scapy's first import, 0.15 s idle and seconds on a busy machine, once ran inside
+    the first transmit: past the 2 s ProxyDHCP wait the first offer read won at once over a
+    better one queued behind it). bootsh builds and reads the frames itself now: nothing is
+    imported once the session's clock has started, and scapy never. A fresh interpreter, so
+    that nothing is loaded yet."""
     proc = subprocess.run(
         [sys.executable, "-c", CLOCK_AFTER_CODEC],
         capture_output=True,
@@ -479,4 +483,5 @@ def test_the_session_clock_starts_once_frames_can_be_built_and_read() -> None:
         timeout=60,
         check=False,
     )
-    assert proc.stdout.split() == ["True", "True", hex(monojob.ETIMEDOUT_MONOJOB)], proc.stderr
+    late, scapy, sent, rc = json.loads(proc.stdout)
+    assert (late, scapy, sent, rc) == ([], [], True, hex(monojob.ETIMEDOUT_MONOJOB)), proc.stderr

@@ -127,7 +127,7 @@ def test_probe_order_sorts_huge_and_non_ascii_numbers_without_int() -> None:
 def test_a_vif_with_a_mac_no_card_can_have_is_unusable(address: str, why: str) -> None:
     assert mac_problem(address) == why
     host = make_plugin_manager(OTHER_DRIVERS, lambda line: None, extra=[("scale", Twins(0))])
-    plugin = host.pm.get_plugin("scale")
+    plugin = host.registry.get_plugin("scale")
     assert isinstance(plugin, Twins)
     plugin.nics = [
         Nic("netfront", "vif/0", address, "xen", paravirtual=True, order=10),
