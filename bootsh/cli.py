@@ -21,7 +21,7 @@ from bootsh.context import Context, visible
 from bootsh.errors import BootshError, UsageError
 from bootsh.lang.files import read_bounded, read_stream
 from bootsh.lang.script import MAX_SCRIPT_SIZE, has_magic, parse_script
-from bootsh.plugins import PluginHost, make_plugin_manager, plugin_key
+from bootsh.plugins import PluginHost, make_plugin_manager, pluggy_verdict, plugin_key
 from bootsh.shell import Shell
 
 TYPE_CHECKING = False
@@ -556,7 +556,10 @@ def _main(
     if ns.plugins:
         for line in host.describe():
             print(line, file=stdout)
-        return 0
+        agrees, verdict = pluggy_verdict(host)
+        for line in verdict:
+            print(line, file=stdout if agrees else stderr)
+        return 0 if agrees else 1
     if ns.check:
         try:
             return _check(host, [ns.script, *ns.args] if ns.script else [], stdout, stderr)

@@ -300,6 +300,48 @@ class PluginHost:
         return lines
 
 
+def pluggy_verdict(host: PluginHost) -> tuple[bool, list[str]]:
+    """Ask pluggy itself whether it reads the loaded plugins as ``bootsh.hooks`` did.
+
+    ``bootsh --plugins`` ends with this: the plugins bootsh loaded are registered with a real
+    ``pluggy.PluginManager`` against the same specifications, and each hook's implementations
+    must come out the same, in the same order. A plugin author sees there whether pluggy
+    accepts the plugin (its validation errors are pluggy's own words); a difference would be
+    a bug in ``bootsh.hooks``. Here and not at start-up: pluggy's import costs as much as
+    Python's whole start.
+    """
+    try:
+        import pluggy
+    except ImportError as exc:  # a pip-installed bootsh has it; a hand-made environment may not
+        return True, [f"pluggy: not checked ({_one_line(exc)})"]
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    problems: list[str] = []
+    loaded = [info.name for info in host.plugins.values() if info.state == "loaded"]
+    for name in loaded:
+        try:
+            pm.register(host.registry.get_plugin(name), name=name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            problems.append(f"pluggy refuses {name}: {_one_line(exc)}")
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        problems.append(f"pluggy: {_one_line(exc)}")
+    count = 0
+    for hook in sorted(host.registry.specs):
+        ours = [i.plugin_name for i in host.registry.implementations(hook)]
+        theirs = [i.plugin_name for i in getattr(pm.hook, hook).get_hookimpls()]
+        count += len(ours)
+        if ours != theirs and not problems:
+            problems.append(f"pluggy orders {hook} as {theirs}, bootsh as {ours}")
+    if problems:
+        return False, problems
+    version = getattr(pluggy, "__version__", "?")
+    return True, [
+        f"pluggy {version} agrees: {len(loaded)} plugins, {count} implementations, same order"
+    ]
+
+
 def _checked(nic: Nic) -> Nic:
     """A NIC whose MAC no NIC can have (broadcast, multicast, all zeros) is unusable,
     whichever driver reported it: the host checks, so that no driver can forget to."""

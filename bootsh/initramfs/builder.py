@@ -59,8 +59,8 @@ DEFAULT_MODULES = (
 )
 
 
-#: Left out unless --no-default-excludes: scapy's contributed protocols and its test tools,
-#: should a plugin bring scapy in (bootsh itself no longer depends on it).
+#: Left out unless --no-default-excludes: scapy's contributed protocols and its test tools
+#: (bootsh uses scapy's DHCP dissector only, for ``-v``).
 DEFAULT_EXCLUDES = (
     "usr/lib/python3*/site-packages/scapy/contrib/*",
     "usr/lib/python3*/site-packages/scapy/tools/*",

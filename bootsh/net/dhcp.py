@@ -695,13 +695,15 @@ def run_session(
     on_ack: Callable[[DhcpPacket], None] | None = None,
     broadcast: bool = False,
     clock: Callable[[], float] = time.monotonic,
+    on_frame: Callable[[bool, bytes], None] | None = None,
 ) -> tuple[Outcome, Session]:
     """Run one DHCP session on an open netdev; ``deadline`` (monotonic) is ``-t``.
 
     ``on_second`` is called once a second (the progress dots); ``on_ack`` once, when the
     DHCPACK is accepted (before any ProxyDHCP request, which needs the address in place to
-    get its unicast answer). KeyboardInterrupt passes through; nothing else is applied here,
-    so a session interrupted before its ACK leaves nothing behind.
+    get its unicast answer). ``on_frame(sent, frame)`` sees each frame sent and each reply to
+    this session (``-v``'s trace). KeyboardInterrupt passes through; nothing else is applied
+    here, so a session interrupted before its ACK leaves nothing behind.
     """
     assert state.sock is not None
     xid = int.from_bytes(os.urandom(4), "big")
@@ -713,6 +715,8 @@ def run_session(
     def transmit() -> None:
         for frame in session.outbox:
             state.send(frame)
+            if on_frame is not None:
+                on_frame(True, frame)
         session.outbox.clear()
 
     while True:
@@ -736,6 +740,8 @@ def run_session(
         for frame in state.poll(FRAMES_PER_WAKE):
             reply = parse_frame(frame, identity.mac, xid)
             if reply is not None:
+                if on_frame is not None:
+                    on_frame(False, frame)
                 session.receive(reply, clock())
                 if on_ack is not None and session.ack is not None:
                     on_ack(session.ack)

@@ -405,6 +405,7 @@ def _configure_dhcp(
     assert state is not None and state.sock is not None
     mac_text = netdev.nic.mac or ""
     mac = bytes.fromhex(mac_text.replace(":", ""))
+    trace = _dhcp_trace(shell, name) if shell.context.config.verbose else None
     label = f"[{configurator}] " if configurator else ""
     shell.print(f"Configuring {label}({name} {mac_text})...", end="")
     start = time.monotonic()
@@ -428,7 +429,13 @@ def _configure_dhcp(
 
     try:
         outcome, session = dhcp.run_session(
-            state, identity, deadline=deadline, on_second=dot, on_ack=lease, broadcast=broadcast
+            state,
+            identity,
+            deadline=deadline,
+            on_second=dot,
+            on_ack=lease,
+            broadcast=broadcast,
+            on_frame=trace,
         )
     except KeyboardInterrupt:
         outcome, session = dhcp.Outcome(ECANCELED_MONOJOB), None
@@ -462,6 +469,21 @@ def _configure_dhcp(
         shell.diagnose(f"{name}: {server} offered {offered} but sent no DHCPACK for it")
     close_netdev(shell, name)
     return rc
+
+
+def _dhcp_trace(shell: Shell, name: str) -> Callable[[bool, bytes], None] | None:
+    """``-v``: each DHCP frame of the session as scapy decodes it, on stderr."""
+    try:
+        # scapy is imported now, before the session's clock starts.
+        from bootsh.net.dhcptrace import describe
+    except ImportError as exc:  # an image built without it: the exchange does not need it
+        shell.context.debug(f"{name}: no DHCP frame trace ({exc})")
+        return None
+
+    def trace(sent: bool, frame: bytes) -> None:
+        shell.context.debug(f"{name}: {'sent' if sent else 'received'} {describe(frame)}")
+
+    return trace
 
 
 #: The settings whose change moves an IPv4 route (iPXE's ``ipv4_settings``).

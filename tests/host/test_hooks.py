@@ -1,11 +1,15 @@
 """bootsh.hooks against pluggy itself: the same markers, the same implementations found, the
 same validation verdicts and the same call order, for bootsh's plugins and crafted ones.
 
-pluggy is a test dependency only: bootsh follows its rules without importing it at start-up.
+pluggy is installed with bootsh (a plugin may use its markers) but not imported at start-up:
+bootsh follows its rules in bootsh.hooks. ``bootsh --plugins`` asks pluggy itself (the last
+tests here).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,7 +19,7 @@ import pytest
 from bootsh import hookimpl, hookspecs
 from bootsh.entry_points import entry_points
 from bootsh.hooks import PluginValidationError, Registry, varnames
-from bootsh.plugins import ENTRY_POINT_GROUP
+from bootsh.plugins import ENTRY_POINT_GROUP, make_plugin_manager, pluggy_verdict
 
 impl = pluggy.HookimplMarker("bootsh")  # a third-party plugin may mark hooks with pluggy's
 
@@ -202,3 +206,41 @@ def test_varnames_as_pluggy_reads_them(func: object) -> None:
     from pluggy._hooks import varnames as pluggy_varnames
 
     assert varnames(func) == pluggy_varnames(func)
+
+
+class _First:
+    @impl(tryfirst=True)
+    def bootsh_shell_startup(self, shell: object) -> None: ...
+
+
+class _Second:
+    @hookimpl
+    def bootsh_shell_startup(self, shell: object) -> None: ...
+
+
+def test_pluggy_agrees_with_the_installed_plugins_and_says_so() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bootsh", "--plugins"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.splitlines()[-1]
+    loaded = proc.stdout.count(": loaded from ")
+    assert last.startswith(f"pluggy {pluggy.__version__} agrees: {loaded} plugins, ")
+    assert last.endswith(" implementations, same order")
+
+
+def test_pluggy_verdict_reports_an_order_pluggy_would_not_give() -> None:
+    host = make_plugin_manager(
+        entry_points=False, extra=[("first", _First()), ("second", _Second())]
+    )
+    agrees, lines = pluggy_verdict(host)
+    assert (agrees, lines) == (
+        True,
+        [f"pluggy {pluggy.__version__} agrees: 2 plugins, 2 implementations, same order"],
+    )
+    host.registry._impls["bootsh_shell_startup"].reverse()  # what a bug in bootsh.hooks would do
+    agrees, lines = pluggy_verdict(host)
+    assert not agrees
+    assert lines == [
+        "pluggy orders bootsh_shell_startup as ['second', 'first'], bootsh as ['first', 'second']"
+    ]

@@ -174,6 +174,31 @@ def test_scapy_is_not_loaded_by_route_or_iflinkwait(lab: Lab) -> None:
     assert proc.stdout.splitlines()[-1] == "False"
 
 
+def test_verbose_traces_each_frame_as_scapy_decodes_it(lab: Lab) -> None:
+    """-v: the four frames of the exchange, one stderr line each, decoded by scapy; the
+    exchange and its output stay what they are without -v."""
+    forget(lab)
+    proc = bootsh(lab, "dhcp", options=["-v"])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == f"{CONFIGURING} ok"
+    ip, _ = lease_of(lab)
+    trace = [line for line in proc.stderr.splitlines() if line.startswith("bootsh: net0: ")]
+    kinds = [re.match(r"bootsh: net0: (sent|received) DHCP (\w+) xid 0x", line) for line in trace]
+    assert [(m[1], m[2]) for m in kinds if m] == [
+        ("sent", "Discover"),
+        ("received", "Offer"),
+        ("sent", "Request"),
+        ("received", "Ack"),
+    ], proc.stderr
+    discover, offer, request, ack = trace
+    assert f"({MAC} -> ff:ff:ff:ff:ff:ff)" in discover and "message-type=discover" in discover
+    assert "user_class=b'iPXE'" in discover and "vendor_class_id=b'PXEClient:Arch:" in discover
+    assert f"yiaddr {ip}" in offer and f"server_id={lab.server_ip}" in offer
+    assert f"requested_addr={ip}" in request
+    assert f"yiaddr {ip}" in ack and f"router={lab.server_ip}" in ack
+    assert len({line.split(" xid ")[1].split()[0] for line in trace}) == 1  # one session
+
+
 # -- a network where nobody answers ------------------------------------------------------------
 
 
