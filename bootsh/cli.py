@@ -396,10 +396,15 @@ else:
         def __getattr__(self, name: str) -> object:
             if name.startswith("_"):
                 raise AttributeError(name)
-            full = vars(build_parser().parse_args(self._argv))
-            for key, value in full.items():
-                self.__dict__.setdefault(key, value)
-            return self.__dict__[name]
+            if not self.__dict__.get("_complete"):  # argparse once, whatever is asked next
+                full = vars(build_parser().parse_args(self._argv))
+                for key, value in full.items():
+                    self.__dict__.setdefault(key, value)
+                self._complete = True
+            try:
+                return self.__dict__[name]
+            except KeyError:  # as argparse's: getattr(ns, name, default) and hasattr work
+                raise AttributeError(name) from None
 
         def __repr__(self) -> str:
             values = sorted((k, v) for k, v in vars(self).items() if not k.startswith("_"))

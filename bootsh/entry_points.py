@@ -11,13 +11,15 @@ it reads what ``importlib.metadata`` reads, the same way, and nothing else:
   (``importlib.metadata`` keeps the first of each normalised name);
 * each one's ``entry_points.txt`` is read, and the entries of the wanted section kept, in
   file order (``name = module[:attr][ [extras]]``; ``#`` comments and blank lines skipped;
-  a line without ``=``, which makes ``importlib.metadata`` raise, is skipped too);
+  a line without ``=``, which makes ``importlib.metadata`` raise at every start, is skipped:
+  the one deliberate difference);
 * a distribution's name and version come from its ``METADATA`` (``PKG-INFO`` for an egg),
   read only when asked (``bootsh --plugins``, a plugin that fails to load).
 
 Nothing is cached: a plugin installed or removed is seen at the next start. Where a path
-entry is not a plain directory (a zip file) or another import hook can find distributions,
-this module hands the question to ``importlib.metadata`` itself.
+entry is not a plain directory (a zip file), is an egg (its metadata in ``EGG-INFO/``) or
+another import hook can find distributions, this module hands the question to
+``importlib.metadata`` itself.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ def parse_section(text: str, group: str) -> list[tuple[str, str]]:
         if not line or line.startswith("#"):
             continue
         if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
+            section = line.strip("[]")  # importlib's reading: "[ bootsh ]" is not [bootsh]
             continue
         if section == group:
             name, eq, value = line.partition("=")
@@ -144,6 +146,9 @@ def entry_points(group: str, path: Sequence[str] | None = None) -> list[EntryPoi
     dirs: list[str] = []
     for entry in sys.path if path is None else path:
         where = entry or "."
+        if where.lower().endswith(".egg") and os.path.exists(where):
+            # An egg (a directory or a zip) holds its metadata in EGG-INFO/: importlib's.
+            return _from_importlib(group)
         if os.path.isdir(where):
             dirs.append(where)
         elif os.path.exists(where):

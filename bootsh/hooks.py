@@ -243,6 +243,14 @@ def _hookable(obj: object, name: str) -> tuple[object, Callable[..., object]] | 
     if not (is_class or is_module):
         own = getattr(obj, "__dict__", None)
         value = own.get(name, _ABSENT) if isinstance(own, dict) else _ABSENT
+        if value is _ABSENT:
+            # A value in a __slots__ slot is the instance's own too (reading it runs no code).
+            slot = _static_lookup(obj, name)
+            if isinstance(slot, types.MemberDescriptorType):
+                try:
+                    value = slot.__get__(obj, type(obj))
+                except AttributeError:
+                    value = _ABSENT
         if value is not _ABSENT:
             if isinstance(value, types.MethodType):
                 return value.__func__, value

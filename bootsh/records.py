@@ -26,6 +26,8 @@ This module is on the start-up path: it imports nothing beyond ``operator``'s C 
 
 from __future__ import annotations
 
+from _thread import get_ident
+
 try:
     from _operator import attrgetter  # operator.py is only its Python fallbacks around it
 except ImportError:  # pragma: no cover - an interpreter without the C module
@@ -164,9 +166,8 @@ def _lazy_init(self: Any, *args: Any, **kwargs: Any) -> None:
     setter = object.__setattr__ if frozen else setattr
     for name, value in values.items():
         setter(self, name, value)
-    post_init = getattr(self, "__post_init__", None)
-    if post_init is not None:
-        post_init()
+    if hasattr(owner, "__post_init__"):  # the record's own, as the compiled one decides
+        self.__post_init__()
 
 
 def _bind(
@@ -213,9 +214,31 @@ def _bind(
     return values
 
 
+#: The records being shown, per thread (``reprlib.recursive_repr``'s rule, as dataclasses):
+#: a record that holds itself shows ``...`` there instead of recursing without end.
+_REPR_RUNNING: set[tuple[int, int]] = set()
+
+
 def _repr(self: Any) -> str:
-    shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in type(self).__record_repr__)
+    key = (id(self), get_ident())
+    if key in _REPR_RUNNING:
+        return "..."
+    _REPR_RUNNING.add(key)
+    try:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in type(self).__record_repr__)
+    finally:
+        _REPR_RUNNING.discard(key)
     return f"{type(self).__qualname__}({shown})"
+
+
+def _getstate(self: Any) -> list[Any]:
+    return [getattr(self, f.name) for f in _fields(self)]
+
+
+def _setstate(self: Any, state: list[Any]) -> None:
+    # As dataclasses for frozen records with slots: copy and pickle set the fields directly.
+    for f, value in zip(_fields(self), state, strict=True):
+        object.__setattr__(self, f.name, value)
 
 
 def _eq(self: Any, other: Any) -> Any:
@@ -295,7 +318,8 @@ def _process(cls: type[T], frozen: bool, eq: bool = True, slots: bool = False) -
         if base.__dict__.get("__record_frozen__", frozen) != frozen and _FIELDS in base.__dict__:
             raise TypeError("cannot inherit a frozen record from a non-frozen one, or back")
     if slots:
-        cls = _with_slots(cls, [name for name in own if name in fields and name not in inherited])
+        names = [name for name in own if name in fields and name not in inherited]
+        cls = _with_slots(cls, names, frozen)
     attrs: dict[str, Any] = {
         _FIELDS: ordered,
         "__record_frozen__": frozen,
@@ -325,7 +349,7 @@ def _process(cls: type[T], frozen: bool, eq: bool = True, slots: bool = False) -
     return cls
 
 
-def _with_slots(cls: type[T], names: list[str]) -> type[T]:
+def _with_slots(cls: type[T], names: list[str], frozen: bool) -> type[T]:
     """``cls`` made again with ``__slots__`` for its own fields, as ``dataclasses`` does for
     ``slots=True`` (a class's slots cannot be added once it exists): no ``__dict__`` per
     instance. The defaults stay in the fields (a slot and a class attribute cannot share a
@@ -339,6 +363,9 @@ def _with_slots(cls: type[T], names: list[str]) -> type[T]:
         if key not in names and key not in ("__dict__", "__weakref__")
     }
     body["__slots__"] = tuple(names)
+    if frozen:  # copy, deepcopy and pickle would go through the frozen __setattr__
+        body.setdefault("__getstate__", _getstate)
+        body.setdefault("__setstate__", _setstate)
     metaclass: Any = type(cls)
     made: type[T] = metaclass(cls.__name__, cls.__bases__, body)
     made.__qualname__ = cls.__qualname__

@@ -102,3 +102,23 @@ def test_an_option_the_table_lacks_is_argparses_answer(monkeypatch: object) -> N
     fast = fast_parse(["-c", "echo hi"])
     assert fast is not None
     assert fast.later == [] and fast.commands == ["echo hi"]
+
+
+def test_an_unknown_name_is_an_attribute_error_as_in_argparse() -> None:
+    fast = fast_parse(["-c", "echo hi"])
+    assert fast is not None
+    assert getattr(fast, "nosuch", "default") == "default" and not hasattr(fast, "nosuch")
+    assert fast.commands == ["echo hi"]
+
+
+def test_every_word_after_the_script_is_the_scripts(tmp_path: Path) -> None:
+    """As ``python script.py --x``: even a word argparse took for an ambiguous option."""
+    import io
+
+    from bootsh.cli import main
+
+    script = tmp_path / "s.ipxe"
+    script.write_text("#!ipxe\necho ${args/count} [${args/1}] [${args/2}]\n")
+    out = io.StringIO()
+    assert main([str(script), "--x", "-c"], stdout=out) == 0
+    assert out.getvalue() == "2 [--x] [-c]\n"

@@ -94,6 +94,34 @@ def test_a_zip_on_the_path_is_left_to_importlib(tmp_path: Path) -> None:
     assert out == "[('z', 'zipped', 'zipped')]\n"
 
 
+def test_a_directory_egg_on_the_path_is_found_as_importlib_finds_it(tmp_path: Path) -> None:
+    """An egg (``setup.py install``, easy_install) keeps its metadata in ``EGG-INFO/``."""
+    egg = tmp_path / "eggy-1.0-py3.11.egg"
+    (egg / "EGG-INFO").mkdir(parents=True)
+    (egg / "EGG-INFO" / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: eggy\nVersion: 1.0\n")
+    (egg / "EGG-INFO" / "entry_points.txt").write_text("[bootsh]\ne = eggy\n")
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(egg)!r})\n"
+        "from bootsh.entry_points import entry_points\n"
+        "print([(e.name, e.value, e.dist.name) for e in entry_points('bootsh')][:1])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out == "[('e', 'eggy', 'eggy')]\n"
+
+
+def test_section_names_are_read_as_importlib_reads_them() -> None:
+    text = "[ bootsh ]\na = b\n[bootsh]\nc = d\n"
+    assert parse_section(text, "bootsh") == [("c", "d")]
+    assert [
+        (ep.name, ep.value)
+        for ep in importlib.metadata.EntryPoints._from_text(text)  # type: ignore[attr-defined]
+        if ep.group == "bootsh"
+    ] == [("c", "d")]
+
+
 def test_a_plugin_installed_or_removed_is_seen_at_the_next_start(tmp_path: Path) -> None:
     """No cache: each start reads the installed distributions again."""
     site = tmp_path / "site"

@@ -106,7 +106,17 @@ def crafted() -> Iterator[tuple[str, object]]:
         @hookimpl(optionalhook=True)
         def bootsh_not_yet_a_hook(self) -> None: ...
 
+    class Slotted:  # a function stored in an instance's slot: the instance's own value
+        __slots__ = ("bootsh_shell_startup",)
+
+    @hookimpl
+    def startup(shell: object) -> None: ...
+
+    slotted = Slotted()
+    slotted.bootsh_shell_startup = startup  # type: ignore[attr-defined]
+
     yield "first", First()
+    yield "slotted", slotted
     yield "last", Last()
     yield "plain-class", Plain
     yield "second-first", First()

@@ -8,7 +8,9 @@ defaults, factories), repr, equality, hashing, frozen assignment, ``__post_init_
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 import sys
 from typing import Any, ClassVar
 
@@ -235,3 +237,39 @@ def test_slots_as_dataclasses_makes_them(frozen: bool) -> None:
         assert made.a == 2
         with pytest.raises(AttributeError):
             made.other = 1
+
+
+@pytest.mark.parametrize("slots", [False, True])
+@pytest.mark.parametrize("frozen", [False, True])
+def test_copy_deepcopy_and_pickle_as_dataclasses(frozen: bool, slots: bool) -> None:
+    """Frozen records with slots too (dataclasses gives them __getstate__/__setstate__)."""
+    std, ours = both(
+        f"@dataclass(frozen={frozen}, slots={slots})\nclass C:\n"
+        "    a: int\n    b: tuple[int, ...] = (1, 2)\n"
+    )
+    for cls in (std, ours):
+        globals()["C"] = cls  # pickle finds a class by its module and name
+        cls.__module__, cls.__qualname__ = __name__, "C"
+        try:
+            value = cls(3)
+            for made in (copy.copy(value), copy.deepcopy(value), pickle.loads(pickle.dumps(value))):
+                assert made == value and made is not value
+        finally:
+            del globals()["C"]
+
+
+def test_a_record_that_holds_itself_shows_dots() -> None:
+    std, ours = both("@dataclass\nclass C:\n    a: object = None\n")
+    a, b = std(), ours()
+    a.a, b.a = a, b
+    same(a, b)
+    assert repr(b) == "C(a=...)"
+
+
+def test_post_init_of_a_plain_subclass_is_never_called() -> None:
+    """Only a record's own __post_init__ counts, from the first instance to the last."""
+    for cls in both("@dataclass\nclass C:\n    a: int = 0\n"):
+        sub = type("Sub", (cls,), {"__post_init__": lambda self: self.__dict__.update(seen=1)})
+        assert [hasattr(sub(), "seen") for _ in range(2 * records._COMPILE_AFTER)] == [False] * (
+            2 * records._COMPILE_AFTER
+        )
