@@ -8,13 +8,12 @@ nothing inside bootsh imports an old path (a test checks).
 
 from __future__ import annotations
 
-import importlib
-import importlib.machinery
 import sys
 
 TYPE_CHECKING = False  # not typing's: importing typing costs more than this whole module
 if TYPE_CHECKING:
     import importlib.abc
+    import importlib.machinery
     from types import ModuleType
 
 #: Old module -> where it lives now.
@@ -79,6 +78,8 @@ class _Alias:
             DeprecationWarning,
             stacklevel=2,
         )
+        import importlib
+
         # The import system returns whatever sys.modules holds under the old name once this
         # returns: the real module, so both names are one module object.
         sys.modules[module.__name__] = importlib.import_module(self.target)
@@ -91,6 +92,8 @@ class MovedFinder:
         new = MOVED.get(fullname)
         if new is None:
             return None
+        import importlib.machinery  # only for an old path: the importlib package costs a start
+
         loader: importlib.abc.Loader = _Alias(new)  # type: ignore[assignment]
         return importlib.machinery.ModuleSpec(fullname, loader)
 

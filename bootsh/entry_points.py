@@ -76,11 +76,14 @@ class EntryPoint:
         self.dist = dist
 
     def load(self) -> object:
-        import importlib
-
         target = self.value.split("[", 1)[0]
         module, _, attrs = target.partition(":")
-        loaded: object = importlib.import_module(module.strip())
+        name = module.strip()
+        # importlib.import_module for an absolute name, without the importlib package's
+        # import (it imports warnings): __import__ returns the top package, sys.modules the
+        # module itself.
+        __import__(name)
+        loaded: object = sys.modules[name]
         for attr in attrs.strip().split("."):
             if attr:
                 loaded = getattr(loaded, attr)
@@ -132,7 +135,9 @@ def parse_section(text: str, group: str) -> list[tuple[str, str]]:
 
 def _other_finders() -> bool:
     """Whether an import hook other than the path finder can find distributions."""
-    from importlib.machinery import PathFinder
+    # importlib.machinery.PathFinder is this frozen module's, loaded with the interpreter;
+    # importing the importlib package would cost it and warnings at every start.
+    PathFinder = sys.modules["_frozen_importlib_external"].PathFinder
 
     return any(
         finder is not PathFinder and hasattr(finder, "find_distributions")

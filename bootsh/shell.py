@@ -467,7 +467,7 @@ class Shell:
 
 def _link_block(nic: NicLike) -> Block | None:
     """The ``link`` block (iPXE's IPv6 link-local settings) of a NIC with an Ethernet MAC."""
-    from bootsh.net.ipv6 import LinkBlock  # only when a netdev's settings are first needed
+    from bootsh.net.linklocal import LinkBlock  # only when a netdev's settings are first needed
 
     mac = bytes.fromhex((nic.mac or "").replace(":", ""))
     return LinkBlock(mac) if len(mac) == 6 else None

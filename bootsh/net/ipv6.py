@@ -29,10 +29,23 @@ import struct
 
 from bootsh.ipxe_errors import error_number
 from bootsh.lang.settings import Block, Setting
+from bootsh.net.linklocal import (
+    ORDER_DHCPV6,
+    ORDER_LINK_LOCAL,
+    ORDER_PREFIX_ONLY,
+    ORDER_SLAAC,
+    LinkBlock,
+    OrderedBlock,
+    eui64,
+    link_local,
+)
 from bootsh.records import dataclass, field
 
-# Every netdev's link block comes from here, so ifstat loads this module: ipaddress, pathlib
-# and typing only where they are used.
+__all__ = [  # the link block's names, from bootsh.net.linklocal, stay importable from here
+    "ORDER_DHCPV6", "ORDER_LINK_LOCAL", "ORDER_PREFIX_ONLY", "ORDER_SLAAC", "LinkBlock",
+    "OrderedBlock", "eui64", "link_local",
+]  # fmt: skip
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,8 +68,6 @@ NDP_PREFIX_ON_LINK = 0x80
 NDP_PREFIX_AUTONOMOUS = 0x40
 ALL_ROUTERS = "ff02::2"
 
-# iPXE's settings orders (include/ipxe/ipv6.h): a higher order comes first among siblings.
-ORDER_PREFIX_ONLY, ORDER_LINK_LOCAL, ORDER_SLAAC, ORDER_DHCPV6 = -4, -3, -2, -1
 
 #: The ipv6 configurator's retry timer (net/ndp.c): 1/8 s, doubling, failing past 3 s.
 IPV6CONF_MIN_TIMEOUT = 0.125
@@ -68,15 +79,6 @@ ETIMEDOUT_NDP = error_number("ETIMEDOUT", _ERRFILE_NDP)
 IP6 = Setting("ip6", "ipv6")
 LEN6 = Setting("len6", "int8")
 GATEWAY6 = Setting("gateway6", "ipv6")
-
-
-def eui64(mac: bytes) -> bytes:
-    """The interface identifier of a 6-byte MAC (RFC 2464): U/L bit flipped, ff:fe inside."""
-    return bytes([mac[0] ^ 0x02, *mac[1:3], 0xFF, 0xFE, *mac[3:6]])
-
-
-def link_local(mac: bytes) -> bytes:
-    return b"\xfe\x80" + bytes(6) + eui64(mac)
 
 
 def ntoa(raw: bytes) -> str:
@@ -187,38 +189,6 @@ def ndp_options(options: bytes) -> list[tuple[int, bytes]]:
 
 
 # -- settings blocks ---------------------------------------------------------------------------
-
-
-class OrderedBlock(Block):
-    """A block that answers only the settings it knows by name (iPXE's ``applies``)."""
-
-    names: frozenset[str] = frozenset()
-    can_store = False
-
-    def applies(self, setting: Setting) -> bool:
-        return setting.name in self.names
-
-    def answer(self, name: str) -> tuple[bytes, str] | None:
-        raise NotImplementedError
-
-    def fetch_here(self, setting: Setting) -> tuple[bytes, str | None] | None:
-        return self.answer(setting.name) if self.applies(setting) else None
-
-
-class LinkBlock(OrderedBlock):
-    """``net0.link``: the EUI-64 link-local address iPXE gives every netdev."""
-
-    names = frozenset({"ip6", "len6"})
-
-    def __init__(self, mac: bytes) -> None:
-        super().__init__("link")
-        self.order = ORDER_LINK_LOCAL
-        self.mac = mac
-
-    def answer(self, name: str) -> tuple[bytes, str] | None:
-        if name == "ip6":
-            return link_local(self.mac), "ipv6"
-        return bytes([64]), "int8"
 
 
 #: NDP options by setting name: (option type, offset of the data, length or 0 for the rest).
