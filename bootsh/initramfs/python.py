@@ -251,10 +251,11 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _requirements(dist: importlib.metadata.Distribution) -> list[str]:
-    """Names of the distributions ``dist`` needs at run time: extras are left out; any other
-    marker is taken as met when the distribution it names is installed (the build runs on the
-    machine whose interpreter goes into the image)."""
+def _requirements(dist: importlib.metadata.Distribution) -> list[tuple[str, bool]]:
+    """The distributions ``dist`` needs at run time, each with whether it is conditional:
+    extras are left out; any other marker (``python_full_version < '3.11'``) is taken as
+    met exactly when the distribution it names is installed (pip evaluated it on this
+    machine, whose interpreter goes into the image)."""
     names = []
     for requirement in dist.requires or ():
         requirement_text, _, marker = requirement.partition(";")
@@ -262,7 +263,7 @@ def _requirements(dist: importlib.metadata.Distribution) -> list[str]:
             continue
         match = _REQ_NAME.match(requirement_text)
         if match:
-            names.append(match[1])
+            names.append((match[1], bool(marker.strip())))
     return names
 
 
@@ -271,19 +272,21 @@ def bootsh_distributions(
 ) -> list[importlib.metadata.Distribution]:
     """bootsh, every distribution registering ``bootsh`` entry points, ``extra`` ones, and all
     that they require (installed ones; a requirement not installed is an error)."""
-    wanted = ["bootsh", *extra]
+    wanted = [(name, False) for name in ("bootsh", *extra)]
     for ep in importlib.metadata.entry_points(group="bootsh"):
         if ep.dist is not None:
-            wanted.append(ep.dist.name)
+            wanted.append((ep.dist.name, False))
     found: dict[str, importlib.metadata.Distribution] = {}
     while wanted:
-        name = wanted.pop(0)
+        name, conditional = wanted.pop(0)
         key = _canonical(name)
         if key in found:
             continue
         try:
             dist = importlib.metadata.distribution(name)
         except importlib.metadata.PackageNotFoundError:
+            if conditional:  # its marker did not hold here (cryptography's typing-extensions)
+                continue
             raise PayloadError(f"distribution {name} is needed but not installed") from None
         found[key] = dist
         wanted.extend(_requirements(dist))

@@ -327,3 +327,28 @@ def test_pid1_restarts_the_shell_and_drops_a_twins_option_that_stops_it(
     err = capsys.readouterr().err
     assert "bootsh init: bootsh ended (status 1): starting the shell again" in err
     assert "bootsh init: dropping bootsh.twins=bogus: bootsh does not start with it" in err
+
+
+def test_a_requirement_whose_marker_did_not_hold_is_not_wanted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cryptography requires typing-extensions on Python < 3.11 only: pip did not install
+    it here, and the image must not ask for it; a requirement without a marker must be there."""
+    from bootsh.initramfs.python import PayloadError, bootsh_distributions
+
+    def dist(name: str, *requires: str) -> None:
+        where = tmp_path / f"{name}-1.0.dist-info"
+        where.mkdir()
+        lines = ["Metadata-Version: 2.1", f"Name: {name}", "Version: 1.0"]
+        lines += [f"Requires-Dist: {r}" for r in requires]
+        (where / "METADATA").write_text("\n".join(lines) + "\n")
+
+    dist("conditional", "not-installed-anywhere>=4 ; python_full_version < '3.11'", "plain")
+    dist("plain")
+    dist("broken", "not-installed-anywhere")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names = {d.metadata["Name"] for d in bootsh_distributions(["conditional"])}
+    assert {"conditional", "plain", "bootsh"} <= names
+    assert "not-installed-anywhere" not in names
+    with pytest.raises(PayloadError, match="distribution not-installed-anywhere is needed"):
+        bootsh_distributions(["broken"])
