@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
 import resource
@@ -74,6 +75,7 @@ def run_inside(text: str) -> tuple[float, int, str]:
     sh = shell()
     assert isinstance(sh, Shell)
     with sh:
+        gc.freeze()  # as bootsh.cli does once start-up is over
         start = time.process_time()
         script = parse_script(text, "bench")
         status = sh.run_script(script)

@@ -11,6 +11,7 @@ script: labels and ``goto`` work, and the first failing line ends it.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import sys
@@ -748,6 +749,11 @@ class _termination_ends_the_shell:
 def _run(shell: Shell, ns: argparse.Namespace, stdin: TextIO) -> int:
     if ns.interactive and (ns.commands or ns.script is not None):
         raise UsageError("--interactive runs no script and no -c")
+    # What start-up built (modules, classes, records, the plugins) lives as long as the
+    # process: out of the cycle collector's way, so that its full collections during a long
+    # script scan what the script makes, not all of that again (a quarter of a 100 000-line
+    # script's time). Reference counting still frees all of it as before.
+    gc.freeze()
     if ns.initrd is not None:
         initrd = _register_initrd(shell, ns.initrd)
         if not ns.commands and ns.script is None and not ns.interactive:
