@@ -29,6 +29,7 @@ import struct
 
 from bootsh.ipxe_errors import error_number
 from bootsh.lang.settings import Block, Setting
+from bootsh.net.inet import checksum
 from bootsh.net.linklocal import (
     ORDER_DHCPV6,
     ORDER_LINK_LOCAL,
@@ -90,13 +91,7 @@ def ntoa(raw: bytes) -> str:
 
 def checksum6(src: bytes, dst: bytes, proto: int, payload: bytes) -> int:
     """The ICMPv6/UDP checksum over the IPv6 pseudo-header (RFC 8200 section 8.1)."""
-    data = src + dst + struct.pack("!IxxxB", len(payload), proto) + payload
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
+    return checksum(src + dst + struct.pack("!IxxxB", len(payload), proto) + payload)
 
 
 def multicast_mac(address: bytes) -> bytes:

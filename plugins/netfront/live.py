@@ -276,19 +276,9 @@ class LiveXenStore:
             buf = buf[start:]
             if not pending:
                 return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                raise TimeoutError
-            try:
-                chunk = os.read(fd, 1 << 16)
-            except BlockingIOError:  # a socket with a timeout is non-blocking: a spurious wake
-                continue
-            if not chunk:
-                raise ConnectionResetError(errno.ECONNRESET, "closed by the other end")
-            buf += chunk
+            chunk = _read_before(fd, 1 << 16, deadline)
+            if chunk is not None:
+                buf += chunk
 
     def directory(self, path: str) -> list[str] | None:
         payload = self._request(Op.DIRECTORY, path)
@@ -376,20 +366,10 @@ class LiveXenStore:
         fd = self._conn.fileno()
         chunks: list[bytes] = []
         while size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                raise TimeoutError
-            try:
-                data = os.read(fd, size)
-            except BlockingIOError:  # a socket with a timeout is non-blocking: a spurious wake
-                continue
-            if not data:
-                raise ConnectionResetError(errno.ECONNRESET, "closed by the other end")
-            chunks.append(data)
-            size -= len(data)
+            data = _read_before(fd, size, deadline)
+            if data is not None:
+                chunks.append(data)
+                size -= len(data)
         return b"".join(chunks)
 
     def _set_timeout(self, seconds: float) -> None:
@@ -413,3 +393,22 @@ def _reason(exc: BaseException | None) -> str:
         return "unknown error"
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
+
+
+def _read_before(fd: int, size: int, deadline: float) -> bytes | None:
+    """At most ``size`` bytes, once ``fd`` is readable before ``deadline`` (monotonic); None
+    for a spurious wake. ``TimeoutError`` past the deadline, ``ConnectionResetError`` at the
+    connection's end."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError
+    ready, _, _ = select.select([fd], [], [], remaining)
+    if not ready:
+        raise TimeoutError
+    try:
+        data = os.read(fd, size)
+    except BlockingIOError:  # a socket with a timeout is non-blocking: a spurious wake
+        return None
+    if not data:
+        raise ConnectionResetError(errno.ECONNRESET, "closed by the other end")
+    return data

@@ -82,16 +82,21 @@ def test_a_zip_on_the_path_is_left_to_importlib(tmp_path: Path) -> None:
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("zipped-1.0.dist-info/METADATA", "Name: zipped\nVersion: 1.0\n")
         zf.writestr("zipped-1.0.dist-info/entry_points.txt", "[bootsh]\nz = zipped\n")
+    assert first_entry_point_with(archive) == "[('z', 'zipped', 'zipped')]\n"
+
+
+def first_entry_point_with(entry: Path) -> str:
+    """The first ``bootsh`` entry point a fresh interpreter finds with ``entry`` first on
+    its path: (name, value, distribution), printed."""
     code = (
         "import sys\n"
-        f"sys.path.insert(0, {str(archive)!r})\n"
+        f"sys.path.insert(0, {str(entry)!r})\n"
         "from bootsh.entry_points import entry_points\n"
         "print([(e.name, e.value, e.dist.name) for e in entry_points('bootsh')][:1])\n"
     )
-    out = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
-    assert out == "[('z', 'zipped', 'zipped')]\n"
 
 
 def test_a_directory_egg_on_the_path_is_found_as_importlib_finds_it(tmp_path: Path) -> None:
@@ -100,16 +105,7 @@ def test_a_directory_egg_on_the_path_is_found_as_importlib_finds_it(tmp_path: Pa
     (egg / "EGG-INFO").mkdir(parents=True)
     (egg / "EGG-INFO" / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: eggy\nVersion: 1.0\n")
     (egg / "EGG-INFO" / "entry_points.txt").write_text("[bootsh]\ne = eggy\n")
-    code = (
-        "import sys\n"
-        f"sys.path.insert(0, {str(egg)!r})\n"
-        "from bootsh.entry_points import entry_points\n"
-        "print([(e.name, e.value, e.dist.name) for e in entry_points('bootsh')][:1])\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    assert out == "[('e', 'eggy', 'eggy')]\n"
+    assert first_entry_point_with(egg) == "[('e', 'eggy', 'eggy')]\n"
 
 
 def test_section_names_are_read_as_importlib_reads_them() -> None:
