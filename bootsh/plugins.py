@@ -321,11 +321,11 @@ def pluggy_verdict(host: PluginHost) -> tuple[bool, list[str]]:
     for name in loaded:
         try:
             pm.register(host.registry.get_plugin(name), name=name)
-        except (pluggy.PluginValidationError, ValueError) as exc:
+        except Exception as exc:  # whatever pluggy makes of someone else's plugin: a line
             problems.append(f"pluggy refuses {name}: {_one_line(exc)}")
     try:
         pm.check_pending()
-    except pluggy.PluginValidationError as exc:
+    except Exception as exc:  # PluginValidationError, or anything else: a line, not a traceback
         problems.append(f"pluggy: {_one_line(exc)}")
     count = 0
     for hook in sorted(host.registry.specs):
