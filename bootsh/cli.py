@@ -222,7 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="print each command after expansion on stderr, like sh -x",
     )
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="say why drivers found nothing, and more"
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="say why drivers found nothing, show each DHCP frame as scapy decodes it, and more",
     )
     parser.add_argument(
         "--sysfs-root",
