@@ -153,24 +153,14 @@ def run_config(
     color: bool = True,
 ) -> None:
     """Show ``state`` full screen until Ctrl-X."""
-    from prompt_toolkit.application import Application
     from prompt_toolkit.formatted_text import StyleAndTextTuples
     from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
     from prompt_toolkit.keys import Keys
-    from prompt_toolkit.layout import HSplit, Layout, Window
-    from prompt_toolkit.layout.controls import FormattedTextControl
-    from prompt_toolkit.output import ColorDepth
-    from prompt_toolkit.styles import Style
 
-    def size() -> tuple[int, int]:
-        try:
-            shown = app.output.get_size()
-            return shown.columns, shown.rows
-        except Exception:  # a DummyOutput or an odd terminal
-            return 80, 24
+    from bootsh.console.screen import full_screen, screen_size
 
     def fragments() -> StyleAndTextTuples:
-        columns, lines = size()
+        columns, lines = screen_size(app)
         visible = max(lines - 9, 1)
         first = state.current - state.current % visible
         out: StyleAndTextTuples = [("", "\n"), ("class:title", state.title().center(columns))]
@@ -241,22 +231,12 @@ def run_config(
         if text:
             state.type(text)
 
-    style = Style.from_dict(
-        {
-            "title": "bold",
-            "select": "reverse" if not color else "bg:ansired fg:ansiwhite bold",
-            "edit": "underline" if not color else "bg:ansicyan fg:ansiblack",
-            "url": "" if not color else "fg:ansicyan",
-            "alert": "reverse" if not color else "bg:ansired fg:ansiwhite",
-        }
-    )
-    app: Application[None] = Application(
-        layout=Layout(HSplit([Window(FormattedTextControl(fragments, show_cursor=False))])),
-        key_bindings=bindings,
-        full_screen=True,
-        style=style,
-        color_depth=ColorDepth.MONOCHROME if not color else None,
-        input=input,
-        output=output,
-    )
+    styles = {  # class: (monochrome, colour)
+        "title": ("bold", "bold"),
+        "select": ("reverse", "bg:ansired fg:ansiwhite bold"),
+        "edit": ("underline", "bg:ansicyan fg:ansiblack"),
+        "url": ("", "fg:ansicyan"),
+        "alert": ("reverse", "bg:ansired fg:ansiwhite"),
+    }
+    app = full_screen(fragments, bindings, styles, color=color, input=input, output=output)
     app.run()

@@ -164,24 +164,14 @@ def run_form(
     color: bool = True,
 ) -> None:
     """Show ``state`` full screen until it is saved (returns) or cancelled (FormCancelled)."""
-    from prompt_toolkit.application import Application
     from prompt_toolkit.formatted_text import StyleAndTextTuples
     from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
     from prompt_toolkit.keys import Keys
-    from prompt_toolkit.layout import HSplit, Layout, Window
-    from prompt_toolkit.layout.controls import FormattedTextControl
-    from prompt_toolkit.output import ColorDepth
-    from prompt_toolkit.styles import Style
 
-    def size() -> tuple[int, int]:
-        try:
-            shown = app.output.get_size()
-            return shown.columns, shown.rows
-        except Exception:  # a DummyOutput or an odd terminal
-            return 80, 24
+    from bootsh.console.screen import full_screen, screen_size
 
     def fragments() -> StyleAndTextTuples:
-        columns = size()[0]
+        columns = screen_size(app)[0]
         width = max(columns // 2, 1)
         col = (columns - width) // 2
         lines: StyleAndTextTuples = [("", "\n"), ("class:title", state.title.center(columns))]
@@ -238,23 +228,13 @@ def run_form(
         if text:
             state.insert(text)
 
-    style = Style.from_dict(
-        {
-            "title": "bold",
-            "input": "" if not color else "bg:ansicyan fg:ansiblack",
-            "input.current": "underline" if not color else "bg:ansicyan fg:ansiblack underline",
-            "alert": "reverse" if not color else "bg:ansired fg:ansiwhite",
-        }
-    )
-    app: Application[None] = Application(
-        layout=Layout(HSplit([Window(FormattedTextControl(fragments, show_cursor=False))])),
-        key_bindings=bindings,
-        full_screen=True,
-        style=style,
-        color_depth=ColorDepth.MONOCHROME if not color else None,
-        input=input,
-        output=output,
-    )
+    styles = {  # class: (monochrome, colour)
+        "title": ("bold", "bold"),
+        "input": ("", "bg:ansicyan fg:ansiblack"),
+        "input.current": ("underline", "bg:ansicyan fg:ansiblack underline"),
+        "alert": ("reverse", "bg:ansired fg:ansiwhite"),
+    }
+    app = full_screen(fragments, bindings, styles, color=color, input=input, output=output)
     app.ttimeoutlen = 0.05  # a lone Esc cancels at once
     app.run()
     if state.cancelled or not state.done:

@@ -227,27 +227,17 @@ def run_menu(
     """
     import asyncio
 
-    from prompt_toolkit.application import Application
     from prompt_toolkit.formatted_text import StyleAndTextTuples
     from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
     from prompt_toolkit.keys import Keys
-    from prompt_toolkit.layout import HSplit, Layout, Window
-    from prompt_toolkit.layout.controls import FormattedTextControl
-    from prompt_toolkit.output import ColorDepth
-    from prompt_toolkit.styles import Style
+
+    from bootsh.console.screen import full_screen, screen_size
 
     state = MenuState(menu, timeout, select)
     result: list[MenuItem] = []
 
-    def size() -> tuple[int, int]:
-        try:
-            shown = app.output.get_size()
-            return shown.columns, shown.rows
-        except Exception:  # a DummyOutput or an odd terminal
-            return 80, 24
-
     def fragments() -> StyleAndTextTuples:
-        columns, rows = size()
+        columns, rows = screen_size(app)
         state.rows = max(rows - 5, 1)
         state.scroll()
         width = min(columns, 80)
@@ -326,22 +316,12 @@ def run_menu(
     ):
         navigation(key, action)
 
-    style = Style.from_dict(
-        {
-            "title": "bold",
-            "selected": "reverse bold" if not color else "bg:ansired fg:ansiwhite bold",
-            "gap": "" if not color else "fg:ansicyan",
-        }
-    )
-    app: Application[None] = Application(
-        layout=Layout(HSplit([Window(FormattedTextControl(fragments, show_cursor=False))])),
-        key_bindings=bindings,
-        full_screen=True,
-        style=style,
-        color_depth=ColorDepth.MONOCHROME if not color else None,
-        input=input,
-        output=output,
-    )
+    styles = {  # class: (monochrome, colour)
+        "title": ("bold", "bold"),
+        "selected": ("reverse bold", "bg:ansired fg:ansiwhite bold"),
+        "gap": ("", "fg:ansicyan"),
+    }
+    app = full_screen(fragments, bindings, styles, color=color, input=input, output=output)
     app.ttimeoutlen = 0.05  # a lone Esc cancels at once instead of after half a second
 
     async def tick() -> None:
