@@ -26,7 +26,6 @@ from bootsh.api import (
     ECANCELED_FETCH,
     ENOENT_IMAGE,
     STOP_SEQUENCE,
-    SYNTAX,
     BootshError,
     Command,
     Completer,
@@ -51,7 +50,7 @@ from bootsh.api import (
     strerror,
 )
 from bootsh_ipxe_cmds.netdev_cmds import netdev_names
-from bootsh_ipxe_cmds.records import options_from_syntax
+from bootsh_ipxe_cmds.records import command_from_syntax
 
 ERRFILE_AUTOBOOT = 0x0003E000  # usr/autoboot.c
 #: ``Nothing to boot`` (ENOENT_BOOT).
@@ -402,18 +401,7 @@ def digest(inv: Invocation) -> int:
 def _single_record(
     name: str, handler: Handler, summary: str, completer: Completer | None = image_names
 ) -> Command:
-    syntax = SYNTAX[name]
-    return Command(
-        name,
-        handler,
-        summary,
-        args=syntax.usage or "",
-        options=options_from_syntax(name),
-        min_args=syntax.min_args,
-        max_args=syntax.max_args,
-        aliases=syntax.aliases,
-        completer=completer,
-    )
+    return command_from_syntax(name, handler, summary, aliases=True, completer=completer)
 
 
 COMMANDS = (

@@ -5,7 +5,7 @@ completion agree with it. One copy for every command module that takes its synta
 
 from __future__ import annotations
 
-from bootsh.api import SYNTAX, ArgReq, Command, Handler, Option
+from bootsh.api import SYNTAX, ArgReq, Command, Completer, Handler, Option
 
 
 def options_from_syntax(name: str) -> tuple[Option, ...]:
@@ -16,8 +16,16 @@ def options_from_syntax(name: str) -> tuple[Option, ...]:
     )
 
 
-def command_from_syntax(name: str, handler: Handler, summary: str) -> Command:
-    """The record of ``name`` with iPXE's usage, options and argument counts."""
+def command_from_syntax(
+    name: str,
+    handler: Handler,
+    summary: str,
+    *,
+    aliases: bool = False,
+    completer: Completer | None = None,
+) -> Command:
+    """The record of ``name`` with iPXE's usage, options and argument counts; with
+    ``aliases``, also the other names iPXE gives the command (``imgfetch``: ``module``...)."""
     syntax = SYNTAX[name]
     return Command(
         name,
@@ -27,4 +35,6 @@ def command_from_syntax(name: str, handler: Handler, summary: str) -> Command:
         options=options_from_syntax(name),
         min_args=syntax.min_args,
         max_args=syntax.max_args,
+        aliases=syntax.aliases if aliases else (),
+        completer=completer,
     )

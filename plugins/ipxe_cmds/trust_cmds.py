@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from bootsh.api import (
-    SYNTAX,
     Command,
     Handler,
     Invocation,
@@ -36,7 +35,7 @@ from bootsh.api import (
 )
 from bootsh_ipxe_cmds.image_cmds import acquire, image_names
 from bootsh_ipxe_cmds.ip_cmds import clock_offset
-from bootsh_ipxe_cmds.records import options_from_syntax
+from bootsh_ipxe_cmds.records import command_from_syntax
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -156,18 +155,7 @@ def certfree(inv: Invocation) -> int:
 
 
 def _record(name: str, handler: Handler, summary: str) -> Command:
-    syntax = SYNTAX[name]
-    return Command(
-        name,
-        handler,
-        summary,
-        args=syntax.usage or "",
-        options=options_from_syntax(name),
-        min_args=syntax.min_args,
-        max_args=syntax.max_args,
-        aliases=syntax.aliases,
-        completer=image_names,
-    )
+    return command_from_syntax(name, handler, summary, aliases=True, completer=image_names)
 
 
 COMMANDS = (
