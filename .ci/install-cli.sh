@@ -6,17 +6,11 @@
 # it). Idempotent: safe to run again.
 set -euo pipefail
 
-if [[ $(id -u) -ne 0 ]]; then
-    echo "install-cli.sh: must run as root" >&2
-    exit 1
-fi
+source "$(dirname "$0")/lib.sh"
+require_root install-cli.sh
 
 export DEBIAN_FRONTEND=noninteractive
-need=()
-for pkg in groff-base zsh fish python3-venv; do
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-    [[ $status == "install ok installed" ]] || need+=("$pkg")
-done
+mapfile -t need < <(missing_packages groff-base zsh fish python3-venv)
 if ((${#need[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -12,18 +12,12 @@
 # --no-install-recommends: tgt's recommends would start services. Idempotent.
 set -euo pipefail
 
-if [[ $(id -u) -ne 0 ]]; then
-    echo "install-disks.sh: must run as root" >&2
-    exit 1
-fi
+source "$(dirname "$0")/lib.sh"
+require_root install-disks.sh
 
 export DEBIAN_FRONTEND=noninteractive
-need=()
-for pkg in gdisk dosfstools e2fsprogs mtools xorriso isolinux syslinux-common tgt \
-    qemu-block-extra qemu-system-common fuse3 util-linux fdisk; do
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-    [[ $status == "install ok installed" ]] || need+=("$pkg")
-done
+mapfile -t need < <(missing_packages gdisk dosfstools e2fsprogs mtools xorriso isolinux \
+    syslinux-common tgt qemu-block-extra qemu-system-common fuse3 util-linux fdisk)
 if ((${#need[@]})); then
     apt-get update -qq
     # policy-rc.d: no package may start a daemon (tgt ships an init script)

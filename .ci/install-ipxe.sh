@@ -15,10 +15,8 @@ VERSION=1.21.1+git20250501.dad20602+dfsg-1
 DEST=/opt/bootsh-ipxe
 STATE=/var/tmp/bootsh-ipxe-apt
 
-if [[ $(id -u) -ne 0 ]]; then
-    echo "install-ipxe.sh: must run as root" >&2
-    exit 1
-fi
+source "$(dirname "$0")/lib.sh"
+require_root install-ipxe.sh
 export DEBIAN_FRONTEND=noninteractive
 
 # QEMU (no recommends: they pull in a desktop's worth of UI libraries); SeaBIOS comes with it.

@@ -13,10 +13,8 @@ if [[ -s $DEST/vmlinuz && -s $DEST/linux-image.deb ]]; then
     echo "install-kernel.sh: $DEST/vmlinuz and $DEST/linux-image.deb present"
     exit 0
 fi
-if [[ $(id -u) -ne 0 ]]; then
-    echo "install-kernel.sh: must run as root (writes $DEST)" >&2
-    exit 1
-fi
+source "$(dirname "$0")/lib.sh"
+require_root install-kernel.sh "writes $DEST"
 
 export DEBIAN_FRONTEND=noninteractive
 meta=linux-image-cloud-amd64

@@ -5,10 +5,8 @@
 # listed in /etc/locale.gen). Idempotent: safe to run again.
 set -euo pipefail
 
-if [[ $(id -u) -ne 0 ]]; then
-    echo "install-locale.sh: must run as root" >&2
-    exit 1
-fi
+source "$(dirname "$0")/lib.sh"
+require_root install-locale.sh
 
 export DEBIAN_FRONTEND=noninteractive
 if ! dpkg-query -W -f='${Status}' locales 2>/dev/null | grep -q "install ok installed"; then

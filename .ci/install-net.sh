@@ -8,17 +8,11 @@
 # grab port 53/67 on the host. Idempotent: safe to run again.
 set -euo pipefail
 
-if [[ $(id -u) -ne 0 ]]; then
-    echo "install-net.sh: must run as root" >&2
-    exit 1
-fi
+source "$(dirname "$0")/lib.sh"
+require_root install-net.sh
 
 export DEBIAN_FRONTEND=noninteractive
-need=()
-for pkg in dnsmasq-base iproute2 ethtool busybox curl tftp-hpa openssl; do
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-    [[ $status == "install ok installed" ]] || need+=("$pkg")
-done
+mapfile -t need < <(missing_packages dnsmasq-base iproute2 ethtool busybox curl tftp-hpa openssl)
 if ((${#need[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -9,17 +9,11 @@
 # Idempotent: safe to run again.
 set -euo pipefail
 
-if [[ $(id -u) -ne 0 ]]; then
-    echo "install-qemu.sh: must run as root" >&2
-    exit 1
-fi
+source "$(dirname "$0")/lib.sh"
+require_root install-qemu.sh
 
 export DEBIAN_FRONTEND=noninteractive
-need=()
-for pkg in qemu-system-x86 ipxe-qemu zstd; do
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-    [[ $status == "install ok installed" ]] || need+=("$pkg")
-done
+mapfile -t need < <(missing_packages qemu-system-x86 ipxe-qemu zstd)
 if ((${#need[@]})); then
     apt-get update -qq
     # No recommends: QEMU's recommends pull in a desktop's worth of UI libraries.

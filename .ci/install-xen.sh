@@ -9,17 +9,11 @@ set -euo pipefail
 PREFIX=/opt/bootsh-xen
 XENSTORED="$PREFIX/usr/lib/xen-4.17/bin/xenstored"
 
-if [[ $(id -u) -ne 0 ]]; then
-    echo "install-xen.sh: must run as root" >&2
-    exit 1
-fi
+source "$(dirname "$0")/lib.sh"
+require_root install-xen.sh
 
 export DEBIAN_FRONTEND=noninteractive
-need=()
-for pkg in libxenmisc4.17 xenstore-utils gcc; do
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-    [[ $status == "install ok installed" ]] || need+=("$pkg")
-done
+mapfile -t need < <(missing_packages libxenmisc4.17 xenstore-utils gcc)
 if ((${#need[@]})); then
     apt-get update
     apt-get install -y --no-install-recommends "${need[@]}"
