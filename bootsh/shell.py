@@ -36,7 +36,10 @@ from bootsh.records import dataclass, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import TextIO
+    from collections.abc import Callable
+    from typing import TextIO, TypeVar
+
+    T = TypeVar("T")
 
     from bootsh.context import Context
     from bootsh.lang.settings import Block, NicLike
@@ -373,6 +376,15 @@ class Shell:
             self.print(str(exc))
             errno = getattr(exc, "errno", None)
             return errno if isinstance(errno, int) and errno else FAILED
+
+    def state_for(self, key: str, kind: type[T], make: Callable[[], T]) -> T:
+        """The per-shell state a plugin or service keeps under ``key`` (see ``state``): the
+        one there when it is a ``kind``, else ``make()``'s, kept for the next call."""
+        found = self.state.get(key)
+        if not isinstance(found, kind):
+            found = make()
+            self.state[key] = found
+        return found
 
     def run_line(self, text: str) -> int:
         """Run one command line (``;``, ``||`` and ``&&`` included) and return its status.

@@ -539,10 +539,10 @@ def set_cwuri(shell: Shell, uri: str | None) -> None:
 
 def store_of(shell: Shell) -> ImageStore:
     """The shell's image store, made (with the registered image types) on first use."""
-    store = shell.state.get(_STORE_KEY)
-    if not isinstance(store, ImageStore):
+
+    def make() -> ImageStore:
         try:
-            store = ImageStore(shell.host.image_types())
+            return ImageStore(shell.host.image_types())
         except OSError as exc:
             # Not tempfile.gettempdir() in the message: with no writable temporary directory
             # at all (a read-only rescue system) it raises again; its own text names them.
@@ -551,8 +551,8 @@ def store_of(shell: Shell) -> ImageStore:
                 f"cannot create the image directory{where}: {exc.strerror or exc}"
                 " (set TMPDIR to a writable directory)"
             ) from None
-        shell.state[_STORE_KEY] = store
-    return store
+
+    return shell.state_for(_STORE_KEY, ImageStore, make)
 
 
 def network_requester(shell: Shell) -> str | None:

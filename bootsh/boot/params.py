@@ -84,11 +84,7 @@ def encode(text: str) -> str:
 
 
 def lists_of(shell: Shell) -> list[Parameters]:
-    lists = shell.state.get(_STATE_KEY)
-    if not isinstance(lists, list):
-        lists = []
-        shell.state[_STATE_KEY] = lists
-    return lists
+    return shell.state_for(_STATE_KEY, list, list)
 
 
 def find(shell: Shell, name: str | None) -> Parameters | None:

@@ -82,11 +82,7 @@ def menus_of(shell: Shell) -> Menus:
 
     Kept in ``shell.state``, so each shell (and each test) has its own menus.
     """
-    menus = shell.state.get(MENUS_KEY)
-    if not isinstance(menus, Menus):
-        menus = Menus()
-        shell.state[MENUS_KEY] = menus
-    return menus
+    return shell.state_for(MENUS_KEY, Menus, Menus)
 
 
 class Cancelled(Exception):

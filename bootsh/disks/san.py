@@ -107,11 +107,7 @@ class SanState:
 
 
 def state_of(shell: Shell) -> SanState:
-    found = shell.state.get(_STATE_KEY)
-    if not isinstance(found, SanState):
-        found = SanState()
-        shell.state[_STATE_KEY] = found
-    return found
+    return shell.state_for(_STATE_KEY, SanState, SanState)
 
 
 def default_drive(shell: Shell) -> int:

@@ -35,12 +35,10 @@ class TrustState:
 
 def trust_of(shell: Shell) -> TrustState:
     """The shell's trust state, made on first use from its start-up configuration."""
-    state = shell.state.get(_STATE_KEY)
-    if not isinstance(state, TrustState):
-        config = shell.context.config
-        state = TrustState(Anchors(config.trust, config.trust_source))
-        shell.state[_STATE_KEY] = state
-    return state
+    config = shell.context.config
+    return shell.state_for(
+        _STATE_KEY, TrustState, lambda: TrustState(Anchors(config.trust, config.trust_source))
+    )
 
 
 def verify_image(

@@ -65,11 +65,7 @@ class ConsoleColours:
 
 
 def colours_of(shell: Shell) -> ConsoleColours:
-    state = shell.state.get(_STATE_KEY)
-    if not isinstance(state, ConsoleColours):
-        state = ConsoleColours()
-        shell.state[_STATE_KEY] = state
-    return state
+    return shell.state_for(_STATE_KEY, ConsoleColours, ConsoleColours)
 
 
 def cpuid(inv: Invocation) -> int:
