@@ -29,16 +29,8 @@ import zlib
 
 from bootsh.ipxe_errors import error_number
 from bootsh.lang.settings import Setting
-from bootsh.net.ipv6 import (
-    IPPROTO_UDP,
-    ORDER_DHCPV6,
-    OrderedBlock,
-    checksum6,
-    ipv6_frame,
-    link_local,
-    multicast_mac,
-    parse_ipv6,
-)
+from bootsh.net.ipv6 import IPPROTO_UDP, checksum6, ipv6_frame, multicast_mac, parse_ipv6
+from bootsh.net.linklocal import ORDER_DHCPV6, OrderedBlock, link_local
 from bootsh.records import dataclass, field
 
 CLIENT_PORT, SERVER_PORT = 546, 547

@@ -31,21 +31,13 @@ from bootsh.ipxe_errors import error_number
 from bootsh.lang.settings import Block, Setting
 from bootsh.net.inet import checksum
 from bootsh.net.linklocal import (
-    ORDER_DHCPV6,
-    ORDER_LINK_LOCAL,
     ORDER_PREFIX_ONLY,
     ORDER_SLAAC,
-    LinkBlock,
     OrderedBlock,
     eui64,
     link_local,
 )
 from bootsh.records import dataclass, field
-
-__all__ = [  # the link block's names, from bootsh.net.linklocal, stay importable from here
-    "ORDER_DHCPV6", "ORDER_LINK_LOCAL", "ORDER_PREFIX_ONLY", "ORDER_SLAAC", "LinkBlock",
-    "OrderedBlock", "eui64", "link_local",
-]  # fmt: skip
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bootsh.lab import Lab
-from bootsh.net import dhcpv6, ipv6
+from bootsh.net import dhcpv6, ipv6, linklocal
 from tests.helpers import bootsh, started
 
 MAC = "02:00:00:00:66:01"
@@ -172,7 +172,7 @@ def advert(flags: int = 0, lifetime: int = 600, prefix_flags: int = 0xC0) -> byt
     import struct
 
     mac = bytes.fromhex("020000000001")
-    router = ipv6.link_local(mac)
+    router = linklocal.link_local(mac)
     prefix = bytes([3, 4, 64, prefix_flags]) + struct.pack("!III", 3600, 1800, 0)
     prefix += bytes.fromhex("fd770000000000000000000000000000")
     icmp = struct.pack("!BBHBBHII", 134, 0, 0, 64, flags, lifetime, 0, 0) + prefix
@@ -212,7 +212,7 @@ def test_miniroutes_merge_as_ipxe() -> None:
     table: list[ipv6.Miniroute] = []
     prefix = bytes.fromhex("fd770000000000000000000000000000")
     lease = bytes.fromhex("fd7700000000000000000000000001d9")
-    router = ipv6.link_local(bytes.fromhex("020000000001"))
+    router = linklocal.link_local(bytes.fromhex("020000000001"))
     ipv6.add_miniroute(table, "net0", prefix, 64, router)
     assert not table[0].has_address
     assert ipv6.route_line(table[0], True) == "net0: fd77::/64 gw fe80::ff:fe00:1 (no address)"
