@@ -81,6 +81,14 @@ class Tmux:
             time.sleep(0.02)
 
 
+def python_output(code: str) -> str:
+    """What ``code`` prints, run in a fresh interpreter of this environment (it must succeed):
+    for what a new process imports or finds, which this process has already done."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+
+
 def terminal_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The whole environment (for ``env -i``) of bootsh on a test's terminal: HOME, history
     and config of the test's own, this checkout importable, TERM=screen; ``extra`` added."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bootsh.entry_points import EntryPoint, entry_points, parse_section
+from tests.helpers import python_output
 
 
 def listed(eps: object) -> list[tuple[str, str, str | None, str | None]]:
@@ -94,9 +95,7 @@ def first_entry_point_with(entry: Path) -> str:
         "from bootsh.entry_points import entry_points\n"
         "print([(e.name, e.value, e.dist.name) for e in entry_points('bootsh')][:1])\n"
     )
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
+    return python_output(code)
 
 
 def test_a_directory_egg_on_the_path_is_found_as_importlib_finds_it(tmp_path: Path) -> None:

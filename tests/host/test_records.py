@@ -11,12 +11,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
-import sys
 from typing import Any, ClassVar
 
 import pytest
 
 from bootsh import records
+from tests.helpers import python_output
 
 
 def both(body: str) -> tuple[Any, Any]:
@@ -174,15 +174,10 @@ def test_a_descriptor_field_sees_the_value() -> None:
 
 
 def test_importing_records_loads_neither_dataclasses_nor_inspect() -> None:
-    import subprocess
-
     code = (
         "import sys, bootsh.records\nprint('dataclasses' in sys.modules, 'inspect' in sys.modules)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    assert out == "False False\n"
+    assert python_output(code) == "False False\n"
 
 
 def test_eq_false_keeps_identity() -> None:

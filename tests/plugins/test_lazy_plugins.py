@@ -5,13 +5,12 @@ parts say."""
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 
 import bootsh_ipxe_cmds
 import bootsh_netfront
 from bootsh.net import ifmgmt
 from bootsh_netfront import unplug
+from tests.helpers import python_output
 
 
 def test_lazy_command_names_are_the_modules_records() -> None:
@@ -32,10 +31,7 @@ def test_a_command_module_loads_with_its_first_command() -> None:
         "main(['--sysfs-root', '/nonexistent', '-c', 'echo hi'], stdout=io.StringIO())\n"
         "print(sorted(m.split('.')[1] for m in sys.modules if m.startswith('bootsh_ipxe_cmds.')))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    assert out == "['flow']\n"
+    assert python_output(code) == "['flow']\n"
 
 
 def test_help_and_completion_still_see_every_command() -> None:
